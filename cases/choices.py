@@ -1,0 +1,165 @@
+"""The vocabulary of a sharing decision, in the words of the guidance and the law."""
+
+from django.db import models
+
+
+class OrganisationKind(models.TextChoices):
+    NURSERY = "nursery", "Nursery"
+    SCHOOL = "school", "School"
+    HEALTH = "health", "Health team or GP practice"
+    SOCIAL_CARE = "social_care", "Social care team"
+    CHILDMINDER = "childminder", "Childminder (one-person setting)"
+
+
+class CalendarRegion(models.TextChoices):
+    ENGLAND_WALES = "england_wales", "England and Wales"
+    SCOTLAND = "scotland", "Scotland"
+    NORTHERN_IRELAND = "northern_ireland", "Northern Ireland"
+
+
+class Role(models.TextChoices):
+    PRACTITIONER = "practitioner", "Practitioner"
+    LEAD = "lead", "Designated Safeguarding Lead"
+    DEPUTY = "deputy", "Deputy Safeguarding Lead"
+    MANAGER = "manager", "Manager"
+    AUDITOR = "auditor", "Auditor / Data Protection Officer"
+
+
+DECIDING_ROLES = frozenset({Role.LEAD, Role.DEPUTY})
+
+
+class ShareStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    AWAITING_REVIEW = "awaiting_review", "Awaiting lead review"
+    APPROVED = "approved", "Approved, awaiting release"
+    APPROVED_IN_PART = "approved_in_part", "Approved in part, awaiting release"
+    RELEASED = "released", "Released"
+    REFUSED = "refused", "Refused"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "outbound", "We propose to share"
+    INBOUND = "inbound", "Answering a request from another agency"
+
+
+class Urgency(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediate risk"
+    URGENT = "urgent", "Urgent"
+    ROUTINE = "routine", "Routine"
+
+
+class LawfulBasis(models.TextChoices):
+    """UK GDPR Article 6(1) conditions a safeguarding share may rely on."""
+
+    LEGAL_OBLIGATION = "6_1_c", "Art 6(1)(c) legal obligation"
+    VITAL_INTERESTS = "6_1_d", "Art 6(1)(d) vital interests"
+    PUBLIC_TASK = "6_1_e", "Art 6(1)(e) public task"
+    RECOGNISED_LEGITIMATE_INTEREST = (
+        "6_1_ea",
+        "Art 6(1)(ea) recognised legitimate interest: safeguarding",
+    )
+    LEGITIMATE_INTERESTS = "6_1_f", "Art 6(1)(f) legitimate interests"
+    CONSENT = "6_1_a", "Art 6(1)(a) consent"
+
+
+class Article9Condition(models.TextChoices):
+    """UK GDPR Article 9(2) conditions for special category data."""
+
+    EXPLICIT_CONSENT = "9_2_a", "Art 9(2)(a) explicit consent"
+    VITAL_INTERESTS = "9_2_c", "Art 9(2)(c) vital interests (consent cannot be given)"
+    SUBSTANTIAL_PUBLIC_INTEREST = "9_2_g", "Art 9(2)(g) substantial public interest"
+    HEALTH_OR_SOCIAL_CARE = "9_2_h", "Art 9(2)(h) health or social care"
+
+
+class Schedule1Paragraph(models.TextChoices):
+    """DPA 2018 Schedule 1 paragraphs relied on with Art 9(2)(g) or (h)."""
+
+    PARA_2 = "para_2", "Sch 1 para 2: health or social care purposes"
+    PARA_6 = "para_6", "Sch 1 para 6: statutory and government purposes"
+    PARA_18 = "para_18", "Sch 1 para 18: safeguarding of children and individuals at risk"
+
+
+class Para18Reason(models.TextChoices):
+    CANNOT_BE_GIVEN = "cannot_be_given", "Consent cannot be given"
+    CANNOT_REASONABLY_BE_OBTAINED = (
+        "cannot_reasonably_be_obtained",
+        "Consent cannot reasonably be expected to be obtained",
+    )
+    WOULD_PREJUDICE_PROTECTION = (
+        "would_prejudice_protection",
+        "Obtaining consent would prejudice the protection of the child",
+    )
+
+
+class StatutoryGateway(models.TextChoices):
+    CA1989_S17 = "ca1989_s17", "Children Act 1989 s17 (child in need)"
+    CA1989_S47 = "ca1989_s47", "Children Act 1989 s47 (enquiries)"
+    CA2004_S10 = "ca2004_s10", "Children Act 2004 s10 (co-operation)"
+    CA2004_S11 = "ca2004_s11", "Children Act 2004 s11 (duty to safeguard)"
+    CDA1998_S115 = "cda1998_s115", "Crime and Disorder Act 1998 s115"
+    PUBLIC_INTEREST = "public_interest", "Common-law public-interest override"
+
+
+class ConsentStatus(models.TextChoices):
+    GIVEN = "given", "Given"
+    REFUSED = "refused", "Refused (sharing would override the refusal)"
+    NOT_SOUGHT = "not_sought", "Not sought"
+
+
+class ConsentNotSoughtReason(models.TextChoices):
+    WOULD_INCREASE_RISK = "would_increase_risk", "Seeking it would increase the risk"
+    WOULD_PREJUDICE_INVESTIGATION = (
+        "would_prejudice_investigation",
+        "Seeking it would prejudice an investigation",
+    )
+    NOT_POSSIBLE_IN_TIME = "not_possible_in_time", "Not possible in the time available"
+    LACKS_CAPACITY = "lacks_capacity", "The person lacks capacity to consent"
+    NOT_THE_BASIS = "not_the_basis", "Consent is not the lawful basis relied on"
+
+
+class SendingMethod(models.TextChoices):
+    SECURE_EMAIL = "secure_email", "Secure email"
+    SECURE_PORTAL = "secure_portal", "Secure portal or case system"
+    PHONE = "phone", "Telephone, followed up in writing"
+    IN_PERSON = "in_person", "In person at a meeting"
+    TRACKED_POST = "tracked_post", "Tracked post"
+
+
+class ItemCategory(models.TextChoices):
+    CONCERN = "concern", "Concern or disclosure"
+    OBSERVATION = "observation", "Observation"
+    ATTENDANCE = "attendance", "Attendance"
+    HEALTH = "health", "Health or development"
+    FAMILY = "family", "Family circumstances"
+    CHRONOLOGY_EXTRACT = "chronology_extract", "Extract from the chronology"
+    OTHER = "other", "Other"
+
+
+class ThirdPartyHandling(models.TextChoices):
+    UNRESOLVED = "", "Not yet resolved"
+    REDACTED = "redacted", "Redacted"
+    CONFIRMED = "confirmed", "Confirmed to send as written"
+
+
+class Outcome(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    APPROVE_IN_PART = "approve_in_part", "Approve in part"
+    REFUSE = "refuse", "Refuse"
+    RETURN = "return", "Return for more information"
+
+
+class RefusalReason(models.TextChoices):
+    NOT_NECESSARY = "not_necessary", "Sharing is not necessary for the purpose"
+    NOT_PROPORTIONATE = "not_proportionate", "Sharing would not be proportionate"
+    NO_LAWFUL_BASIS = "no_lawful_basis", "No lawful basis applies"
+    WRONG_RECIPIENT = "wrong_recipient", "The recipient does not need this information"
+    RISK_OUTWEIGHS = "risk_outweighs", "The risk of sharing outweighs the risk of not sharing"
+    ALREADY_HELD = "already_held", "The recipient already holds this information"
+    OTHER = "other", "Other (explained below)"
+
+
+class DecidingCapacity(models.TextChoices):
+    LEAD = "lead", "Designated Safeguarding Lead"
+    DEPUTY = "deputy", "Deputy, on behalf of the lead"
+    SOLE_PRACTITIONER = "sole_practitioner", "Sole practitioner deciding their own share"

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from ..choices import CalendarRegion, OrganisationKind, Role
+
+
+class Organisation(models.Model):
+    """A setting: a nursery, school, GP practice, social care team or childminder."""
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20, choices=OrganisationKind.choices)
+    is_public_authority = models.BooleanField(
+        default=False,
+        help_text="Maintained schools, NHS bodies and councils are public authorities.",
+    )
+    timezone = models.CharField(max_length=64, default="Europe/London")
+    calendar_region = models.CharField(
+        max_length=20, choices=CalendarRegion.choices, default=CalendarRegion.ENGLAND_WALES
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_one_person_setting(self) -> bool:
+        return self.kind == OrganisationKind.CHILDMINDER
+
+
+class Membership(models.Model):
+    """A person's role in one setting; a person may work in several settings."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "organisation"],
+                condition=Q(ended_at__isnull=True),
+                name="one_current_membership_per_setting",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.organisation}"

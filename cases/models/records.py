@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .. import choices
+from .immutable import AppendOnlyModel
+from .shares import Share, ShareItem
+
+
+class Decision(AppendOnlyModel):
+    """The lead's decision on a share, with its reasons. Never edited or deleted."""
+
+    share = models.ForeignKey(Share, on_delete=models.PROTECT, related_name="decisions")
+    outcome = models.CharField(max_length=20, choices=choices.Outcome.choices)
+    refusal_reason = models.CharField(
+        max_length=20, choices=choices.RefusalReason.choices, blank=True
+    )
+    reasons = models.TextField(max_length=4000)
+    conditions = models.TextField(max_length=2000, blank=True)
+    approved_items = models.ManyToManyField(
+        ShareItem, through="ApprovedItem", blank=True, related_name="approvals"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="decisions"
+    )
+    capacity = models.CharField(max_length=20, choices=choices.DecidingCapacity.choices)
+    self_approval_rationale = models.TextField(max_length=4000, blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["decided_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} on share #{self.share_id}"
+
+
+class ApprovedItem(AppendOnlyModel):
+    """One item a decision approved for release; part of the decision, so equally permanent."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT)
+    item = models.ForeignKey(ShareItem, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "item"], name="approved_item_once")
+        ]
+
+
+class Release(AppendOnlyModel):
+    """What was actually sent, frozen at the moment it was recorded. Never edited or deleted."""
+
+    share = models.OneToOneField(Share, on_delete=models.PROTECT, related_name="release")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="releases")
+    recipient_name = models.CharField(max_length=200)
+    recipient_role = models.CharField(max_length=200, blank=True)
+    recipient_agency = models.CharField(max_length=200)
+    sending_method = models.CharField(max_length=20, choices=choices.SendingMethod.choices)
+    purpose = models.TextField()
+    content = models.JSONField(help_text="The exact items sent, as they were sent.")
+    sent_at = models.DateTimeField()
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="releases"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(max_length=2000, blank=True)
+
+    def __str__(self) -> str:
+        return f"Release of share #{self.share_id}"

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .. import choices
+from .children import Case
+from .organisations import Organisation
+
+
+class Recipient(models.Model):
+    """A named person at a named organisation, in one setting's address book."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="recipients"
+    )
+    person_name = models.CharField(max_length=200)
+    role = models.CharField(max_length=200, blank=True)
+    agency_name = models.CharField("organisation", max_length=200)
+    secure_email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agency_name", "person_name"]
+
+    def __str__(self) -> str:
+        return f"{self.person_name}, {self.agency_name}"
+
+
+class Share(models.Model):
+    """A proposed share of information about a child, and its golden-rule record."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="shares")
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposed_shares"
+    )
+    status = models.CharField(
+        max_length=20, choices=choices.ShareStatus.choices, default=choices.ShareStatus.DRAFT
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    purpose = models.TextField(max_length=2000, blank=True)
+    direction = models.CharField(
+        max_length=10, choices=choices.Direction.choices, default=choices.Direction.OUTBOUND
+    )
+    requested_by = models.CharField(
+        "who asked", max_length=300, blank=True, help_text="For an inbound request."
+    )
+    requested_on = models.DateField("when they asked", null=True, blank=True)
+    urgency = models.CharField(
+        max_length=10, choices=choices.Urgency.choices, default=choices.Urgency.ROUTINE
+    )
+
+    # Golden rule 1: the law is a framework.
+    lawful_basis = models.CharField(
+        "lawful basis (UK GDPR Art 6)",
+        max_length=10,
+        choices=choices.LawfulBasis.choices,
+        blank=True,
+    )
+    lawful_basis_power = models.CharField(
+        "power or duty relied on",
+        max_length=300,
+        blank=True,
+        help_text="For example: Children Act 2004 s11.",
+    )
+    article9_condition = models.CharField(
+        "special category condition (UK GDPR Art 9)",
+        max_length=10,
+        choices=choices.Article9Condition.choices,
+        blank=True,
+    )
+    schedule1_paragraph = models.CharField(
+        "DPA 2018 Schedule 1 paragraph",
+        max_length=10,
+        choices=choices.Schedule1Paragraph.choices,
+        blank=True,
+    )
+    para18_reason = models.CharField(
+        "why consent is not the route (para 18)",
+        max_length=40,
+        choices=choices.Para18Reason.choices,
+        blank=True,
+    )
+    statutory_gateways = models.JSONField(default=list, blank=True)
+
+    # Golden rule 4: consent where appropriate.
+    consent_status = models.CharField(
+        max_length=12, choices=choices.ConsentStatus.choices, blank=True
+    )
+    consent_not_sought_reason = models.CharField(
+        "why consent was not sought",
+        max_length=40,
+        choices=choices.ConsentNotSoughtReason.choices,
+        blank=True,
+    )
+    consent_override_justification = models.TextField(
+        "why sharing overrides the refusal", max_length=4000, blank=True
+    )
+
+    # Golden rule 5: safety and well-being.
+    risk_if_shared = models.TextField(
+        "risk to the child or others if we share", max_length=4000, blank=True
+    )
+    risk_if_not_shared = models.TextField("risk if we do not share", max_length=4000, blank=True)
+
+    # Golden rule 6: to a named person, securely.
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.PROTECT, null=True, blank=True, related_name="shares"
+    )
+    sending_method = models.CharField(
+        "method of sending", max_length=20, choices=choices.SendingMethod.choices, blank=True
+    )
+
+    withdrawn_reason = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "case"])]
+
+    def __str__(self) -> str:
+        return f"Share #{self.pk}"
+
+    @property
+    def organisation(self) -> Organisation:
+        return self.case.organisation
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == choices.ShareStatus.DRAFT
+
+
+class ShareItem(models.Model):
+    """One piece of information, chosen on its own and justified (never "the whole file")."""
+
+    share = models.ForeignKey(Share, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveSmallIntegerField(default=0)
+    category = models.CharField(max_length=20, choices=choices.ItemCategory.choices)
+    content = models.TextField(max_length=8000)
+    necessity = models.TextField("why it is needed", max_length=2000, blank=True)
+    is_special_category = models.BooleanField(
+        "special category data",
+        default=False,
+        help_text="Health, ethnicity, religion, sex life or sexual orientation, and similar.",
+    )
+    identifies_third_party = models.BooleanField(
+        "identifies someone else",
+        default=False,
+        help_text="The referrer, a witness or another child.",
+    )
+    third_party_handling = models.CharField(
+        max_length=10, choices=choices.ThirdPartyHandling.choices, blank=True, default=""
+    )
+    redacted_content = models.TextField(max_length=8000, blank=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} (item {self.position + 1})"
+
+    @property
+    def content_to_send(self) -> str:
+        if self.third_party_handling == choices.ThirdPartyHandling.REDACTED:
+            return self.redacted_content
+        return self.content

@@ -1,0 +1,199 @@
+"""The golden rules as checks. Each returns {field: [plain-English message]} for what is wrong.
+
+Item errors are keyed ``items.<index>.<field>`` so a form can show each one beside the
+item it concerns. These functions read; the services in ``cases.services`` decide when
+they apply and refuse the write.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.db import models
+
+from . import choices
+from .models import Organisation, Share, ShareItem
+
+Errors = dict[str, list[str]]
+
+# Art 9(2)(g) and (h) are only available with a DPA 2018 Schedule 1 condition; (a) and (c) stand alone.
+_PARAGRAPHS_FOR_CONDITION = {
+    choices.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST: {
+        choices.Schedule1Paragraph.PARA_6,
+        choices.Schedule1Paragraph.PARA_18,
+    },
+    choices.Article9Condition.HEALTH_OR_SOCIAL_CARE: {choices.Schedule1Paragraph.PARA_2},
+}
+
+
+def item_key(index: int, field: str) -> str:
+    return f"items.{index}.{field}"
+
+
+def _collect() -> defaultdict[str, list[str]]:
+    return defaultdict(list)
+
+
+def lawful_basis_errors(
+    share: Share, items: Sequence[ShareItem], organisation: Organisation
+) -> Errors:
+    errors = _collect()
+    if not share.lawful_basis:
+        errors["lawful_basis"].append(
+            "Choose the lawful basis (UK GDPR Article 6) this share relies on."
+        )
+    elif (
+        share.lawful_basis == choices.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST
+        and organisation.is_public_authority
+    ):
+        errors["lawful_basis"].append(
+            f"{organisation.name} is a public authority, so it cannot rely on Art 6(1)(ea) "
+            "recognised legitimate interest. Use Art 6(1)(e) public task (naming the power, "
+            "for example Children Act 2004 s11) or Art 6(1)(c) legal obligation."
+        )
+    if share.lawful_basis == choices.LawfulBasis.PUBLIC_TASK and not share.lawful_basis_power:
+        errors["lawful_basis_power"].append(
+            "Name the power or duty the public task rests on, for example Children Act 2004 s11."
+        )
+
+    if any(item.is_special_category for item in items):
+        if not share.article9_condition:
+            errors["article9_condition"].append(
+                "This share includes special category data: choose the Article 9 condition "
+                "relied on (usually Art 9(2)(g) with Schedule 1 paragraph 18)."
+            )
+        allowed = _PARAGRAPHS_FOR_CONDITION.get(share.article9_condition)
+        if allowed and not share.schedule1_paragraph:
+            errors["schedule1_paragraph"].append(
+                "Choose the DPA 2018 Schedule 1 paragraph that goes with this Article 9 condition."
+            )
+        elif allowed and share.schedule1_paragraph not in allowed:
+            errors["schedule1_paragraph"].append(
+                "This Schedule 1 paragraph does not go with the Article 9 condition chosen."
+            )
+        if share.schedule1_paragraph == choices.Schedule1Paragraph.PARA_18 and not (
+            share.para18_reason
+        ):
+            errors["para18_reason"].append(
+                "Paragraph 18 applies only when consent cannot be given, cannot reasonably be "
+                "obtained, or obtaining it would prejudice the child's protection: say which."
+            )
+    errors.update(gateway_errors(share))
+    return dict(errors)
+
+
+def gateway_errors(share: Share) -> Errors:
+    gateways = share.statutory_gateways
+    if not isinstance(gateways, list) or not set(gateways) <= set(choices.StatutoryGateway.values):
+        return {"statutory_gateways": ["Choose gateways from the list only."]}
+    return {}
+
+
+def consent_errors(share: Share) -> Errors:
+    errors = _collect()
+    if not share.consent_status:
+        errors["consent_status"].append("Record the consent status: given, refused, or not sought.")
+    elif share.consent_status == choices.ConsentStatus.NOT_SOUGHT:
+        if not share.consent_not_sought_reason:
+            errors["consent_not_sought_reason"].append("Say why consent was not sought.")
+    elif (
+        share.consent_status == choices.ConsentStatus.REFUSED
+        and not share.consent_override_justification.strip()
+    ):
+        errors["consent_override_justification"].append(
+            "Consent was refused: explain why sharing is still justified. "
+            "Only the lead or a deputy can approve a share against a refusal."
+        )
+    return dict(errors)
+
+
+def risk_errors(share: Share) -> Errors:
+    errors = _collect()
+    if not share.risk_if_shared.strip():
+        errors["risk_if_shared"].append(
+            "Describe the risk to the child or others if this information is shared."
+        )
+    if not share.risk_if_not_shared.strip():
+        errors["risk_if_not_shared"].append(
+            "Describe the risk to the child or others if it is not shared."
+        )
+    return dict(errors)
+
+
+def recipient_errors(share: Share) -> Errors:
+    errors = _collect()
+    if share.recipient is None:
+        errors["recipient"].append(
+            "Choose the named person, at a named organisation, who will receive this."
+        )
+    elif share.recipient.organisation_id != share.case.organisation_id:
+        errors["recipient"].append("Choose a recipient from this setting's address book.")
+    if not share.sending_method:
+        errors["sending_method"].append("Choose the secure method of sending.")
+    if not share.purpose.strip():
+        errors["purpose"].append("Say what the share is for.")
+    if share.direction == choices.Direction.INBOUND and not share.requested_by.strip():
+        errors["requested_by"].append("Say who asked for this information.")
+    return dict(errors)
+
+
+def item_errors(items: Sequence[ShareItem]) -> Errors:
+    errors = _collect()
+    if not items:
+        errors["items"].append(
+            "Add at least one item: choose each piece of information on its own."
+        )
+    for index, item in enumerate(items):
+        if not item.necessity.strip():
+            errors[item_key(index, "necessity")].append(
+                "Say why this item is needed for the purpose."
+            )
+    return dict(errors)
+
+
+def third_party_errors(items: Iterable[ShareItem]) -> Errors:
+    """Before release: every item naming someone else is redacted or knowingly confirmed."""
+    errors = _collect()
+    for index, item in enumerate(items):
+        if not item.identifies_third_party:
+            continue
+        if item.third_party_handling == choices.ThirdPartyHandling.REDACTED:
+            if not item.redacted_content.strip():
+                errors[item_key(index, "redacted_content")].append(
+                    "Enter the redacted text that will be sent."
+                )
+        elif item.third_party_handling != choices.ThirdPartyHandling.CONFIRMED:
+            errors[item_key(index, "third_party_handling")].append(
+                "This item identifies someone else (a referrer, witness or another child): "
+                "redact it, or confirm it must be sent as written."
+            )
+    return dict(errors)
+
+
+def submission_errors(share: Share, items: Sequence[ShareItem]) -> Errors:
+    organisation = share.case.organisation
+    merged: Errors = {}
+    for found in (
+        lawful_basis_errors(share, items, organisation),
+        consent_errors(share),
+        risk_errors(share),
+        recipient_errors(share),
+        item_errors(items),
+    ):
+        for key, messages in found.items():
+            merged.setdefault(key, []).extend(messages)
+    return merged
+
+
+def text_length_errors(instance: models.Model, prefix: str = "") -> Errors:
+    """Django does not enforce max_length on TextField; a service must."""
+    errors = _collect()
+    for field in instance._meta.concrete_fields:
+        limit = getattr(field, "max_length", None)
+        value = getattr(instance, field.attname, None)
+        if limit and isinstance(value, str) and len(value) > limit:
+            errors[f"{prefix}{field.name}"].append(
+                f"Keep this to {limit} characters or fewer (it has {len(value)})."
+            )
+    return dict(errors)

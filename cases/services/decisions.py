@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from permissions.roles import role_in
+from permissions.rules import can_decide
+
+from .. import rules
+from ..choices import (
+    ConsentStatus,
+    DecidingCapacity,
+    Outcome,
+    RefusalReason,
+    Role,
+    ShareStatus,
+)
+from ..models import ApprovedItem, Decision, Share
+from .errors import raise_if, refuse
+
+_STATUS_AFTER = {
+    Outcome.APPROVE: ShareStatus.APPROVED,
+    Outcome.APPROVE_IN_PART: ShareStatus.APPROVED_IN_PART,
+    Outcome.REFUSE: ShareStatus.REFUSED,
+    Outcome.RETURN: ShareStatus.DRAFT,
+}
+
+
+def _capacity(user: AbstractBaseUser, share: Share, rationale: str) -> str:
+    """In what capacity the user decides; refuses self-decision outside a one-person setting."""
+    if share.proposed_by_id == user.pk:
+        if not share.organisation.is_one_person_setting:
+            raise refuse(
+                "__all__",
+                "You proposed this share, so another lead or deputy must decide it.",
+            )
+        if not rationale.strip():
+            raise refuse(
+                "self_approval_rationale",
+                "You are deciding your own share: write down why it is right to do so.",
+            )
+        return DecidingCapacity.SOLE_PRACTITIONER
+    role = role_in(user, share.organisation)
+    return DecidingCapacity.DEPUTY if role == Role.DEPUTY else DecidingCapacity.LEAD
+
+
+def _outcome_errors(
+    share: Share, outcome: str, refusal_reason: str, reasons: str, item_ids: set[int]
+) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = ["Choose approve, approve in part, refuse, or return."]
+        return errors
+    if outcome == Outcome.REFUSE and not refusal_reason:
+        errors["refusal_reason"] = ["Choose the main reason for refusing."]
+    if refusal_reason and refusal_reason not in RefusalReason.values:
+        errors["refusal_reason"] = ["Choose a reason from the list."]
+    if not reasons.strip():
+        errors["reasons"] = [
+            {
+                Outcome.RETURN: "Say what more information is needed.",
+                Outcome.REFUSE: "Explain the refusal in your own words; it is kept on the record.",
+            }.get(outcome, "Record the reasons for this decision.")
+        ]
+    if outcome == Outcome.APPROVE_IN_PART:
+        all_ids = set(share.items.values_list("pk", flat=True))
+        if not item_ids:
+            errors["approved_items"] = ["Choose the items that may be released."]
+        elif not item_ids <= all_ids:
+            errors["approved_items"] = ["Choose items of this share only."]
+        elif item_ids == all_ids:
+            errors["approved_items"] = ["Every item is chosen: approve the share in full instead."]
+    return errors
+
+
+@transaction.atomic
+def decision_record(
+    *,
+    share: Share,
+    user: AbstractBaseUser,
+    outcome: str,
+    reasons: str,
+    refusal_reason: str = "",
+    conditions: str = "",
+    approved_item_ids: Iterable[int] = (),
+    self_approval_rationale: str = "",
+) -> Decision:
+    """Record the lead's decision on a share awaiting review; the record is permanent."""
+    share = Share.objects.select_for_update().select_related("case__organisation").get(pk=share.pk)
+    if share.status != ShareStatus.AWAITING_REVIEW:
+        raise refuse(
+            "__all__",
+            f"This share is {share.get_status_display().lower()}, not awaiting review: "
+            "it may already have been decided.",
+        )
+    if not can_decide(user, share):
+        raise refuse("__all__", "Only the setting's lead or a deputy can decide this share.")
+    capacity = _capacity(user, share, self_approval_rationale)
+    item_ids = {int(pk) for pk in approved_item_ids}
+    raise_if(_outcome_errors(share, outcome, refusal_reason, reasons, item_ids))
+    approving = outcome in (Outcome.APPROVE, Outcome.APPROVE_IN_PART)
+    if (
+        approving
+        and share.consent_status == ConsentStatus.REFUSED
+        and role_in(user, share.organisation) not in (Role.LEAD, Role.DEPUTY)
+    ):
+        raise refuse("__all__", "Only the lead or a deputy can approve sharing against a refusal.")
+
+    decision = Decision(
+        share=share,
+        outcome=outcome,
+        refusal_reason=refusal_reason if outcome == Outcome.REFUSE else "",
+        reasons=reasons.strip(),
+        conditions=conditions.strip() if approving else "",
+        decided_by=user,
+        capacity=capacity,
+        self_approval_rationale=self_approval_rationale.strip(),
+    )
+    raise_if(rules.text_length_errors(decision))
+    decision.save()
+    if approving:
+        ids = (
+            item_ids
+            if outcome == Outcome.APPROVE_IN_PART
+            else share.items.values_list("pk", flat=True)
+        )
+        ApprovedItem.objects.bulk_create(ApprovedItem(decision=decision, item_id=pk) for pk in ids)
+
+    share.status = _STATUS_AFTER[outcome]
+    share.save(update_fields=["status", "updated_at"])
+    return decision

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from permissions.rules import can_record_release
+
+from .. import rules
+from ..choices import Outcome, ShareStatus, ThirdPartyHandling
+from ..models import Release, Share, ShareItem
+from .errors import raise_if, refuse
+
+ItemHandling = Mapping[int, tuple[str, str]]
+
+
+def _apply_handling(items: list[ShareItem], handling: ItemHandling) -> None:
+    for item in items:
+        if item.pk in handling and item.identifies_third_party:
+            choice, redacted = handling[item.pk]
+            if choice not in ThirdPartyHandling.values:
+                raise refuse("__all__", "Choose redact or confirm for each flagged item.")
+            item.third_party_handling = choice
+            item.redacted_content = (
+                redacted.strip() if choice == ThirdPartyHandling.REDACTED else ""
+            )
+
+
+@transaction.atomic
+def release_record(
+    *,
+    share: Share,
+    user: AbstractBaseUser,
+    sent_at: datetime | None,
+    third_party_handling: ItemHandling | None = None,
+    note: str = "",
+) -> Release:
+    """Record what was sent, to whom, how and when. Only the approved items are released."""
+    share = (
+        Share.objects.select_for_update()
+        .select_related("case__organisation", "recipient")
+        .get(pk=share.pk)
+    )
+    if share.status not in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
+        raise refuse(
+            "__all__",
+            f"This share is {share.get_status_display().lower()}; only an approved share "
+            "can be released.",
+        )
+    if not can_record_release(user, share):
+        raise refuse("__all__", "Only the proposer or a lead can record this release.")
+    decision = share.decisions.order_by("-decided_at", "-pk").first()
+    if decision is None or decision.outcome not in (Outcome.APPROVE, Outcome.APPROVE_IN_PART):
+        raise refuse("__all__", "There is no approval to release against.")
+    if sent_at is None:
+        raise refuse("sent_at", "Enter the date and time the information was sent.")
+    if sent_at > timezone.now():
+        raise refuse("sent_at", "The time sent cannot be in the future.")
+    if sent_at < decision.decided_at:
+        raise refuse("sent_at", "The time sent cannot be before the share was approved.")
+
+    approved = list(decision.approved_items.order_by("position", "pk"))
+    _apply_handling(approved, third_party_handling or {})
+    errors = rules.third_party_errors(approved)
+    for index, item in enumerate(approved):
+        errors.update(rules.text_length_errors(item, f"items.{index}."))
+    raise_if(errors)
+    for item in approved:
+        item.save(update_fields=["third_party_handling", "redacted_content"])
+
+    recipient = share.recipient
+    release = Release(
+        share=share,
+        decision=decision,
+        recipient_name=recipient.person_name,
+        recipient_role=recipient.role,
+        recipient_agency=recipient.agency_name,
+        sending_method=share.sending_method,
+        purpose=share.purpose,
+        content=[
+            {
+                "item": item.pk,
+                "category": item.get_category_display(),
+                "text": item.content_to_send,
+                "redacted": item.third_party_handling == ThirdPartyHandling.REDACTED,
+            }
+            for item in approved
+        ],
+        sent_at=sent_at,
+        released_by=user,
+        note=note.strip(),
+    )
+    raise_if(rules.text_length_errors(release))
+    release.save()
+    share.status = ShareStatus.RELEASED
+    share.save(update_fields=["status", "updated_at"])
+    return release

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from permissions.rules import can_edit_draft, can_propose_share
+
+from .. import rules
+from ..choices import ShareStatus
+from ..models import Case, Share, ShareItem
+from .errors import raise_if, refuse
+
+SHARE_FIELDS = (
+    "purpose",
+    "direction",
+    "requested_by",
+    "requested_on",
+    "urgency",
+    "lawful_basis",
+    "lawful_basis_power",
+    "article9_condition",
+    "schedule1_paragraph",
+    "para18_reason",
+    "statutory_gateways",
+    "consent_status",
+    "consent_not_sought_reason",
+    "consent_override_justification",
+    "risk_if_shared",
+    "risk_if_not_shared",
+    "recipient",
+    "sending_method",
+)
+ITEM_FIELDS = (
+    "category",
+    "content",
+    "necessity",
+    "is_special_category",
+    "identifies_third_party",
+    "third_party_handling",
+    "redacted_content",
+)
+
+_NULLABLE = {"recipient", "requested_on"}
+
+ItemData = Mapping[str, Any]
+
+
+def _validation_errors(exc: ValidationError, prefix: str = "") -> dict[str, list[str]]:
+    return {f"{prefix}{field}": list(messages) for field, messages in exc.message_dict.items()}
+
+
+def _apply_fields(share: Share, fields: Mapping[str, Any]) -> None:
+    unknown = set(fields) - set(SHARE_FIELDS)
+    if unknown:
+        raise refuse("__all__", f"These fields cannot be set here: {', '.join(sorted(unknown))}.")
+    for name, value in fields.items():
+        # Blank text is stored as "", never NULL; only the foreign key and the date are nullable.
+        setattr(share, name, "" if value is None and name not in _NULLABLE else value)
+
+
+def _validated_items(share: Share, items: Sequence[ItemData]) -> list[ShareItem]:
+    """Build the item rows the draft will hold, checking each one, without saving."""
+    existing = {item.pk: item for item in share.items.all()} if share.pk else {}
+    built: list[ShareItem] = []
+    errors: dict[str, list[str]] = {}
+    for index, data in enumerate(items):
+        item = existing.get(data.get("id")) or ShareItem(share=share)
+        for name in ITEM_FIELDS:
+            if name in data:
+                setattr(item, name, data[name] if data[name] is not None else "")
+        item.position = index
+        prefix = f"items.{index}."
+        try:
+            item.full_clean(exclude=["share"])
+        except ValidationError as exc:
+            errors.update(_validation_errors(exc, prefix))
+        errors.update(rules.text_length_errors(item, prefix))
+        built.append(item)
+    raise_if(errors)
+    return built
+
+
+def _check_share(share: Share) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        share.full_clean(exclude=["case", "proposed_by"])
+    except ValidationError as exc:
+        errors.update(_validation_errors(exc))
+    errors.update(rules.text_length_errors(share))
+    if (
+        share.recipient is not None
+        and share.recipient.organisation_id != share.case.organisation_id
+    ):
+        errors.setdefault("recipient", []).append(
+            "Choose a recipient from this setting's address book."
+        )
+    errors.update(rules.gateway_errors(share))
+    raise_if(errors)
+
+
+def _save_draft(share: Share, fields: Mapping[str, Any], items: Sequence[ItemData]) -> Share:
+    _apply_fields(share, fields)
+    _check_share(share)
+    built = _validated_items(share, items)
+    share.save()
+    kept = []
+    for item in built:
+        item.share = share
+        item.save()
+        kept.append(item.pk)
+    share.items.exclude(pk__in=kept).delete()
+    return share
+
+
+@transaction.atomic
+def share_propose(
+    *,
+    case: Case,
+    proposed_by: AbstractBaseUser,
+    fields: Mapping[str, Any],
+    items: Sequence[ItemData],
+) -> Share:
+    """Start a draft share for a case. Drafts may be incomplete; submission checks the rules."""
+    if not can_propose_share(proposed_by, case):
+        raise refuse("__all__", "You cannot propose a share for this case.")
+    share = Share(case=case, proposed_by=proposed_by, status=ShareStatus.DRAFT)
+    return _save_draft(share, fields, items)
+
+
+def _locked(share: Share) -> Share:
+    return Share.objects.select_for_update().select_related("case__organisation").get(pk=share.pk)
+
+
+@transaction.atomic
+def share_update_draft(
+    *,
+    share: Share,
+    user: AbstractBaseUser,
+    fields: Mapping[str, Any],
+    items: Sequence[ItemData],
+) -> Share:
+    share = _locked(share)
+    if share.status != ShareStatus.DRAFT:
+        raise refuse(
+            "__all__",
+            f"This share is {share.get_status_display().lower()}; only a draft can be changed.",
+        )
+    if not can_edit_draft(user, share):
+        raise refuse("__all__", "Only the person who proposed this share can change it.")
+    return _save_draft(share, fields, items)
+
+
+@transaction.atomic
+def share_submit(*, share: Share, user: AbstractBaseUser) -> Share:
+    """Send a complete draft for lead review; every golden rule must be met first."""
+    share = _locked(share)
+    if share.status != ShareStatus.DRAFT:
+        raise refuse("__all__", "Only a draft can be submitted for review.")
+    if not can_edit_draft(user, share):
+        raise refuse("__all__", "Only the person who proposed this share can submit it.")
+    raise_if(rules.submission_errors(share, list(share.items.all())))
+    share.status = ShareStatus.AWAITING_REVIEW
+    share.submitted_at = timezone.now()
+    share.save(update_fields=["status", "submitted_at", "updated_at"])
+    return share
+
+
+@transaction.atomic
+def share_withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Share:
+    share = _locked(share)
+    if share.status != ShareStatus.DRAFT:
+        raise refuse("__all__", "Only a draft can be withdrawn; this share has moved on.")
+    if not can_edit_draft(user, share):
+        raise refuse("__all__", "Only the person who proposed this share can withdraw it.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise refuse("withdrawn_reason", "Say why the share is being withdrawn.")
+    share.withdrawn_reason = reason
+    raise_if(rules.text_length_errors(share))
+    share.status = ShareStatus.WITHDRAWN
+    share.save(update_fields=["status", "withdrawn_reason", "updated_at"])
+    return share

@@ -1,0 +1,35 @@
+"""Which role a person holds in which setting, read from current memberships."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from cases.choices import DECIDING_ROLES, Role
+from cases.models import Membership, Organisation
+
+UserLike = AbstractBaseUser | AnonymousUser
+
+
+def current_memberships(user: UserLike) -> QuerySet[Membership]:
+    if not user.is_authenticated:
+        return Membership.objects.none()
+    return Membership.objects.filter(user=user, ended_at__isnull=True)
+
+
+def role_in(user: UserLike, organisation: Organisation) -> str | None:
+    membership = current_memberships(user).filter(organisation=organisation).first()
+    return membership.role if membership else None
+
+
+def organisations_where(user: UserLike, roles: frozenset[str] | set[str]) -> QuerySet:
+    """Ids of the settings where the user currently holds one of these roles."""
+    return current_memberships(user).filter(role__in=roles).values("organisation_id")
+
+
+def is_decider_in(user: UserLike, organisation: Organisation) -> bool:
+    return role_in(user, organisation) in DECIDING_ROLES
+
+
+def is_practitioner_in(user: UserLike, organisation: Organisation) -> bool:
+    return role_in(user, organisation) == Role.PRACTITIONER

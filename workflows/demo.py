@@ -1,0 +1,291 @@
+"""Demonstration data: two settings, their people, children, and shares in every state.
+
+For demonstration only: every account has the password ``safeshare-demo``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from cases import choices
+from cases.models import Carer, Case, Child, Membership, Organisation, Recipient, Share
+
+from . import steps
+
+DEMO_PASSWORD = "safeshare-demo"  # noqa: S105 - published in the README, demo only
+OAKFIELD = "Oakfield Nursery"
+RIVERSIDE = "Riverside Primary School"
+
+PEOPLE = [
+    # username, full name, setting, role
+    ("lead", "Grace Lead", OAKFIELD, choices.Role.LEAD),
+    ("deputy", "Dan Deputy", OAKFIELD, choices.Role.DEPUTY),
+    ("practitioner", "Priya Practitioner", OAKFIELD, choices.Role.PRACTITIONER),
+    ("colleague", "Colin Colleague", OAKFIELD, choices.Role.PRACTITIONER),
+    ("manager", "Mona Manager", OAKFIELD, choices.Role.MANAGER),
+    ("auditor", "Arun Auditor", OAKFIELD, choices.Role.AUDITOR),
+    ("otherlead", "Olu Otherlead", RIVERSIDE, choices.Role.LEAD),
+]
+
+CHILDREN = [
+    # reference, first, last, date of birth, setting, on the practitioner's team
+    ("OAK-001", "Maisie", "Thompson", date(2022, 3, 14), OAKFIELD, True),
+    ("OAK-002", "Leo", "Okafor", date(2021, 11, 2), OAKFIELD, True),
+    ("OAK-003", "Ava", "Patel", date(2022, 7, 30), OAKFIELD, False),
+    ("RIV-001", "Noah", "Williams", date(2016, 5, 9), RIVERSIDE, False),
+    ("RIV-002", "Ella", "Hughes", date(2017, 1, 21), RIVERSIDE, False),
+]
+
+
+def _complete_fields(recipient: Recipient, **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "purpose": "Inform children's social care of a safeguarding concern for assessment.",
+        "direction": choices.Direction.OUTBOUND,
+        "urgency": choices.Urgency.URGENT,
+        "lawful_basis": choices.LawfulBasis.LEGITIMATE_INTERESTS,
+        "consent_status": choices.ConsentStatus.NOT_SOUGHT,
+        "consent_not_sought_reason": choices.ConsentNotSoughtReason.WOULD_INCREASE_RISK,
+        "risk_if_shared": "The family may disengage from the nursery for a while.",
+        "risk_if_not_shared": "Unexplained bruising could continue without an assessment.",
+        "recipient": recipient,
+        "sending_method": choices.SendingMethod.SECURE_EMAIL,
+        "statutory_gateways": [choices.StatutoryGateway.CA1989_S47],
+    }
+    fields.update(overrides)
+    return fields
+
+
+def _items(with_third_party: bool = False) -> list[dict[str, Any]]:
+    items = [
+        {
+            "category": choices.ItemCategory.OBSERVATION,
+            "content": "Bruising seen on the upper arm at drop-off on Monday; recorded on a body map.",
+            "necessity": "Social care needs the observation to decide whether to assess.",
+        },
+        {
+            "category": choices.ItemCategory.ATTENDANCE,
+            "content": "Attendance fell from 95% to 60% over the last half term.",
+            "necessity": "Shows a change in pattern alongside the injury.",
+        },
+    ]
+    if with_third_party:
+        items.append(
+            {
+                "category": choices.ItemCategory.CONCERN,
+                "content": "Another parent, Ms J. Rowe, reported shouting heard from the flat.",
+                "necessity": "A second account of concern from outside the nursery.",
+                "identifies_third_party": True,
+            }
+        )
+    return items
+
+
+def _user(username: str, full_name: str) -> Any:
+    user_model = get_user_model()
+    first, last = full_name.split(" ", 1)
+    user, created = user_model.objects.get_or_create(
+        username=username,
+        defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+def _settings() -> dict[str, Organisation]:
+    oakfield, _ = Organisation.objects.get_or_create(
+        name=OAKFIELD, defaults={"kind": choices.OrganisationKind.NURSERY}
+    )
+    riverside, _ = Organisation.objects.get_or_create(
+        name=RIVERSIDE,
+        defaults={"kind": choices.OrganisationKind.SCHOOL, "is_public_authority": True},
+    )
+    return {OAKFIELD: oakfield, RIVERSIDE: riverside}
+
+
+def _shares(
+    people: dict[str, Any], cases: dict[str, Case], recipients: dict[str, Recipient]
+) -> int:
+    practitioner, lead, deputy = people["practitioner"], people["lead"], people["deputy"]
+    social_care, health = recipients["social_care"], recipients["health"]
+    maisie, leo = cases["OAK-001"], cases["OAK-002"]
+    now = timezone.now
+
+    def propose(
+        case: Case, by: Any, submit: bool = True, third_party: bool = False, **overrides: Any
+    ) -> Share:
+        recipient = overrides.pop("recipient", social_care)
+        share = steps.propose(
+            case=case,
+            user=by,
+            fields=_complete_fields(recipient, **overrides),
+            items=_items(third_party),
+        )
+        if submit:
+            steps.submit(share=share, user=by)
+        return share
+
+    # A draft, still being prepared.
+    steps.propose(
+        case=maisie,
+        user=practitioner,
+        fields={"purpose": "Ask the health visitor to check on weight loss.", "recipient": health},
+        items=[
+            {
+                "category": choices.ItemCategory.HEALTH,
+                "content": "Weight has dropped two centiles since January.",
+                "necessity": "",
+                "is_special_category": True,
+            }
+        ],
+    )
+    # Awaiting lead review.
+    propose(leo, practitioner)
+    # Approved, waiting for the practitioner to record the release.
+    approved = propose(maisie, practitioner, third_party=True)
+    steps.decide(
+        share=approved,
+        user=lead,
+        outcome=choices.Outcome.APPROVE,
+        reasons="Necessary and proportionate: the bruising needs assessment today.",
+    )
+    # Approved in part.
+    in_part = propose(leo, practitioner, third_party=True)
+    steps.decide(
+        share=in_part,
+        user=deputy,
+        outcome=choices.Outcome.APPROVE_IN_PART,
+        reasons="The observation is needed; the other parent's account is not ours to pass on.",
+        approved_item_ids=list(
+            in_part.items.filter(identifies_third_party=False).values_list("pk", flat=True)
+        ),
+    )
+    # Released.
+    released = propose(maisie, practitioner, urgency=choices.Urgency.ROUTINE)
+    steps.decide(
+        share=released,
+        user=lead,
+        outcome=choices.Outcome.APPROVE,
+        reasons="Agreed with social care this morning; share the two items.",
+    )
+    steps.record_release(
+        share=released,
+        user=practitioner,
+        sent_at=now(),
+        note="Sent to the duty inbox; receipt acknowledged by phone.",
+    )
+    # Refused.
+    refused = propose(leo, practitioner, urgency=choices.Urgency.ROUTINE, recipient=health)
+    steps.decide(
+        share=refused,
+        user=lead,
+        outcome=choices.Outcome.REFUSE,
+        refusal_reason=choices.RefusalReason.ALREADY_HELD,
+        reasons="The health visitor saw Leo yesterday and recorded the same concern.",
+    )
+    # Returned for more information: back in draft with the lead's note.
+    returned = propose(maisie, practitioner)
+    steps.decide(
+        share=returned,
+        user=lead,
+        outcome=choices.Outcome.RETURN,
+        reasons="Add what Maisie said about the bruise, in her own words.",
+    )
+    # Withdrawn by the proposer.
+    withdrawn = propose(leo, practitioner, submit=False)
+    steps.withdraw(
+        share=withdrawn,
+        user=practitioner,
+        reason="The family have moved to another area; the new nursery will refer.",
+    )
+
+    riverside_lead = people["otherlead"]
+    riverside_case = cases["RIV-001"]
+    mash = recipients["mash"]
+    school_share = steps.propose(
+        case=riverside_case,
+        user=riverside_lead,
+        fields=_complete_fields(
+            mash,
+            lawful_basis=choices.LawfulBasis.PUBLIC_TASK,
+            lawful_basis_power="Children Act 2004 s11",
+        ),
+        items=_items(),
+    )
+    steps.submit(share=school_share, user=riverside_lead)
+    return Share.objects.count()
+
+
+@transaction.atomic
+def seed_demo() -> dict[str, int]:
+    """Create the demonstration data; running it again adds nothing."""
+    settings = _settings()
+    people = {}
+    for username, full_name, setting_name, role in PEOPLE:
+        user = _user(username, full_name)
+        Membership.objects.get_or_create(
+            user=user,
+            organisation=settings[setting_name],
+            ended_at=None,
+            defaults={"role": role},
+        )
+        people[username] = user
+
+    cases = {}
+    for reference, first, last, born, setting_name, on_team in CHILDREN:
+        organisation = settings[setting_name]
+        case = Case.objects.filter(organisation=organisation, reference=reference).first()
+        if case is None:
+            child = Child.objects.create(
+                first_name=first,
+                last_name=last,
+                date_of_birth=born,
+                address=f"{len(first)} Demo Street, Northshire",
+                privacy_notice_given_on=date(2024, 9, 2),
+                privacy_notice_version="2024-09",
+            )
+            Carer.objects.create(
+                child=child,
+                name=f"Sam {last}",
+                relationship="Parent",
+                has_parental_responsibility=True,
+            )
+            case = Case.objects.create(child=child, organisation=organisation, reference=reference)
+            if on_team:
+                case.team.add(people["practitioner"])
+        cases[reference] = case
+
+    recipients = {
+        "social_care": (
+            "Sam Carter",
+            "Duty social worker",
+            "Northshire Children's Social Care",
+            OAKFIELD,
+        ),
+        "health": ("Dr Priya Shah", "Health visitor", "Northshire Health Visiting Team", OAKFIELD),
+        "mash": (
+            "Jordan Lee",
+            "MASH officer",
+            "Northshire Multi-Agency Safeguarding Hub",
+            RIVERSIDE,
+        ),
+    }
+    address_book = {}
+    for key, (person, role, agency, setting_name) in recipients.items():
+        address_book[key], _ = Recipient.objects.get_or_create(
+            organisation=settings[setting_name],
+            person_name=person,
+            agency_name=agency,
+            defaults={"role": role, "secure_email": f"{key}@northshire.example.org"},
+        )
+
+    shares = Share.objects.count()
+    if not Share.objects.filter(case__organisation__in=settings.values()).exists():
+        shares = _shares(people, cases, address_book)
+    return {"settings": len(settings), "people": len(people), "cases": len(cases), "shares": shares}

@@ -1,0 +1,79 @@
+"""The route a proposed share takes. Routing only: every rule lives in ``cases.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from viewflow import this
+from viewflow.workflow import flow, lock
+
+from cases.choices import ShareStatus
+from cases.models import Share
+
+from .models import ShareProcess
+from .nodes import TimedView
+
+
+def _proposer(activation: Any) -> Any:
+    return activation.process.coerced.share.proposed_by
+
+
+def _share_status(activation: Any) -> str:
+    return Share.objects.values_list("status", flat=True).get(
+        pk=activation.process.coerced.share_id
+    )
+
+
+def _is(*statuses: str) -> Any:
+    return lambda activation: _share_status(activation) in statuses
+
+
+class ShareFlow(flow.Flow):
+    process_class = ShareProcess
+    lock_impl = lock.select_for_update_lock
+    process_title = "Share"
+    process_description = "From a proposed share to a timely release or a documented refusal."
+
+    start = flow.StartHandle(this.start_share).Next(this.draft)
+
+    draft = (
+        TimedView(this.task_page)
+        .Annotation(title="Prepare the share")
+        .Assign(_proposer)
+        .Next(this.after_draft)
+    )
+
+    after_draft = flow.If(_is(ShareStatus.WITHDRAWN)).Then(this.withdrawn).Else(this.lead_review)
+
+    lead_review = (
+        TimedView(this.task_page).Annotation(title="Lead review").Next(this.route_decision)
+    )
+
+    route_decision = (
+        flow.Switch()
+        .Case(this.record_release, _is(ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART))
+        .Case(this.refused, _is(ShareStatus.REFUSED))
+        .Default(this.draft)
+    )
+
+    record_release = (
+        TimedView(this.task_page)
+        .Annotation(title="Record the release")
+        .Assign(_proposer)
+        .Next(this.released)
+    )
+
+    released = flow.End()
+    refused = flow.End()
+    withdrawn = flow.End()
+
+    def start_share(self, activation: Any, share: Share) -> ShareProcess:
+        activation.process.share = share
+        return activation.process
+
+    def task_page(self, request: Any, process_pk: int, **kwargs: Any) -> Any:
+        # Human steps are worked from the share's own pages, which drive the task through
+        # workflows.steps; viewflow's generic task URL only points there.
+        from .views import share_page_for_process
+
+        return share_page_for_process(request, process_pk)

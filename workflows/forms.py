@@ -1,0 +1,276 @@
+"""Forms collect what a person typed; the rules are applied by the ``cases`` services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from cases import choices
+from cases.models import Recipient, Share, ShareItem
+from cases.services.shares import SHARE_FIELDS
+
+# The share form, in the order a busy practitioner thinks it through.
+SHARE_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
+    (
+        "What and why",
+        "Say what this share is for and how soon it is needed.",
+        ("purpose", "direction", "requested_by", "requested_on", "urgency"),
+    ),
+    (
+        "Who will receive it (golden rule 6)",
+        "A named person at a named organisation, over a secure method.",
+        ("recipient", "sending_method"),
+    ),
+    (
+        "The law (golden rule 1)",
+        "The law is a framework for sharing, not a barrier.",
+        (
+            "lawful_basis",
+            "lawful_basis_power",
+            "statutory_gateways",
+            "article9_condition",
+            "schedule1_paragraph",
+            "para18_reason",
+        ),
+    ),
+    (
+        "Consent (golden rule 4)",
+        "Seek consent where it is appropriate; record why when it is not.",
+        ("consent_status", "consent_not_sought_reason", "consent_override_justification"),
+    ),
+    (
+        "Safety and well-being (golden rule 5)",
+        "Weigh the risk of sharing against the risk of not sharing.",
+        ("risk_if_shared", "risk_if_not_shared"),
+    ),
+]
+
+
+class ShareForm(forms.ModelForm):
+    statutory_gateways = forms.MultipleChoiceField(
+        label="Statutory gateways (optional)",
+        choices=choices.StatutoryGateway.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    requested_on = forms.DateField(
+        label="When they asked", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    class Meta:
+        model = Share
+        fields = SHARE_FIELDS
+
+    def __init__(self, *args: Any, recipients: QuerySet[Recipient], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["recipient"].queryset = recipients
+        self.fields["recipient"].empty_label = "Choose a recipient"
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.Textarea):
+                field.widget.attrs["rows"] = 3
+
+    def sections(self) -> list[dict[str, Any]]:
+        return [
+            {"title": title, "hint": hint, "fields": [self[name] for name in names]}
+            for title, hint, names in SHARE_SECTIONS
+        ]
+
+    def service_fields(self) -> dict[str, Any]:
+        return {name: self.cleaned_data.get(name) for name in SHARE_FIELDS}
+
+
+class ItemForm(forms.ModelForm):
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = ShareItem
+        fields = (
+            "category",
+            "content",
+            "necessity",
+            "is_special_category",
+            "identifies_third_party",
+        )
+        widgets = {
+            "content": forms.Textarea(attrs={"rows": 3}),
+            "necessity": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class BaseItemFormSet(forms.BaseFormSet):
+    def kept_forms(self) -> list[forms.Form]:
+        """Forms of the items the draft keeps: existing ones and newly filled ones."""
+        return [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and (form.cleaned_data.get("id") or form.has_changed())
+            and not form.cleaned_data.get("DELETE")
+        ]
+
+    def service_items(self) -> list[dict[str, Any]]:
+        return [form.cleaned_data for form in self.kept_forms()]
+
+
+ItemFormSet = forms.formset_factory(
+    ItemForm, formset=BaseItemFormSet, extra=1, can_delete=True, max_num=50, validate_max=True
+)
+
+
+def item_initial(share: Share) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": item.pk,
+            "category": item.category,
+            "content": item.content,
+            "necessity": item.necessity,
+            "is_special_category": item.is_special_category,
+            "identifies_third_party": item.identifies_third_party,
+        }
+        for item in share.items.all()
+    ]
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Why is this share being withdrawn?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+    )
+
+
+class DecisionForm(forms.Form):
+    outcome = forms.ChoiceField(choices=choices.Outcome.choices, widget=forms.RadioSelect)
+    approved_items = forms.TypedMultipleChoiceField(
+        label="Items that may be released (for approve in part)",
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    refusal_reason = forms.ChoiceField(
+        label="Main reason for refusing",
+        choices=[("", "Choose a reason"), *choices.RefusalReason.choices],
+        required=False,
+    )
+    reasons = forms.CharField(
+        label="Reasons (kept on the record, whatever the outcome)",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=4000,
+        required=False,
+    )
+    conditions = forms.CharField(
+        label="Conditions on the release (optional)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
+    )
+    self_approval_rationale = forms.CharField(
+        label="Why you are deciding your own share (one-person settings only)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=4000,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, share: Share, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["approved_items"].choices = [
+            (item.pk, f"{item.position + 1}. {item.get_category_display()}")
+            for item in share.items.all()
+        ]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data["approved_item_ids"] = data.pop("approved_items")
+        return data
+
+
+class ReleaseForm(forms.Form):
+    sent_at = forms.DateTimeField(
+        label="When it was sent",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        required=False,
+    )
+    note = forms.CharField(
+        label="Note (optional)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, flagged_items: list[ShareItem], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.flagged_items = flagged_items
+        for item in flagged_items:
+            self.fields[f"handling_{item.pk}"] = forms.ChoiceField(
+                label=f"Item {item.position + 1} identifies someone else",
+                choices=[
+                    (choices.ThirdPartyHandling.REDACTED, "Send the redacted text below"),
+                    (choices.ThirdPartyHandling.CONFIRMED, "I confirm it must be sent as written"),
+                ],
+                widget=forms.RadioSelect,
+                required=False,
+            )
+            self.fields[f"redacted_{item.pk}"] = forms.CharField(
+                label=f"Redacted text for item {item.position + 1}",
+                widget=forms.Textarea(attrs={"rows": 3}),
+                max_length=8000,
+                required=False,
+                initial=item.redacted_content or item.content,
+            )
+
+    def flagged(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "item": item,
+                "handling": self[f"handling_{item.pk}"],
+                "redacted": self[f"redacted_{item.pk}"],
+            }
+            for item in self.flagged_items
+        ]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        handling = {
+            item.pk: (
+                self.cleaned_data.get(f"handling_{item.pk}") or "",
+                self.cleaned_data.get(f"redacted_{item.pk}") or "",
+            )
+            for item in self.flagged_items
+        }
+        return {
+            "sent_at": self.cleaned_data.get("sent_at"),
+            "note": self.cleaned_data.get("note") or "",
+            "third_party_handling": handling,
+        }
+
+
+def apply_service_errors(
+    error: ValidationError,
+    form: forms.BaseForm,
+    formset: forms.BaseFormSet | None = None,
+    item_forms: dict[int, forms.BaseForm] | None = None,
+) -> None:
+    """Show each rule's message beside the field it concerns; nothing typed is lost.
+
+    Item errors arrive keyed ``items.<n>.<field>``: the n-th item the service was given,
+    mapped back to its form by ``item_forms``.
+    """
+    for key, messages in error.message_dict.items():
+        if key.startswith("items."):
+            _, index, field = key.split(".", 2)
+            target = (item_forms or {}).get(int(index))
+            if target is not None and field in target.fields:
+                for message in messages:
+                    target.add_error(field, message)
+                continue
+            key = "__all__"
+        if key == "items" and formset is not None:
+            formset._non_form_errors = formset.error_class(
+                [*formset.non_form_errors(), *messages], error_class="nonform"
+            )
+            continue
+        for message in messages:
+            form.add_error(key if key in form.fields else None, message)

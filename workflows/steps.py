@@ -1,0 +1,121 @@
+"""Each human step of ShareFlow: run a ``cases`` service and move the flow on, atomically.
+
+The flow lock is taken first and the transaction opened inside it, as viewflow's own task
+views do, so two people acting on one share at once are serialised and the second one
+finds the share has moved on (and is told so by the service).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import services
+from cases.models import Case, Decision, Release, Share
+
+from .flows import ShareFlow
+from .nodes import mark_first_opened
+
+T = TypeVar("T")
+
+
+class StepUnavailable(RuntimeError):
+    """The share's records and its process disagree; never expected in normal use."""
+
+
+_OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+
+
+def open_task(share: Share, node: Any) -> Task | None:
+    """The share's open task at this node, if the flow is waiting there."""
+    return (
+        Task.objects.filter(process__shareprocess__share=share, flow_task=node, status__in=_OPEN)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def note_opened(share: Share, node: Any) -> None:
+    """Stamp the first time someone opened the page for this step (for timing reports)."""
+    task = open_task(share, node)
+    if task is not None:
+        mark_first_opened(task)
+
+
+def _complete(share: Share, node: Any, user: AbstractBaseUser, work: Callable[[], T]) -> T:
+    task = open_task(share, node)
+    if task is None:
+        # The flow is not waiting here: the service explains why in the user's own terms.
+        with transaction.atomic():
+            work()
+            raise StepUnavailable(f"Share #{share.pk} has no open {node.name} step.")
+    with ShareFlow.lock(task.process_id), transaction.atomic():
+        task.refresh_from_db()
+        activation = node.activation_class(task)
+        result = work()
+        # The task's owner is whoever actually did the step, so timings name the right person.
+        if task.status == STATUS.NEW:
+            activation.assign(user)
+        elif task.owner_id != user.pk:
+            activation.reassign(user)
+        activation.start(None)
+        activation.execute()
+        return result
+
+
+def propose(
+    *, case: Case, user: AbstractBaseUser, fields: dict[str, Any], items: list[dict[str, Any]]
+) -> Share:
+    """Create the draft and the process that will route it; the draft task goes to the proposer."""
+    with transaction.atomic():
+        share = services.share_propose(case=case, proposed_by=user, fields=fields, items=items)
+        ShareFlow.start.run(share=share)
+    return share
+
+
+def submit(*, share: Share, user: AbstractBaseUser) -> Share:
+    return _complete(
+        share, ShareFlow.draft, user, lambda: services.share_submit(share=share, user=user)
+    )
+
+
+def save_and_submit(
+    *, share: Share, user: AbstractBaseUser, fields: dict[str, Any], items: list[dict[str, Any]]
+) -> Share:
+    def work() -> Share:
+        services.share_update_draft(share=share, user=user, fields=fields, items=items)
+        return services.share_submit(share=share, user=user)
+
+    return _complete(share, ShareFlow.draft, user, work)
+
+
+def withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Share:
+    return _complete(
+        share,
+        ShareFlow.draft,
+        user,
+        lambda: services.share_withdraw(share=share, user=user, reason=reason),
+    )
+
+
+def decide(*, share: Share, user: AbstractBaseUser, **decision: Any) -> Decision:
+    return _complete(
+        share,
+        ShareFlow.lead_review,
+        user,
+        lambda: services.decision_record(share=share, user=user, **decision),
+    )
+
+
+def record_release(*, share: Share, user: AbstractBaseUser, **release: Any) -> Release:
+    return _complete(
+        share,
+        ShareFlow.record_release,
+        user,
+        lambda: services.release_record(share=share, user=user, **release),
+    )

@@ -1,0 +1,44 @@
+"""The Safeguarding application in viewflow's Material site: cases, shares and the queue."""
+
+from __future__ import annotations
+
+from django.urls import path
+from django.views.generic import RedirectView
+from viewflow.urls import Application
+
+from cases import views as case_views
+
+from . import views
+
+
+class SafeguardingApp(Application):
+    title = "Safeguarding"
+    icon = "shield"
+    app_name = "safeguarding"
+    menu_template_name = "workflows/menu.html"
+
+    index_path = path("", RedirectView.as_view(pattern_name="safeguarding:case_list"), name="index")
+    case_list_path = path("cases/", case_views.CaseListView.as_view(), name="case_list")
+    case_detail_path = path(
+        "cases/<int:pk>/", case_views.CaseDetailView.as_view(), name="case_detail"
+    )
+    propose_path = path(
+        "cases/<int:case_pk>/propose/", views.ProposeShareView.as_view(), name="share_propose"
+    )
+    my_shares_path = path("shares/", case_views.MyShareListView.as_view(), name="my_shares")
+    share_detail_path = path(
+        "shares/<int:pk>/", case_views.ShareDetailView.as_view(), name="share_detail"
+    )
+    share_edit_path = path(
+        "shares/<int:pk>/edit/", views.EditDraftView.as_view(), name="share_edit"
+    )
+    share_withdraw_path = path(
+        "shares/<int:pk>/withdraw/", views.WithdrawView.as_view(), name="share_withdraw"
+    )
+    review_queue_path = path("review/", views.ReviewQueueView.as_view(), name="review_queue")
+    lead_review_path = path(
+        "shares/<int:pk>/review/", views.LeadReviewView.as_view(), name="lead_review"
+    )
+    record_release_path = path(
+        "shares/<int:pk>/release/", views.RecordReleaseView.as_view(), name="record_release"
+    )

@@ -1,0 +1,244 @@
+"""Pages that move a share through its flow. Each is thin: a form, a step, a redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import ListView
+
+from cases.choices import ShareStatus
+from cases.models import Share
+from cases.services import share_update_draft
+from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on
+from permissions.rules import can_decide, can_edit_draft, can_propose_share, can_record_release
+from permissions.selectors import recipient_choices_for, review_queue_for
+
+from . import steps
+from .flows import ShareFlow
+from .forms import (
+    DecisionForm,
+    ItemFormSet,
+    ReleaseForm,
+    ShareForm,
+    WithdrawForm,
+    apply_service_errors,
+    item_initial,
+)
+from .models import ShareProcess
+
+
+def share_url(share: Share) -> str:
+    return reverse("safeguarding:share_detail", args=[share.pk])
+
+
+def share_page_for_process(request: HttpRequest, process_pk: int) -> HttpResponse:
+    share_ids = ShareProcess.objects.values_list("share_id", flat=True)
+    share = get_share_for(request.user, get_object_or_404(share_ids, pk=process_pk))
+    return redirect(share_url(share))
+
+
+def _moved_on(request: HttpRequest, share: Share) -> HttpResponseRedirect:
+    messages.info(request, f"This share is now {share.get_status_display().lower()}.")
+    return redirect(share_url(share))
+
+
+class _ShareFormPage(View):
+    """Propose a new share or edit a draft: the golden-rule fields and the items together."""
+
+    template_name = "workflows/share_form.html"
+
+    def forms(self, case: Any, share: Share | None) -> tuple[ShareForm, Any]:
+        data = self.request.POST if self.request.method == "POST" else None
+        form = ShareForm(
+            data, instance=share, recipients=recipient_choices_for(self.request.user, case)
+        )
+        formset = ItemFormSet(data, initial=item_initial(share) if share else None, prefix="items")
+        return form, formset
+
+    def render_forms(self, case: Any, share: Share | None, form: Any, formset: Any) -> HttpResponse:
+        return render(
+            self.request,
+            self.template_name,
+            {"case": case, "share": share, "form": form, "formset": formset},
+            status=400 if self.request.method == "POST" else 200,
+        )
+
+    def handle(self, case: Any, share: Share | None) -> HttpResponse:
+        form, formset = self.forms(case, share)
+        if self.request.method != "POST":
+            return self.render_forms(case, share, form, formset)
+        if not (form.is_valid() and formset.is_valid()):
+            return self.render_forms(case, share, form, formset)
+        submitting = self.request.POST.get("action") == "submit"
+        try:
+            share = self.save(case, share, form, formset, submitting)
+        except ValidationError as error:
+            item_forms = dict(enumerate(formset.kept_forms()))
+            apply_service_errors(error, form, formset, item_forms)
+            return self.render_forms(case, share, form, formset)
+        if submitting:
+            messages.success(self.request, "Submitted for lead review.")
+            return redirect(share_url(share))
+        messages.success(self.request, "Draft saved.")
+        return redirect("safeguarding:share_edit", pk=share.pk)
+
+    def save(
+        self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
+    ) -> Share:
+        raise NotImplementedError
+
+
+class ProposeShareView(_ShareFormPage):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        case = get_case_for(request.user, kwargs["case_pk"])
+        if not can_propose_share(request.user, case):
+            messages.error(request, "You cannot propose a share for this case.")
+            return redirect("safeguarding:case_detail", pk=case.pk)
+        return self.handle(case, None)
+
+    def save(
+        self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
+    ) -> Share:
+        user = self.request.user
+        # One transaction: if submission is refused, not even the draft is kept.
+        with transaction.atomic():
+            share = steps.propose(
+                case=case, user=user, fields=form.service_fields(), items=formset.service_items()
+            )
+            if submitting:
+                steps.submit(share=share, user=user)
+        return share
+
+
+class EditDraftView(_ShareFormPage):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
+        if not share.is_draft:
+            return _moved_on(request, share)
+        if request.method == "GET":
+            steps.note_opened(share, ShareFlow.draft)
+        return self.handle(share.case, share)
+
+    def save(
+        self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
+    ) -> Share:
+        assert share is not None
+        user, fields, items = self.request.user, form.service_fields(), formset.service_items()
+        if submitting:
+            return steps.save_and_submit(share=share, user=user, fields=fields, items=items)
+        return share_update_draft(share=share, user=user, fields=fields, items=items)
+
+
+class WithdrawView(View):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
+        if not share.is_draft:
+            return _moved_on(request, share)
+        form = WithdrawForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                steps.withdraw(share=share, user=request.user, reason=form.cleaned_data["reason"])
+            except ValidationError as error:
+                apply_service_errors(_rename(error, "withdrawn_reason", "reason"), form)
+            else:
+                messages.success(request, "The share was withdrawn. The reason is on the record.")
+                return redirect(share_url(share))
+        return render(
+            request,
+            "workflows/withdraw.html",
+            {"share": share, "form": form},
+            status=400 if request.method == "POST" else 200,
+        )
+
+
+def _rename(error: ValidationError, old: str, new: str) -> ValidationError:
+    return ValidationError(
+        {new if key == old else key: value for key, value in error.message_dict.items()}
+    )
+
+
+class ReviewQueueView(ListView):
+    template_name = "workflows/review_queue.html"
+    context_object_name = "shares"
+    paginate_by = 50
+
+    def get_queryset(self) -> Any:
+        return review_queue_for(self.request.user)
+
+
+class LeadReviewView(View):
+    """The lead sees everything about the share on one page and decides."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
+        form = DecisionForm(request.POST if request.method == "POST" else None, share=share)
+        if request.method == "POST":
+            if form.is_valid():
+                try:
+                    decision = steps.decide(share=share, user=request.user, **form.service_kwargs())
+                except ValidationError as error:
+                    apply_service_errors(error, form)
+                else:
+                    messages.success(
+                        request, f"Decision recorded: {decision.get_outcome_display()}."
+                    )
+                    return redirect(share_url(share))
+        elif share.status == ShareStatus.AWAITING_REVIEW:
+            steps.note_opened(share, ShareFlow.lead_review)
+        else:
+            return _moved_on(request, share)
+        return render(
+            request,
+            "workflows/lead_review.html",
+            {"share": share, "items": share.items.all(), "form": form},
+            status=400 if request.method == "POST" else 200,
+        )
+
+
+class RecordReleaseView(View):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_record_release)
+        decision = share.decisions.order_by("-decided_at", "-pk").first()
+        approved = list(decision.approved_items.all()) if decision else []
+        flagged = [item for item in approved if item.identifies_third_party]
+        form = ReleaseForm(
+            request.POST if request.method == "POST" else None, flagged_items=flagged
+        )
+        if request.method == "POST":
+            if form.is_valid():
+                try:
+                    steps.record_release(share=share, user=request.user, **form.service_kwargs())
+                except ValidationError as error:
+                    apply_service_errors(_item_errors_by_pk(error, approved), form)
+                else:
+                    messages.success(request, "The release is recorded.")
+                    return redirect(share_url(share))
+        elif share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
+            steps.note_opened(share, ShareFlow.record_release)
+        else:
+            return _moved_on(request, share)
+        return render(
+            request,
+            "workflows/record_release.html",
+            {"share": share, "decision": decision, "approved": approved, "form": form},
+            status=400 if request.method == "POST" else 200,
+        )
+
+
+def _item_errors_by_pk(error: ValidationError, approved: list[Any]) -> ValidationError:
+    """Map ``items.<n>.<field>`` to the release form's per-item field names."""
+    names = {"third_party_handling": "handling", "redacted_content": "redacted"}
+    renamed: dict[str, list[str]] = {}
+    for key, messages_ in error.message_dict.items():
+        if key.startswith("items."):
+            _, index, field = key.split(".", 2)
+            key = f"{names.get(field, field)}_{approved[int(index)].pk}"
+        renamed.setdefault(key, []).extend(messages_)
+    return ValidationError(renamed)
