@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import factory
+from django.contrib.auth import get_user_model
+
+from cases import choices
+from cases.models import Case, Child, Membership, Organisation, Recipient
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.django.Password("pw")
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+
+    name = factory.Sequence(lambda n: f"Setting {n}")
+    kind = choices.OrganisationKind.NURSERY
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    organisation = factory.SubFactory(OrganisationFactory)
+    role = choices.Role.PRACTITIONER
+
+
+class ChildFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Child
+
+    first_name = factory.Sequence(lambda n: f"Childname{n}")
+    last_name = "Example"
+    date_of_birth = date(2020, 1, 1)
+
+
+class CaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Case
+
+    child = factory.SubFactory(ChildFactory)
+    organisation = factory.SubFactory(OrganisationFactory)
+    reference = factory.Sequence(lambda n: f"REF-{n:04d}")
+
+
+class RecipientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Recipient
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    person_name = "Sam Carter"
+    role = "Social worker"
+    agency_name = "Northshire Children's Social Care"
+    secure_email = "duty@northshire.example.org"
+
+
+def complete_fields(recipient: Recipient, **overrides: Any) -> dict[str, Any]:
+    """Share fields that satisfy every submission rule; override one to break a rule."""
+    fields: dict[str, Any] = {
+        "purpose": "Refer a concern to children's social care.",
+        "direction": choices.Direction.OUTBOUND,
+        "urgency": choices.Urgency.URGENT,
+        "lawful_basis": choices.LawfulBasis.LEGITIMATE_INTERESTS,
+        "consent_status": choices.ConsentStatus.NOT_SOUGHT,
+        "consent_not_sought_reason": choices.ConsentNotSoughtReason.WOULD_INCREASE_RISK,
+        "risk_if_shared": "The family may disengage.",
+        "risk_if_not_shared": "Harm may continue unassessed.",
+        "recipient": recipient,
+        "sending_method": choices.SendingMethod.SECURE_EMAIL,
+    }
+    fields.update(overrides)
+    return fields
+
+
+def item(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "category": choices.ItemCategory.OBSERVATION,
+        "content": "Bruise on the left forearm seen at drop-off.",
+        "necessity": "Needed for social care to decide whether to assess.",
+    }
+    data.update(overrides)
+    return data
