@@ -28,11 +28,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_filters",
     "guardian",
-    "viewflow",
-    "viewflow.workflow",
+    # Before viewflow, so that our templates (sign-in page, menus) take precedence.
     "cases",
     "permissions",
     "workflows",
+    "viewflow",
+    "viewflow.workflow",
 ]
 
 MIDDLEWARE = [

@@ -129,6 +129,11 @@ class Share(models.Model):
         return self.case.organisation
 
     @property
+    def statutory_gateway_labels(self) -> list[str]:
+        labels = dict(choices.StatutoryGateway.choices)
+        return [labels.get(code, code) for code in self.statutory_gateways or []]
+
+    @property
     def is_draft(self) -> bool:
         return self.status == choices.ShareStatus.DRAFT
 

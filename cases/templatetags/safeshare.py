@@ -1,0 +1,23 @@
+"""Template helpers for accessible forms: errors are announced next to their field."""
+
+from __future__ import annotations
+
+from django import template
+from django.forms import BoundField
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+@register.filter
+def described_widget(field: BoundField) -> SafeString:
+    """The field's widget, tied to its help text and errors for screen readers."""
+    ids = []
+    if field.errors:
+        ids.append(f"{field.auto_id}-error")
+    if field.help_text:
+        ids.append(f"{field.auto_id}-help")
+    attrs = {"aria-describedby": " ".join(ids)} if ids else {}
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return field.as_widget(attrs=attrs)
