@@ -17,7 +17,7 @@ from .models import Organisation, Share, ShareItem
 
 Errors = dict[str, list[str]]
 
-# Art 9(2)(g) and (h) are only available with a DPA 2018 Schedule 1 condition; (a) and (c) stand alone.
+# Art 9(2)(g) and (h) need a DPA 2018 Schedule 1 condition beside them; (a) and (c) stand alone.
 _PARAGRAPHS_FOR_CONDITION = {
     choices.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST: {
         choices.Schedule1Paragraph.PARA_6,

@@ -64,7 +64,7 @@ def _items(with_third_party: bool = False) -> list[dict[str, Any]]:
     items = [
         {
             "category": choices.ItemCategory.OBSERVATION,
-            "content": "Bruising seen on the upper arm at drop-off on Monday; recorded on a body map.",
+            "content": "Bruising seen on the upper arm at drop-off on Monday; body map recorded.",
             "necessity": "Social care needs the observation to decide whether to assess.",
         },
         {
