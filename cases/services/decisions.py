@@ -10,7 +10,6 @@ from permissions.rules import can_decide
 
 from .. import rules
 from ..choices import (
-    ConsentStatus,
     DecidingCapacity,
     Outcome,
     RefusalReason,
@@ -100,13 +99,10 @@ def decision_record(
     capacity = _capacity(user, share, self_approval_rationale)
     item_ids = {int(pk) for pk in approved_item_ids}
     raise_if(_outcome_errors(share, outcome, refusal_reason, reasons, item_ids))
+    # Sharing against a refused consent needs the lead's sign-off: that holds because only
+    # a lead or deputy decides at all (can_decide above), and submission already required
+    # the written justification.
     approving = outcome in (Outcome.APPROVE, Outcome.APPROVE_IN_PART)
-    if (
-        approving
-        and share.consent_status == ConsentStatus.REFUSED
-        and role_in(user, share.organisation) not in (Role.LEAD, Role.DEPUTY)
-    ):
-        raise refuse("__all__", "Only the lead or a deputy can approve sharing against a refusal.")
 
     decision = Decision(
         share=share,
