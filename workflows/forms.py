@@ -101,6 +101,10 @@ class ItemForm(forms.ModelForm):
 
 
 class BaseItemFormSet(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this item from the share"
     def kept_forms(self) -> list[forms.Form]:
         """Forms of the items the draft keeps: existing ones and newly filled ones."""
         return [
