@@ -1,0 +1,415 @@
+"""Recording a release: only of an approved share, at a real time, with third parties handled."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.utils import timezone
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import choices
+from cases.models import Case, Recipient, Release, Share
+from cases.services import RuleViolation
+from workflows import steps
+from workflows.flows import ShareFlow
+
+from .factories import complete_fields, item
+
+C = choices
+Outcome = C.Outcome
+DECIDED_AT = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
+
+WITNESS = "Reported by Mrs Jones at number 4, who saw the bruise."
+REDACTED = "Reported by a neighbour, who saw the bruise."
+
+
+def violation(action: Callable[[], Any]) -> dict[str, list[str]]:
+    with pytest.raises(RuleViolation) as caught:
+        action()
+    return caught.value.message_dict
+
+
+def assert_not_released(share: Share, status: str = C.ShareStatus.APPROVED) -> None:
+    share.refresh_from_db()
+    assert share.status == status
+    assert not Release.objects.filter(share=share).exists()
+
+
+def submit(case: Case, user: Any, recipient: Recipient, items: list[dict[str, Any]]) -> Share:
+    share = steps.propose(case=case, user=user, fields=complete_fields(recipient), items=items)
+    return steps.submit(share=share, user=user)
+
+
+@pytest.fixture
+def traveller():
+    with time_machine.travel(DECIDED_AT, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def approved_at_ten(traveller, approved: Share) -> Share:
+    """The standard approved share, decided at exactly DECIDED_AT; the clock then moves on."""
+    traveller.shift(timedelta(hours=1))
+    return approved
+
+
+@pytest.fixture
+def with_third_party(case: Case, practitioner: Any, recipient: Recipient, lead: Any) -> Share:
+    """Approved: an ordinary item, then one naming a witness."""
+    share = submit(
+        case,
+        practitioner,
+        recipient,
+        [
+            item(),
+            item(category=C.ItemCategory.CONCERN, content=WITNESS, identifies_third_party=True),
+        ],
+    )
+    steps.decide(share=share, user=lead, outcome=Outcome.APPROVE, reasons="Necessary.")
+    return share
+
+
+def third_party_item(share: Share) -> Any:
+    return share.items.get(identifies_third_party=True)
+
+
+# ---------------------------------------------------------------- only approved shares
+
+
+def test_a_share_awaiting_review_cannot_be_released(submitted, practitioner):
+    errors = violation(
+        lambda: steps.record_release(share=submitted, user=practitioner, sent_at=timezone.now())
+    )
+
+    assert "__all__" in errors
+    assert "only an approved share" in " ".join(errors["__all__"])
+    assert_not_released(submitted, C.ShareStatus.AWAITING_REVIEW)
+
+
+def test_a_draft_cannot_be_released(draft, practitioner):
+    errors = violation(
+        lambda: steps.record_release(share=draft, user=practitioner, sent_at=timezone.now())
+    )
+
+    assert "__all__" in errors
+    assert_not_released(draft, C.ShareStatus.DRAFT)
+
+
+def test_a_refused_share_cannot_be_released(submitted, lead, practitioner):
+    steps.decide(
+        share=submitted,
+        user=lead,
+        outcome=Outcome.REFUSE,
+        refusal_reason=C.RefusalReason.NOT_NECESSARY,
+        reasons="Not needed.",
+    )
+
+    errors = violation(
+        lambda: steps.record_release(share=submitted, user=practitioner, sent_at=timezone.now())
+    )
+
+    assert "__all__" in errors
+    assert_not_released(submitted, C.ShareStatus.REFUSED)
+
+
+def test_a_share_can_be_released_only_once(approved, practitioner, lead):
+    first = steps.record_release(share=approved, user=practitioner, sent_at=timezone.now())
+
+    errors = violation(
+        lambda: steps.record_release(share=approved, user=lead, sent_at=timezone.now())
+    )
+
+    assert "__all__" in errors
+    assert list(Release.objects.filter(share=approved)) == [first]
+
+
+# ---------------------------------------------------------------- when it was sent
+
+
+def test_the_time_sent_is_required(approved, practitioner):
+    errors = violation(
+        lambda: steps.record_release(share=approved, user=practitioner, sent_at=None)
+    )
+
+    assert "sent_at" in errors
+    assert_not_released(approved)
+
+
+def test_the_time_sent_cannot_be_in_the_future(approved_at_ten, practitioner):
+    errors = violation(
+        lambda: steps.record_release(
+            share=approved_at_ten,
+            user=practitioner,
+            sent_at=timezone.now() + timedelta(minutes=1),
+        )
+    )
+
+    assert "sent_at" in errors
+    assert "future" in " ".join(errors["sent_at"])
+    assert_not_released(approved_at_ten)
+
+
+def test_the_time_sent_cannot_be_before_the_decision(approved_at_ten, practitioner):
+    errors = violation(
+        lambda: steps.record_release(
+            share=approved_at_ten,
+            user=practitioner,
+            sent_at=DECIDED_AT - timedelta(seconds=1),
+        )
+    )
+
+    assert "sent_at" in errors
+    assert "before" in " ".join(errors["sent_at"])
+    assert_not_released(approved_at_ten)
+
+
+@pytest.mark.parametrize(
+    "sent_at",
+    [DECIDED_AT, DECIDED_AT + timedelta(minutes=30), DECIDED_AT + timedelta(hours=1)],
+    ids=["at-the-decision", "between", "just-now"],
+)
+def test_a_time_sent_between_the_decision_and_now_is_accepted(
+    approved_at_ten, practitioner, sent_at
+):
+    release = steps.record_release(share=approved_at_ten, user=practitioner, sent_at=sent_at)
+
+    release.refresh_from_db()
+    assert release.sent_at == sent_at
+    assert release.recorded_at == DECIDED_AT + timedelta(hours=1)
+
+
+# ---------------------------------------------------------------- third parties
+
+
+def test_an_item_naming_a_third_party_must_be_handled_before_release(with_third_party, lead):
+    errors = violation(
+        lambda: steps.record_release(share=with_third_party, user=lead, sent_at=timezone.now())
+    )
+
+    assert "items.1.third_party_handling" in errors
+    assert "items.0.third_party_handling" not in errors
+    assert_not_released(with_third_party)
+
+
+def test_an_unresolved_handling_choice_is_not_enough(with_third_party, lead):
+    flagged = third_party_item(with_third_party)
+
+    errors = violation(
+        lambda: steps.record_release(
+            share=with_third_party,
+            user=lead,
+            sent_at=timezone.now(),
+            third_party_handling={flagged.pk: (C.ThirdPartyHandling.UNRESOLVED, "")},
+        )
+    )
+
+    assert "items.1.third_party_handling" in errors
+    assert_not_released(with_third_party)
+
+
+def test_an_unknown_handling_choice_is_refused(with_third_party, lead):
+    flagged = third_party_item(with_third_party)
+
+    errors = violation(
+        lambda: steps.record_release(
+            share=with_third_party,
+            user=lead,
+            sent_at=timezone.now(),
+            third_party_handling={flagged.pk: ("ignore", "")},
+        )
+    )
+
+    assert "__all__" in errors
+    assert_not_released(with_third_party)
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_a_redaction_needs_the_redacted_text(with_third_party, lead, text):
+    flagged = third_party_item(with_third_party)
+
+    errors = violation(
+        lambda: steps.record_release(
+            share=with_third_party,
+            user=lead,
+            sent_at=timezone.now(),
+            third_party_handling={flagged.pk: (C.ThirdPartyHandling.REDACTED, text)},
+        )
+    )
+
+    assert "items.1.redacted_content" in errors
+    assert_not_released(with_third_party)
+    flagged.refresh_from_db()
+    assert flagged.third_party_handling == C.ThirdPartyHandling.UNRESOLVED
+    assert flagged.redacted_content == ""
+
+
+def test_an_oversized_redaction_is_refused(with_third_party, lead):
+    flagged = third_party_item(with_third_party)
+
+    errors = violation(
+        lambda: steps.record_release(
+            share=with_third_party,
+            user=lead,
+            sent_at=timezone.now(),
+            third_party_handling={flagged.pk: (C.ThirdPartyHandling.REDACTED, "r" * 8001)},
+        )
+    )
+
+    assert "items.1.redacted_content" in errors
+    assert_not_released(with_third_party)
+
+
+def test_the_redacted_text_is_what_is_frozen_in_the_release(with_third_party, lead):
+    flagged = third_party_item(with_third_party)
+
+    release = steps.record_release(
+        share=with_third_party,
+        user=lead,
+        sent_at=timezone.now(),
+        third_party_handling={flagged.pk: (C.ThirdPartyHandling.REDACTED, f"  {REDACTED}  ")},
+    )
+
+    release.refresh_from_db()
+    entry = next(e for e in release.content if e["item"] == flagged.pk)
+    assert entry["text"] == REDACTED
+    assert entry["redacted"] is True
+    assert WITNESS not in str(release.content)
+    flagged.refresh_from_db()
+    assert flagged.third_party_handling == C.ThirdPartyHandling.REDACTED
+    assert flagged.redacted_content == REDACTED
+
+
+def test_a_confirmed_item_is_sent_as_written(with_third_party, lead):
+    flagged = third_party_item(with_third_party)
+
+    release = steps.record_release(
+        share=with_third_party,
+        user=lead,
+        sent_at=timezone.now(),
+        third_party_handling={flagged.pk: (C.ThirdPartyHandling.CONFIRMED, "ignored text")},
+    )
+
+    entry = next(e for e in release.content if e["item"] == flagged.pk)
+    assert entry["text"] == WITNESS
+    assert entry["redacted"] is False
+    flagged.refresh_from_db()
+    assert flagged.third_party_handling == C.ThirdPartyHandling.CONFIRMED
+    assert flagged.redacted_content == ""
+
+
+def test_the_frozen_release_does_not_follow_later_changes_to_the_item(with_third_party, lead):
+    flagged = third_party_item(with_third_party)
+    release = steps.record_release(
+        share=with_third_party,
+        user=lead,
+        sent_at=timezone.now(),
+        third_party_handling={flagged.pk: (C.ThirdPartyHandling.REDACTED, REDACTED)},
+    )
+
+    flagged.redacted_content = "Something else entirely."
+    flagged.save()
+
+    release.refresh_from_db()
+    assert next(e for e in release.content if e["item"] == flagged.pk)["text"] == REDACTED
+
+
+def test_a_third_party_item_left_out_of_a_part_approval_needs_no_handling(
+    case, practitioner, recipient, lead
+):
+    share = submit(
+        case,
+        practitioner,
+        recipient,
+        [item(), item(content=WITNESS, identifies_third_party=True)],
+    )
+    plain = share.items.get(identifies_third_party=False)
+    steps.decide(
+        share=share,
+        user=lead,
+        outcome=Outcome.APPROVE_IN_PART,
+        reasons="The witness account is not needed.",
+        approved_item_ids=[plain.pk],
+    )
+
+    release = steps.record_release(share=share, user=practitioner, sent_at=timezone.now())
+
+    assert [entry["item"] for entry in release.content] == [plain.pk]
+    assert WITNESS not in str(release.content)
+
+
+# ---------------------------------------------------------------- who records it
+
+
+@pytest.mark.parametrize("persona", ["practitioner", "lead", "deputy"])
+def test_the_proposer_or_a_lead_may_record_the_release(request, approved, persona):
+    user = request.getfixturevalue(persona)
+
+    release = steps.record_release(share=approved, user=user, sent_at=timezone.now())
+
+    assert release.released_by == user
+    approved.refresh_from_db()
+    assert approved.status == C.ShareStatus.RELEASED
+
+
+@pytest.mark.parametrize("persona", ["colleague", "manager", "auditor", "other_lead"])
+def test_nobody_else_may_record_the_release(request, approved, persona):
+    user = request.getfixturevalue(persona)
+
+    errors = violation(
+        lambda: steps.record_release(share=approved, user=user, sent_at=timezone.now())
+    )
+
+    assert "__all__" in errors
+    assert_not_released(approved)
+    task = Task.objects.get(process=approved.process, flow_task=ShareFlow.record_release)
+    assert task.status == STATUS.ASSIGNED
+    assert task.finished is None
+
+
+# ---------------------------------------------------------------- what is kept
+
+
+def test_a_release_freezes_who_how_what_and_why(approved_at_ten, practitioner, recipient):
+    sent_at = DECIDED_AT + timedelta(minutes=20)
+
+    release = steps.record_release(
+        share=approved_at_ten, user=practitioner, sent_at=sent_at, note="  Phoned first.  "
+    )
+
+    release.refresh_from_db()
+    approved_at_ten.refresh_from_db()
+    assert approved_at_ten.status == C.ShareStatus.RELEASED
+    assert release.share == approved_at_ten
+    assert release.decision == approved_at_ten.decisions.get()
+    assert release.recipient_name == recipient.person_name
+    assert release.recipient_role == recipient.role
+    assert release.recipient_agency == recipient.agency_name
+    assert release.sending_method == C.SendingMethod.SECURE_EMAIL
+    assert release.purpose == "Refer a concern to children's social care."
+    assert release.sent_at == sent_at
+    assert release.released_by == practitioner
+    assert release.note == "Phoned first."
+    assert release.content == [
+        {
+            "item": approved_at_ten.items.get().pk,
+            "category": "Observation",
+            "text": "Bruise on the left forearm seen at drop-off.",
+            "redacted": False,
+        }
+    ]
+
+
+def test_an_oversized_note_is_refused(approved, practitioner):
+    errors = violation(
+        lambda: steps.record_release(
+            share=approved, user=practitioner, sent_at=timezone.now(), note="n" * 2001
+        )
+    )
+
+    assert "note" in errors
+    assert_not_released(approved)
