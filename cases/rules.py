@@ -52,7 +52,10 @@ def lawful_basis_errors(
             "recognised legitimate interest. Use Art 6(1)(e) public task (naming the power, "
             "for example Children Act 2004 s11) or Art 6(1)(c) legal obligation."
         )
-    if share.lawful_basis == choices.LawfulBasis.PUBLIC_TASK and not share.lawful_basis_power:
+    if (
+        share.lawful_basis == choices.LawfulBasis.PUBLIC_TASK
+        and not share.lawful_basis_power.strip()
+    ):
         errors["lawful_basis_power"].append(
             "Name the power or duty the public task rests on, for example Children Act 2004 s11."
         )

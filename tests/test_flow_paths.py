@@ -261,7 +261,7 @@ def test_every_finished_human_task_has_ordered_timings_on_the_approve_path(
         case=case, user=practitioner, fields=complete_fields(recipient), items=[item()]
     )
     traveller.shift(5 * MINUTE)
-    steps.note_opened(share, ShareFlow.draft)
+    steps.note_opened(share, ShareFlow.draft, practitioner)
     traveller.shift(10 * MINUTE)
     steps.submit(share=share, user=practitioner)
     traveller.shift(30 * MINUTE)
@@ -292,7 +292,7 @@ def test_timings_are_ordered_on_the_return_path(traveller, submitted, lead, prac
     traveller.shift(10 * MINUTE)
     decide(submitted, lead, Outcome.RETURN)
     traveller.shift(60 * MINUTE)
-    steps.note_opened(submitted, ShareFlow.draft)
+    steps.note_opened(submitted, ShareFlow.draft, practitioner)
     traveller.shift(15 * MINUTE)
     steps.submit(share=submitted, user=practitioner)
     traveller.shift(5 * MINUTE)
@@ -309,11 +309,11 @@ def test_timings_are_ordered_on_the_return_path(traveller, submitted, lead, prac
 
 def test_opening_the_lead_review_records_the_first_opening_only(traveller, submitted, lead):
     traveller.shift(20 * MINUTE)
-    steps.note_opened(submitted, ShareFlow.lead_review)
+    steps.note_opened(submitted, ShareFlow.lead_review, lead)
     assert only(submitted, ShareFlow.lead_review).started == T0 + 20 * MINUTE
 
     traveller.shift(40 * MINUTE)
-    steps.note_opened(submitted, ShareFlow.lead_review)
+    steps.note_opened(submitted, ShareFlow.lead_review, lead)
     assert only(submitted, ShareFlow.lead_review).started == T0 + 20 * MINUTE
 
     traveller.shift(15 * MINUTE)
@@ -325,12 +325,14 @@ def test_opening_the_lead_review_records_the_first_opening_only(traveller, submi
     assert review.owner == lead
 
 
-def test_noting_a_step_the_flow_is_not_waiting_at_changes_nothing(traveller, submitted):
+def test_noting_a_step_the_flow_is_not_waiting_at_changes_nothing(
+    traveller, submitted, practitioner
+):
     draft_started = only(submitted, ShareFlow.draft).started
 
     traveller.shift(MINUTE)
-    steps.note_opened(submitted, ShareFlow.draft)
-    steps.note_opened(submitted, ShareFlow.record_release)
+    steps.note_opened(submitted, ShareFlow.draft, practitioner)
+    steps.note_opened(submitted, ShareFlow.record_release, practitioner)
 
     assert only(submitted, ShareFlow.draft).started == draft_started
     assert not Task.objects.filter(
@@ -347,16 +349,11 @@ def test_a_lead_review_never_opened_is_started_when_decided(traveller, submitted
     assert_honest_timings(submitted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: workflows/nodes.py stamps Task.assigned when the lead decides (assign() at "
-    "execution) but keeps the earlier first-opened Task.started, so assigned > started",
-)
 def test_a_lead_review_opened_before_it_is_decided_keeps_ordered_timings(
     traveller, submitted, lead
 ):
     traveller.shift(20 * MINUTE)
-    steps.note_opened(submitted, ShareFlow.lead_review)  # the lead opens the page
+    steps.note_opened(submitted, ShareFlow.lead_review, lead)  # the lead opens the page
     traveller.shift(15 * MINUTE)
     decide(submitted, lead)  # and decides a quarter of an hour later
 
@@ -365,16 +362,11 @@ def test_a_lead_review_opened_before_it_is_decided_keeps_ordered_timings(
     assert review.assigned <= review.started
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: workflows/nodes.py reassign() re-stamps Task.assigned when the lead records "
-    "a release the proposer had already opened, so assigned > started",
-)
 def test_a_release_opened_by_the_proposer_and_recorded_by_the_lead_keeps_ordered_timings(
     traveller, approved, lead
 ):
     traveller.shift(5 * MINUTE)
-    steps.note_opened(approved, ShareFlow.record_release)
+    steps.note_opened(approved, ShareFlow.record_release, approved.proposed_by)
     traveller.shift(5 * MINUTE)
     steps.record_release(share=approved, user=lead, sent_at=timezone.now())
 

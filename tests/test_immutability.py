@@ -183,11 +183,6 @@ def test_a_new_decision_is_still_written_as_a_new_record(submitted, lead):
     assert ApprovedItem.objects.filter(decision=decision).count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cases/models/immutable.py AppendOnlyModel.save trusts _state.adding; a new "
-    "instance carrying an existing pk is saved as an SQL UPDATE that overwrites the record",
-)
 @pytest.mark.parametrize("name", ["decision", "release"])
 def test_a_new_instance_with_an_existing_pk_cannot_overwrite_the_record(request, name):
     record = request.getfixturevalue(name)
@@ -205,11 +200,6 @@ def test_a_new_instance_with_an_existing_pk_cannot_overwrite_the_record(request,
     assert after == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cases/models/immutable.py AppendOnlyQuerySet does not guard bulk_create, so "
-    "an upsert (update_conflicts=True) rewrites an existing record",
-)
 def test_a_record_cannot_be_rewritten_by_an_upsert(decision):
     before = snapshot(decision)
     forged = Decision(

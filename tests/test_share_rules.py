@@ -430,11 +430,6 @@ def test_recognised_legitimate_interest_is_accepted_for_a_non_public_setting(
     assert_submitted(share)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cases/rules.py lawful_basis_errors tests `not share.lawful_basis_power` "
-    "without .strip(), so a whitespace-only power passes as 'named'",
-)
 def test_public_task_with_a_blank_power_is_refused(propose, practitioner):
     share = propose(lawful_basis=C.LawfulBasis.PUBLIC_TASK, lawful_basis_power="   ")
 

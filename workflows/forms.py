@@ -105,6 +105,7 @@ class BaseItemFormSet(forms.BaseFormSet):
         super().add_fields(form, index)
         if "DELETE" in form.fields:
             form.fields["DELETE"].label = "Remove this item from the share"
+
     def kept_forms(self) -> list[forms.Form]:
         """Forms of the items the draft keeps: existing ones and newly filled ones."""
         return [

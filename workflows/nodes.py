@@ -15,6 +15,7 @@ from viewflow.workflow import flow
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.models import Task
 from viewflow.workflow.nodes.view import ViewActivation
+from viewflow.workflow.status import STATUS
 
 
 class TimedViewActivation(ViewActivation):
@@ -30,15 +31,13 @@ class TimedViewActivation(ViewActivation):
             Task.objects.filter(pk=task.pk).update(assigned=task.assigned)
         return activation
 
+    # "Assigned" is when someone first took the task; handing it to a colleague later
+    # changes the owner, not when the work was picked up.
     @Activation.status.super()
     def assign(self, user: Any) -> None:
-        self.task.assigned = now()
+        if self.task.assigned is None:
+            self.task.assigned = now()
         super().assign.original(user)
-
-    @Activation.status.super()
-    def reassign(self, user: Any = None) -> None:
-        self.task.assigned = now()
-        super().reassign.original(user)
 
     @Activation.status.super()
     def start(self, request: Any) -> None:
@@ -54,6 +53,15 @@ class TimedView(flow.View):
     activation_class = TimedViewActivation
 
 
-def mark_first_opened(task: Task) -> None:
-    """Record the first time a person opened the task's page; later visits change nothing."""
-    Task.objects.filter(pk=task.pk, started__isnull=True).update(started=now())
+def mark_opened(task: Task, user: Any) -> None:
+    """Record that someone who may do this step opened its page.
+
+    Opening an unclaimed task picks it up: it is assigned to the opener from that moment.
+    Only the first opening counts as started; later visits change nothing. Conditional
+    updates, so two people opening at once cannot both claim it.
+    """
+    moment = now()
+    Task.objects.filter(pk=task.pk, status=STATUS.NEW, owner__isnull=True).update(
+        owner=user, status=STATUS.ASSIGNED, assigned=moment
+    )
+    Task.objects.filter(pk=task.pk, started__isnull=True).update(started=moment)

@@ -19,7 +19,7 @@ from cases import services
 from cases.models import Case, Decision, Release, Share
 
 from .flows import ShareFlow
-from .nodes import mark_first_opened
+from .nodes import mark_opened
 
 T = TypeVar("T")
 
@@ -40,11 +40,11 @@ def open_task(share: Share, node: Any) -> Task | None:
     )
 
 
-def note_opened(share: Share, node: Any) -> None:
-    """Stamp the first time someone opened the page for this step (for timing reports)."""
+def note_opened(share: Share, node: Any, user: AbstractBaseUser) -> None:
+    """Someone who may do this step opened its page: stamp it for the timing reports."""
     task = open_task(share, node)
     if task is not None:
-        mark_first_opened(task)
+        mark_opened(task, user)
 
 
 def _complete(share: Share, node: Any, user: AbstractBaseUser, work: Callable[[], T]) -> T:

@@ -123,7 +123,7 @@ class EditDraftView(_ShareFormPage):
         if not share.is_draft:
             return _moved_on(request, share)
         if request.method == "GET":
-            steps.note_opened(share, ShareFlow.draft)
+            steps.note_opened(share, ShareFlow.draft, request.user)
         return self.handle(share.case, share)
 
     def save(
@@ -191,7 +191,7 @@ class LeadReviewView(View):
                     )
                     return redirect(share_url(share))
         elif share.status == ShareStatus.AWAITING_REVIEW:
-            steps.note_opened(share, ShareFlow.lead_review)
+            steps.note_opened(share, ShareFlow.lead_review, request.user)
         else:
             return _moved_on(request, share)
         return render(
@@ -221,7 +221,7 @@ class RecordReleaseView(View):
                     messages.success(request, "The release is recorded.")
                     return redirect(share_url(share))
         elif share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
-            steps.note_opened(share, ShareFlow.record_release)
+            steps.note_opened(share, ShareFlow.record_release, request.user)
         else:
             return _moved_on(request, share)
         return render(

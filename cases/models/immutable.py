@@ -18,6 +18,12 @@ class AppendOnlyQuerySet(models.QuerySet):
     def delete(self) -> tuple[int, dict[str, int]]:
         raise ImmutableRecordError(f"{self.model.__name__} records cannot be deleted.")
 
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> Any:
+        # An upsert would rewrite existing rows; plain inserts are the only way in.
+        if kwargs.get("update_conflicts"):
+            raise ImmutableRecordError(f"{self.model.__name__} records cannot be rewritten.")
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class AppendOnlyModel(models.Model):
     objects = AppendOnlyQuerySet.as_manager()
@@ -26,10 +32,13 @@ class AppendOnlyModel(models.Model):
         abstract = True
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
+        exists = self.pk is not None and type(self)._default_manager.filter(pk=self.pk).exists()
+        if not self._state.adding or exists:
             raise ImmutableRecordError(
                 f"{type(self).__name__} #{self.pk} is a permanent record; add a new one instead."
             )
+        # Forced INSERT: an instance carrying an existing primary key must fail, not overwrite.
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:

@@ -59,7 +59,8 @@ def release_record(
         raise refuse("sent_at", "Enter the date and time the information was sent.")
     if sent_at > timezone.now():
         raise refuse("sent_at", "The time sent cannot be in the future.")
-    if sent_at < decision.decided_at:
+    # Times sent are entered to the minute, so compare at that precision.
+    if sent_at < decision.decided_at.replace(second=0, microsecond=0):
         raise refuse("sent_at", "The time sent cannot be before the share was approved.")
 
     approved = list(decision.approved_items.order_by("position", "pk"))
