@@ -1,0 +1,213 @@
+"""The demonstration data: who is in it, what state its shares are in, and that it is rerunnable."""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from viewflow.workflow.models import Task
+
+from cases import choices
+from cases.models import (
+    ApprovedItem,
+    Carer,
+    Case,
+    Child,
+    Decision,
+    Membership,
+    Organisation,
+    Recipient,
+    Release,
+    Share,
+    ShareItem,
+)
+from permissions.roles import role_in
+from workflows import steps
+from workflows.demo import DEMO_PASSWORD, seed_demo
+from workflows.flows import ShareFlow
+from workflows.models import ShareProcess
+
+MODELS = (
+    get_user_model(),
+    Organisation,
+    Membership,
+    Child,
+    Carer,
+    Case,
+    Recipient,
+    Share,
+    ShareItem,
+    Decision,
+    ApprovedItem,
+    Release,
+    ShareProcess,
+    Task,
+)
+
+PEOPLE = {
+    "lead": ("Grace", "Lead", "Oakfield Nursery", choices.Role.LEAD),
+    "deputy": ("Dan", "Deputy", "Oakfield Nursery", choices.Role.DEPUTY),
+    "practitioner": ("Priya", "Practitioner", "Oakfield Nursery", choices.Role.PRACTITIONER),
+    "colleague": ("Colin", "Colleague", "Oakfield Nursery", choices.Role.PRACTITIONER),
+    "manager": ("Mona", "Manager", "Oakfield Nursery", choices.Role.MANAGER),
+    "auditor": ("Arun", "Auditor", "Oakfield Nursery", choices.Role.AUDITOR),
+    "otherlead": ("Olu", "Otherlead", "Riverside Primary School", choices.Role.LEAD),
+}
+
+
+def counts() -> dict[str, int]:
+    return {model.__name__: model.objects.count() for model in MODELS}
+
+
+@pytest.fixture
+def demo(db: Any) -> dict[str, int]:
+    return seed_demo()
+
+
+def test_seed_demo_reports_what_it_made(demo):
+    assert demo == {"settings": 2, "people": 7, "cases": 5, "shares": 9}
+    assert Share.objects.count() == 9
+    assert get_user_model().objects.count() == 7
+    assert Case.objects.count() == 5
+
+
+def test_seed_demo_is_safe_to_run_twice(demo):
+    first = counts()
+    decisions = sorted(Decision.objects.values_list("pk", "share_id", "outcome"))
+    statuses = dict(Share.objects.values_list("pk", "status"))
+    assert seed_demo() == demo
+    assert counts() == first
+    assert sorted(Decision.objects.values_list("pk", "share_id", "outcome")) == decisions
+    assert dict(Share.objects.values_list("pk", "status")) == statuses
+
+
+def test_seed_demo_keeps_an_existing_account_as_it_is(demo):
+    """A rerun must not reset anyone's password or duplicate their membership."""
+    lead = get_user_model().objects.get(username="lead")
+    lead.set_password("changed-by-grace")
+    lead.save()
+    seed_demo()
+    lead.refresh_from_db()
+    assert lead.check_password("changed-by-grace")
+    assert Membership.objects.filter(user=lead).count() == 1
+
+
+@pytest.mark.parametrize("username", PEOPLE)
+def test_demo_people_have_their_roles(client, demo, username):
+    first, last, setting, role = PEOPLE[username]
+    person = get_user_model().objects.get(username=username)
+    assert (person.first_name, person.last_name) == (first, last)
+    assert person.check_password(DEMO_PASSWORD)
+    memberships = Membership.objects.filter(user=person, ended_at__isnull=True)
+    assert [(m.organisation.name, m.role) for m in memberships] == [(setting, role)]
+    assert role_in(person, Organisation.objects.get(name=setting)) == role
+    assert client.login(username=username, password=DEMO_PASSWORD)
+
+
+def test_demo_settings_and_case_teams(demo):
+    oakfield = Organisation.objects.get(name="Oakfield Nursery")
+    riverside = Organisation.objects.get(name="Riverside Primary School")
+    assert oakfield.kind == choices.OrganisationKind.NURSERY
+    assert not oakfield.is_public_authority
+    assert riverside.kind == choices.OrganisationKind.SCHOOL
+    assert riverside.is_public_authority
+
+    maisie = Case.objects.get(reference="OAK-001")
+    leo = Case.objects.get(reference="OAK-002")
+    assert str(maisie.child) == "Maisie Thompson"
+    assert str(leo.child) == "Leo Okafor"
+    assert maisie.organisation == leo.organisation == oakfield
+
+    practitioner = get_user_model().objects.get(username="practitioner")
+    colleague = get_user_model().objects.get(username="colleague")
+    assert set(practitioner.case_teams.values_list("reference", flat=True)) == {
+        "OAK-001",
+        "OAK-002",
+    }
+    assert not colleague.case_teams.exists()
+    assert set(Case.objects.filter(organisation=riverside).values_list("reference", flat=True)) == {
+        "RIV-001",
+        "RIV-002",
+    }
+    # Each setting's address book holds only its own recipients.
+    assert set(oakfield.recipients.values_list("person_name", flat=True)) == {
+        "Sam Carter",
+        "Dr Priya Shah",
+    }
+    assert set(riverside.recipients.values_list("person_name", flat=True)) == {"Jordan Lee"}
+
+
+def test_demo_has_shares_in_every_state(demo):
+    oakfield_states = set(
+        Share.objects.filter(case__organisation__name="Oakfield Nursery").values_list(
+            "status", flat=True
+        )
+    )
+    assert oakfield_states == set(choices.ShareStatus.values)
+
+
+def _one(status: str, **filters: Any) -> Share:
+    return Share.objects.get(case__organisation__name="Oakfield Nursery", status=status, **filters)
+
+
+def test_each_demo_share_is_where_its_state_says(demo):
+    """The records and the flow agree, so every demo share can be taken on from the web."""
+    incomplete = _one("draft", decisions__isnull=True)
+    assert steps.open_task(incomplete, ShareFlow.draft).owner.username == "practitioner"
+
+    returned = _one("draft", decisions__outcome=choices.Outcome.RETURN)
+    assert steps.open_task(returned, ShareFlow.draft) is not None
+    assert returned.decisions.get().reasons.startswith("Add what Maisie said")
+
+    awaiting = _one("awaiting_review")
+    assert awaiting.submitted_at is not None
+    assert steps.open_task(awaiting, ShareFlow.lead_review) is not None
+    assert not awaiting.decisions.exists()
+
+    approved = _one("approved")
+    assert steps.open_task(approved, ShareFlow.record_release) is not None
+    assert approved.items.filter(identifies_third_party=True).count() == 1
+    decision = approved.decisions.get()
+    assert set(decision.approved_items.all()) == set(approved.items.all())
+
+    in_part = _one("approved_in_part")
+    assert steps.open_task(in_part, ShareFlow.record_release) is not None
+    decision = in_part.decisions.get()
+    assert decision.capacity == choices.DecidingCapacity.DEPUTY
+    assert set(decision.approved_items.all()) == set(
+        in_part.items.filter(identifies_third_party=False)
+    )
+
+    released = _one("released")
+    assert Release.objects.get(share=released).content
+    assert not Task.objects.filter(
+        process__shareprocess__share=released, status__in=["NEW", "ASSIGNED", "STARTED"]
+    ).exists()
+
+    refused = _one("refused")
+    assert refused.decisions.get().refusal_reason == choices.RefusalReason.ALREADY_HELD
+
+    withdrawn = _one("withdrawn")
+    assert withdrawn.withdrawn_reason.startswith("The family have moved")
+
+    riverside = Share.objects.get(case__organisation__name="Riverside Primary School")
+    assert riverside.status == choices.ShareStatus.AWAITING_REVIEW
+    assert riverside.lawful_basis == choices.LawfulBasis.PUBLIC_TASK
+
+
+def test_seed_demo_command_prints_the_summary(db):
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert out.getvalue().strip() == (
+        "Demo ready: 2 settings, 7 people, 5 cases, 9 shares. "
+        "Every demo password is 'safeshare-demo'."
+    )
+    first = counts()
+
+    again = StringIO()
+    call_command("seed_demo", stdout=again)
+    assert again.getvalue() == out.getvalue()
+    assert counts() == first
