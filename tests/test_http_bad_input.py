@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.template.base import VariableDoesNotExist
 from django.utils import timezone
 
 from cases import choices
@@ -792,17 +791,6 @@ def test_a_release_posted_twice(client, clock, approved):
     assert list(Release.objects.filter(share=approved)) == [release]
 
 
-NO_DECISION_500 = pytest.mark.xfail(
-    strict=True,
-    raises=VariableDoesNotExist,
-    reason=(
-        "BUG: RecordReleaseView re-renders record_release.html with decision=None for a share "
-        "that was never decided; the template's filter argument decision.decided_by.username "
-        "raises VariableDoesNotExist, so the POST is a 500 instead of a 400 with the message"
-    ),
-)
-
-
 def post_release_out_of_turn(client: Any, share: Share, username: str) -> Any:
     login(client, username)
     before = snapshot()
@@ -826,13 +814,17 @@ def post_release_out_of_turn(client: Any, share: Share, username: str) -> Any:
         pytest.param("refused", id="refused"),
         pytest.param("returned", id="returned-draft"),
         pytest.param("released", id="released"),
-        pytest.param("awaiting", id="awaiting-review", marks=NO_DECISION_500),
-        pytest.param("draft", id="never-submitted-draft", marks=NO_DECISION_500),
-        pytest.param("withdrawn", id="withdrawn", marks=NO_DECISION_500),
+        pytest.param("awaiting", id="awaiting-review"),
+        pytest.param("draft", id="never-submitted-draft"),
+        pytest.param("withdrawn", id="withdrawn"),
     ],
 )
 def test_a_release_posted_for_a_share_that_is_not_approved(client, clock, demo, which, username):
-    """A stale tab or a crafted POST: refused with the service's message, never a 500."""
+    """A stale tab or a crafted POST: refused with the service's message, never a 500.
+
+    Regression: a share never decided (awaiting review, a first draft, withdrawn) used to
+    crash the re-rendered page on its missing decision.
+    """
     oakfield = Share.objects.filter(case__organisation__name="Oakfield Nursery")
     share = {
         "refused": lambda: oakfield.get(status="refused"),

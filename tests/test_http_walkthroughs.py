@@ -462,16 +462,8 @@ def test_third_party_item_must_be_redacted_or_confirmed_on_release(client, demo,
     assert "Ms J. Rowe" not in sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: the release form takes the time sent to the minute (ReleaseForm.sent_at), but "
-        "release_record compares it with the decision's time to the microsecond, so a share "
-        "sent in the same minute it was approved cannot be recorded with its true time"
-    ),
-)
 def test_a_release_sent_in_the_minute_it_was_approved_can_be_recorded(client, demo, clock):
+    """Regression: times sent are typed to the minute, so the approval's minute must count."""
     awaiting = Share.objects.get(
         status=choices.ShareStatus.AWAITING_REVIEW, case__reference="OAK-002"
     )
@@ -484,6 +476,13 @@ def test_a_release_sent_in_the_minute_it_was_approved_can_be_recorded(client, de
     login(client, "practitioner")
     clock.move_to(START + timedelta(seconds=50), tick=False)  # sent and recorded at 09:00:50
     page = get_ok(client, url("record_release", awaiting.pk))
+    # The minute before the approval is still refused...
+    response = client.post(
+        url("record_release", awaiting.pk), form_data(page, sent_at="2025-06-02T08:59")
+    )
+    assert response.status_code == 400
+    assert "cannot be before the share was approved" in error_text(response, "id_sent_at")
+    # ...but the minute of the approval itself, the true time to the minute, is accepted.
     response = client.post(
         url("record_release", awaiting.pk), form_data(page, sent_at="2025-06-02T09:00")
     )
