@@ -108,8 +108,6 @@ def submitted(draft: Share, practitioner: Any) -> Share:
 
 @pytest.fixture
 def approved(submitted: Share, lead: Any) -> Share:
-    steps.decide(
-        share=submitted, user=lead, outcome=choices.Outcome.APPROVE, reasons="Necessary."
-    )
+    steps.decide(share=submitted, user=lead, outcome=choices.Outcome.APPROVE, reasons="Necessary.")
     submitted.refresh_from_db()
     return submitted
