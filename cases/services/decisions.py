@@ -18,6 +18,7 @@ from ..choices import (
 )
 from ..models import ApprovedItem, Decision, Share
 from .errors import raise_if, refuse
+from .shares import locked
 
 _STATUS_AFTER = {
     Outcome.APPROVE: ShareStatus.APPROVED,
@@ -87,7 +88,7 @@ def decision_record(
     self_approval_rationale: str = "",
 ) -> Decision:
     """Record the lead's decision on a share awaiting review; the record is permanent."""
-    share = Share.objects.select_for_update().select_related("case__organisation").get(pk=share.pk)
+    share = locked(share)
     if share.status != ShareStatus.AWAITING_REVIEW:
         raise refuse(
             "__all__",

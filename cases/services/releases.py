@@ -13,6 +13,7 @@ from .. import rules
 from ..choices import Outcome, ShareStatus, ThirdPartyHandling
 from ..models import Release, Share, ShareItem
 from .errors import raise_if, refuse
+from .shares import locked
 
 ItemHandling = Mapping[int, tuple[str, str]]
 
@@ -39,11 +40,7 @@ def release_record(
     note: str = "",
 ) -> Release:
     """Record what was sent, to whom, how and when. Only the approved items are released."""
-    share = (
-        Share.objects.select_for_update()
-        .select_related("case__organisation", "recipient")
-        .get(pk=share.pk)
-    )
+    share = locked(share)
     if share.status not in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
         raise refuse(
             "__all__",

@@ -132,8 +132,14 @@ def share_propose(
     return _save_draft(share, fields, items)
 
 
-def _locked(share: Share) -> Share:
-    return Share.objects.select_for_update().select_related("case__organisation").get(pk=share.pk)
+def locked(share: Share) -> Share:
+    """The share re-read under a row lock, so concurrent writers queue behind each other."""
+    # Lock the share row only: the recipient is an outer join, which PostgreSQL cannot lock.
+    return (
+        Share.objects.select_for_update(of=("self",))
+        .select_related("case__organisation", "recipient")
+        .get(pk=share.pk)
+    )
 
 
 @transaction.atomic
@@ -144,7 +150,7 @@ def share_update_draft(
     fields: Mapping[str, Any],
     items: Sequence[ItemData],
 ) -> Share:
-    share = _locked(share)
+    share = locked(share)
     if share.status != ShareStatus.DRAFT:
         raise refuse(
             "__all__",
@@ -158,7 +164,7 @@ def share_update_draft(
 @transaction.atomic
 def share_submit(*, share: Share, user: AbstractBaseUser) -> Share:
     """Send a complete draft for lead review; every golden rule must be met first."""
-    share = _locked(share)
+    share = locked(share)
     if share.status != ShareStatus.DRAFT:
         raise refuse("__all__", "Only a draft can be submitted for review.")
     if not can_edit_draft(user, share):
@@ -172,7 +178,7 @@ def share_submit(*, share: Share, user: AbstractBaseUser) -> Share:
 
 @transaction.atomic
 def share_withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Share:
-    share = _locked(share)
+    share = locked(share)
     if share.status != ShareStatus.DRAFT:
         raise refuse("__all__", "Only a draft can be withdrawn; this share has moved on.")
     if not can_edit_draft(user, share):
