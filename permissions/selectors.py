@@ -7,12 +7,19 @@ no case content here.
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db import models
+from django.db.models import Q, QuerySet, Value, When
 
-from cases.choices import DECIDING_ROLES, Role, ShareStatus
+from cases.choices import DECIDING_ROLES, Role, ShareStatus, Urgency
 from cases.models import Case, Recipient, Share
 
 from .roles import UserLike, organisations_where
+
+# The most urgent first, then the longest waiting.
+_URGENCY_RANK = models.Case(
+    *(When(urgency=urgency, then=Value(rank)) for rank, urgency in enumerate(Urgency.values)),
+    default=Value(len(Urgency.values)),
+)
 
 
 def _case_visibility(user: UserLike, prefix: str = "") -> Q:
@@ -55,7 +62,8 @@ def review_queue_for(user: UserLike) -> QuerySet[Share]:
             case__organisation_id__in=organisations_where(user, DECIDING_ROLES),
         )
         .select_related("case__child", "case__organisation", "proposed_by")
-        .order_by("submitted_at")
+        .alias(urgency_rank=_URGENCY_RANK)
+        .order_by("urgency_rank", "submitted_at")
     )
 
 
