@@ -1,7 +1,7 @@
 """Get-or-404 helpers: the only way a view fetches a case or share for a person.
 
 Someone who may not see a record gets "not found", never a hint that it exists. Someone
-who may see it but not do what they asked gets "forbidden".
+who may see it but not do what they asked gets "forbidden". Every record shown is logged.
 """
 
 from __future__ import annotations
@@ -9,12 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Model
 from django.shortcuts import get_object_or_404
 
 from cases.models import Case, Share
 
-from .roles import UserLike
-from .selectors import case_list_for, share_list_for
+from .audit import record_views
+from .models import BreakGlassGrant
+from .roles import UserLike, role_in
+from .selectors import case_list_for, granted, share_list_for
 
 
 def get_case_for(user: UserLike, pk: int) -> Case:
@@ -32,3 +35,25 @@ def get_share_to_act_on(
     if not may_act(user, share):
         raise PermissionDenied
     return share
+
+
+def access_basis(user: UserLike, case: Case) -> str:
+    """Under which role or grant the user sees this case, as the access log records it."""
+    role = role_in(user, case.organisation)
+    if (
+        granted(user, "cases.oversee_cases", type(case.organisation))
+        .filter(pk=case.organisation_id)
+        .exists()
+    ):
+        return f"{role} of the setting"
+    if granted(user, "cases.view_case", Case).filter(pk=case.pk).exists():
+        return "case team"
+    live = BreakGlassGrant.objects.active().filter(user=user, case=case).first()
+    if live is not None:
+        return f"break-glass grant #{live.pk}"
+    return "proposer of the share"
+
+
+def note_viewed(user: UserLike, case: Case, *records: Model) -> None:
+    """Record in the access log that the user saw these records of one case."""
+    record_views(user, list(records), access_basis(user, case))

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from cases.choices import Role, ShareStatus
-from cases.models import Case, Share
+from cases.models import Case, Organisation, Share
 
-from .roles import UserLike, is_decider_in, role_in
-from .selectors import case_list_for
+from .roles import UserLike, role_in
+from .selectors import case_list_for, settings_where
+
+
+def _holds(user: UserLike, permission: str, organisation: Organisation) -> bool:
+    return settings_where(user, permission).filter(pk=organisation.pk).exists()
+
+
+def can_see_case(user: UserLike, case: Case) -> bool:
+    return case_list_for(user).filter(pk=case.pk).exists()
 
 
 def can_propose_share(user: UserLike, case: Case) -> bool:
-    """Practitioners on the case team, and the setting's leads, may propose a share."""
+    """Practitioners who may see the case, and the setting's leads, may propose a share."""
     if not case.is_open:
         return False
-    if is_decider_in(user, case.organisation):
-        return True
-    on_team = case_list_for(user).filter(pk=case.pk).exists()
-    return role_in(user, case.organisation) == Role.PRACTITIONER and on_team
+    role = role_in(user, case.organisation)
+    return role in (Role.PRACTITIONER, Role.LEAD, Role.DEPUTY) and can_see_case(user, case)
 
 
 def can_edit_draft(user: UserLike, share: Share) -> bool:
@@ -25,11 +31,24 @@ def can_edit_draft(user: UserLike, share: Share) -> bool:
 
 def can_decide(user: UserLike, share: Share) -> bool:
     """Leads and deputies decide (a childminder is the lead of their own setting)."""
-    return is_decider_in(user, share.organisation)
+    return _holds(user, "cases.decide_shares", share.organisation)
 
 
 def can_record_release(user: UserLike, share: Share) -> bool:
-    return can_edit_draft(user, share) or is_decider_in(user, share.organisation)
+    return can_edit_draft(user, share) or can_decide(user, share)
+
+
+def can_oversee(user: UserLike, organisation: Organisation) -> bool:
+    return _holds(user, "cases.oversee_cases", organisation)
+
+
+def can_break_glass(user: UserLike, case: Case) -> bool:
+    """Someone of the case's setting who cannot already see it may take time-limited access."""
+    return (
+        case.is_open
+        and _holds(user, "cases.break_glass", case.organisation)
+        and not can_see_case(user, case)
+    )
 
 
 def share_actions(user: UserLike, share: Share) -> set[str]:

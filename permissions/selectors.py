@@ -1,18 +1,22 @@
 """Querysets already narrowed to what a person may see. Every list in the product uses these.
 
-Need to know: a practitioner sees a child only while on the case team; leads and deputies
-see every case of their setting; nobody sees another setting. Managers and auditors see
-no case content here.
+Need to know: a practitioner sees a child only while on the case team (or under a live
+break-glass grant); leads and deputies see every case of their setting; nobody sees another
+setting; managers and auditors see no case content unless granted. Access comes from
+guardian object permissions (see ``grants``), always intersected with the person's current
+memberships, so an ended membership closes every door at once.
 """
 
 from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q, QuerySet, Value, When
+from guardian.shortcuts import get_objects_for_user
 
-from cases.choices import DECIDING_ROLES, Role, ShareStatus, Urgency
-from cases.models import Case, Recipient, Share
+from cases.choices import Role, ShareStatus, Urgency
+from cases.models import Case, Organisation, Recipient, Share
 
+from .models import AuditEntry, BreakGlassGrant
 from .roles import UserLike, organisations_where
 
 # The most urgent first, then the longest waiting.
@@ -22,44 +26,60 @@ _URGENCY_RANK = models.Case(
 )
 
 
-def _case_visibility(user: UserLike, prefix: str = "") -> Q:
-    deciding = organisations_where(user, DECIDING_ROLES)
-    practising = organisations_where(user, {Role.PRACTITIONER})
-    return Q(**{f"{prefix}organisation_id__in": deciding}) | Q(
-        **{f"{prefix}team": user, f"{prefix}organisation_id__in": practising}
+def granted(user: UserLike, permission: str, klass: type[models.Model]) -> QuerySet:
+    """Objects on which the user holds this object permission, and only those.
+
+    Model-wide and superuser shortcuts are switched off: need-to-know has no master key.
+    """
+    return get_objects_for_user(
+        user,
+        permission,
+        klass=klass,
+        use_groups=False,
+        with_superuser=False,
+        accept_global_perms=False,
     )
+
+
+def _current_organisations(user: UserLike) -> QuerySet:
+    return organisations_where(user, set(Role.values))
+
+
+def settings_where(user: UserLike, permission: str) -> QuerySet[Organisation]:
+    if not user.is_authenticated:
+        return Organisation.objects.none()
+    return granted(user, permission, Organisation).filter(pk__in=_current_organisations(user))
 
 
 def case_list_for(user: UserLike) -> QuerySet[Case]:
     if not user.is_authenticated:
         return Case.objects.none()
-    return (
-        Case.objects.filter(_case_visibility(user))
-        .distinct()
-        .select_related("child", "organisation")
-    )
+    overseen = granted(user, "cases.oversee_cases", Organisation)
+    on_team = granted(user, "cases.view_case", Case)
+    break_glass = BreakGlassGrant.objects.active().filter(user=user).values("case_id")
+    return Case.objects.filter(
+        Q(organisation__in=overseen) | Q(pk__in=on_team) | Q(pk__in=break_glass),
+        organisation__in=_current_organisations(user),
+    ).select_related("child", "organisation")
 
 
 def share_list_for(user: UserLike) -> QuerySet[Share]:
-    """Shares of the cases the user may see, and shares they proposed while still a member."""
+    """Shares of the cases the user may see, and shares they proposed while still practising."""
     if not user.is_authenticated:
         return Share.objects.none()
-    visible_cases = case_list_for(user).values("pk")
     still_practising = organisations_where(user, {Role.PRACTITIONER})
     own = Q(proposed_by=user, case__organisation_id__in=still_practising)
-    return Share.objects.filter(Q(case_id__in=visible_cases) | own).select_related(
+    return Share.objects.filter(Q(case__in=case_list_for(user).values("pk")) | own).select_related(
         "case__child", "case__organisation", "proposed_by", "recipient"
     )
 
 
 def review_queue_for(user: UserLike) -> QuerySet[Share]:
-    """Shares awaiting review in the settings where the user is lead or deputy."""
-    if not user.is_authenticated:
-        return Share.objects.none()
+    """Shares awaiting review in the settings where the user decides."""
     return (
         Share.objects.filter(
             status=ShareStatus.AWAITING_REVIEW,
-            case__organisation_id__in=organisations_where(user, DECIDING_ROLES),
+            case__organisation__in=settings_where(user, "cases.decide_shares"),
         )
         .select_related("case__child", "case__organisation", "proposed_by")
         .alias(urgency_rank=_URGENCY_RANK)
@@ -70,3 +90,15 @@ def review_queue_for(user: UserLike) -> QuerySet[Share]:
 def recipient_choices_for(user: UserLike, case: Case) -> QuerySet[Recipient]:
     """Recipients in the address book of the case's own setting."""
     return Recipient.objects.filter(organisation_id=case.organisation_id)
+
+
+def audit_log_for(user: UserLike) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(
+        organisation__in=settings_where(user, "cases.view_audit_log")
+    ).select_related("actor", "subject", "case__child", "organisation")
+
+
+def break_glass_grants_to_review(user: UserLike) -> QuerySet[BreakGlassGrant]:
+    return BreakGlassGrant.objects.filter(
+        case__organisation__in=settings_where(user, "cases.oversee_cases")
+    ).select_related("user", "case__child", "reviewed_by")

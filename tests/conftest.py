@@ -15,6 +15,7 @@ import pytest
 import config.urls  # noqa: F401 - viewflow reverses node URLs only once the URLconf is loaded
 from cases import choices
 from cases.models import Case, Organisation, Recipient, Share
+from cases.services import case_team_add
 from workflows import steps
 
 from .factories import (
@@ -84,7 +85,7 @@ def other_lead(riverside: Organisation) -> Any:
 @pytest.fixture
 def case(oakfield: Organisation, practitioner: Any) -> Case:
     case = CaseFactory(organisation=oakfield, child__first_name="Maisie")
-    case.team.add(practitioner)
+    case_team_add(case=case, user=practitioner)
     return case
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from cases import choices
 from cases.models import Case, Child, Membership, Organisation, Recipient
+from cases.services import membership_start
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -28,8 +29,14 @@ class OrganisationFactory(factory.django.DjangoModelFactory):
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
+    """Starts memberships through the service, so the person's access follows at once."""
+
     class Meta:
         model = Membership
+
+    @classmethod
+    def _create(cls, model_class: type, *args: Any, **kwargs: Any) -> Membership:
+        return membership_start(**kwargs)
 
     user = factory.SubFactory(UserFactory)
     organisation = factory.SubFactory(OrganisationFactory)

@@ -479,7 +479,6 @@ def childminder(childminder_setting: Organisation) -> Any:
 @pytest.fixture
 def childminders_share(childminder_setting: Organisation, childminder: Any) -> Share:
     case = CaseFactory(organisation=childminder_setting)
-    case.team.add(childminder)
     recipient = RecipientFactory(organisation=childminder_setting)
     share = steps.propose(
         case=case, user=childminder, fields=complete_fields(recipient), items=[item()]

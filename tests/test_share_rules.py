@@ -15,7 +15,7 @@ from viewflow.workflow.status import STATUS
 
 from cases import choices
 from cases.models import Case, Organisation, Recipient, Share, ShareItem
-from cases.services import RuleViolation, share_update_draft
+from cases.services import RuleViolation, case_team_add, share_update_draft
 from workflows import steps
 from workflows.flows import ShareFlow
 from workflows.models import ShareProcess
@@ -102,7 +102,7 @@ def riverside_practitioner(riverside: Organisation) -> Any:
 @pytest.fixture
 def riverside_case(riverside: Organisation, riverside_practitioner: Any) -> Case:
     case = CaseFactory(organisation=riverside)
-    case.team.add(riverside_practitioner)
+    case_team_add(case=case, user=riverside_practitioner)
     return case
 
 

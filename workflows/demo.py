@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cases import choices
 from cases.models import Carer, Case, Child, Membership, Organisation, Recipient, Share
+from cases.services import case_team_add, membership_start
 
 from . import steps
 
@@ -229,12 +230,11 @@ def seed_demo() -> dict[str, int]:
     people = {}
     for username, full_name, setting_name, role in PEOPLE:
         user = _user(username, full_name)
-        Membership.objects.get_or_create(
-            user=user,
-            organisation=settings[setting_name],
-            ended_at=None,
-            defaults={"role": role},
-        )
+        organisation = settings[setting_name]
+        if not Membership.objects.filter(
+            user=user, organisation=organisation, ended_at__isnull=True
+        ).exists():
+            membership_start(user=user, organisation=organisation, role=role)
         people[username] = user
 
     cases = {}
@@ -258,7 +258,7 @@ def seed_demo() -> dict[str, int]:
             )
             case = Case.objects.create(child=child, organisation=organisation, reference=reference)
             if on_team:
-                case.team.add(people["practitioner"])
+                case_team_add(case=case, user=people["practitioner"])
         cases[reference] = case
 
     recipients = {

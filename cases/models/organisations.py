@@ -24,6 +24,14 @@ class Organisation(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # Granted per setting as object permissions (never model-wide); see permissions.grants.
+        permissions = [
+            ("oversee_cases", "See every case of the setting"),
+            ("decide_shares", "Decide the setting's shares"),
+            ("view_reports", "See the setting's timing reports"),
+            ("view_audit_log", "See the setting's audit and access log"),
+            ("break_glass", "Take time-limited access to a case of the setting"),
+        ]
 
     def __str__(self) -> str:
         return self.name

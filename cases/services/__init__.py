@@ -2,11 +2,25 @@
 
 from .decisions import decision_record
 from .errors import RuleViolation
+from .memberships import (
+    case_close,
+    case_team_add,
+    case_team_remove,
+    membership_change_role,
+    membership_end,
+    membership_start,
+)
 from .releases import release_record
 from .shares import share_propose, share_submit, share_update_draft, share_withdraw
 
 __all__ = [
     "RuleViolation",
+    "case_close",
+    "case_team_add",
+    "case_team_remove",
+    "membership_change_role",
+    "membership_end",
+    "membership_start",
     "decision_record",
     "release_record",
     "share_propose",

@@ -1,0 +1,90 @@
+"""Who works where, and on which case. Access follows these facts in the same transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from permissions.grants import sync_users
+
+from ..choices import Role
+from ..models import Case, Membership, Organisation
+from .errors import refuse
+
+
+@transaction.atomic
+def membership_start(
+    *, user: AbstractBaseUser, organisation: Organisation, role: str, by: Any = None
+) -> Membership:
+    if role not in Role.values:
+        raise refuse("role", "Choose a role from the list.")
+    if Membership.objects.filter(
+        user=user, organisation=organisation, ended_at__isnull=True
+    ).exists():
+        raise refuse("user", f"{user} already works at {organisation}; change their role instead.")
+    membership = Membership.objects.create(user=user, organisation=organisation, role=role)
+    sync_users([user.pk], actor=by)
+    return membership
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str, by: Any = None) -> Membership:
+    if membership.ended_at is not None:
+        raise refuse("role", "This membership has ended.")
+    if role not in Role.values:
+        raise refuse("role", "Choose a role from the list.")
+    membership.role = role
+    membership.save(update_fields=["role"])
+    if role != Role.PRACTITIONER:
+        # Case teams are practitioners; a lead or deputy sees every case through the setting.
+        _leave_case_teams(membership)
+    sync_users([membership.user_id], actor=by)
+    return membership
+
+
+@transaction.atomic
+def membership_end(*, membership: Membership, by: Any = None) -> Membership:
+    if membership.ended_at is None:
+        membership.ended_at = timezone.now()
+        membership.save(update_fields=["ended_at"])
+        _leave_case_teams(membership)
+    sync_users([membership.user_id], actor=by)
+    return membership
+
+
+def _leave_case_teams(membership: Membership) -> None:
+    Case.team.through.objects.filter(
+        user_id=membership.user_id, case__organisation_id=membership.organisation_id
+    ).delete()
+
+
+@transaction.atomic
+def case_team_add(*, case: Case, user: AbstractBaseUser, by: Any = None) -> Case:
+    if not case.is_open:
+        raise refuse("user", "This case is closed.")
+    if not Membership.objects.filter(
+        user=user, organisation=case.organisation, role=Role.PRACTITIONER, ended_at__isnull=True
+    ).exists():
+        raise refuse("user", f"Only practitioners of {case.organisation} can join its case teams.")
+    case.team.add(user)
+    sync_users([user.pk], actor=by)
+    return case
+
+
+@transaction.atomic
+def case_team_remove(*, case: Case, user: AbstractBaseUser, by: Any = None) -> Case:
+    case.team.remove(user)
+    sync_users([user.pk], actor=by)
+    return case
+
+
+@transaction.atomic
+def case_close(*, case: Case, by: Any = None) -> Case:
+    if case.is_open:
+        case.closed_at = timezone.now()
+        case.save(update_fields=["closed_at"])
+    sync_users(list(case.team.values_list("pk", flat=True)), actor=by)
+    return case

@@ -1,0 +1,114 @@
+"""Break glass: time-limited access to a case, with a reason, that the lead is told about."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.choices import DECIDING_ROLES
+from cases.models import Case, Membership
+from cases.services.errors import refuse
+
+from .models import AuditAction, AuditEntry, BreakGlassGrant
+from .rules import can_break_glass, can_oversee
+
+DEFAULT_HOURS = 24
+MAX_HOURS = 72
+
+
+def break_glass_hours() -> int:
+    return int(getattr(settings, "SAFESHARE_BREAK_GLASS_HOURS", DEFAULT_HOURS))
+
+
+@transaction.atomic
+def break_glass_take(
+    *, user: AbstractBaseUser, case: Case, reason: str, hours: int | None = None
+) -> BreakGlassGrant:
+    """Open a case to someone of its setting for a limited time; the leads are alerted at once."""
+    if not can_break_glass(user, case):
+        raise refuse("reference", "You cannot take break-glass access to this case.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise refuse("reason", "Write why you need access to this case now.")
+    if len(reason) > 2000:
+        raise refuse(
+            "reason", f"Keep the reason to 2000 characters or fewer (it has {len(reason)})."
+        )
+    hours = break_glass_hours() if hours is None else hours
+    if not 1 <= hours <= MAX_HOURS:
+        raise refuse("hours", f"Access can last from 1 to {MAX_HOURS} hours.")
+    now = timezone.now()
+    grant = BreakGlassGrant.objects.create(
+        user=user, case=case, reason=reason, granted_at=now, expires_at=now + timedelta(hours=hours)
+    )
+    AuditEntry.objects.create(
+        actor=user,
+        organisation_id=case.organisation_id,
+        action=AuditAction.BREAK_GLASS,
+        object_type="case",
+        object_id=case.pk,
+        case=case,
+        subject=user,
+        basis=f"break-glass grant #{grant.pk}, {hours} hours",
+    )
+    transaction.on_commit(lambda: alert_leads(grant))
+    return grant
+
+
+def alert_leads(grant: BreakGlassGrant) -> None:
+    """Tell the setting's leads and deputies. Who and what kind only: never the child or case."""
+    recipients = list(
+        Membership.objects.filter(
+            organisation_id=grant.case.organisation_id,
+            role__in=DECIDING_ROLES,
+            ended_at__isnull=True,
+        )
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return
+    who = grant.user.get_full_name() or grant.user.get_username()
+    send_mail(
+        subject="Safeshare: break-glass access used in your setting",
+        message=(
+            f"{who} has used break-glass access to a case in your setting.\n"
+            f"Please review it: {reverse('safeguarding:break_glass_review')}\n"
+        ),
+        from_email=None,
+        recipient_list=recipients,
+    )
+
+
+@transaction.atomic
+def break_glass_review(
+    *, grant: BreakGlassGrant, lead: Any, end_now: bool = False
+) -> BreakGlassGrant:
+    if not can_oversee(lead, grant.case.organisation):
+        raise refuse(
+            "__all__", "Only the setting's lead or a deputy can review break-glass access."
+        )
+    now = timezone.now()
+    grant.reviewed_by, grant.reviewed_at = lead, now
+    if end_now and grant.is_active:
+        grant.ended_at = now
+    grant.save(update_fields=["reviewed_by", "reviewed_at", "ended_at"])
+    if end_now:
+        AuditEntry.objects.create(
+            actor=lead,
+            organisation_id=grant.case.organisation_id,
+            action=AuditAction.REVOKE,
+            object_type="case",
+            object_id=grant.case_id,
+            case=grant.case,
+            subject_id=grant.user_id,
+            basis=f"break-glass grant #{grant.pk} ended by the lead",
+        )
+    return grant

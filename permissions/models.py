@@ -1,0 +1,123 @@
+"""Object permissions, break-glass grants and the product's one audit log."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from guardian.models import UserObjectPermissionBase
+
+from cases.models import Case, Organisation
+from cases.models.immutable import AppendOnlyModel
+
+
+# Direct foreign-key permission tables: guardian's generic tables compare pk::varchar and
+# cannot use the target's index, and cases are numerous.
+class CaseUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class OrganisationUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Organisation, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False
+
+
+class BreakGlassGrantQuerySet(models.QuerySet):
+    def active(self) -> BreakGlassGrantQuerySet:
+        return self.filter(expires_at__gt=timezone.now(), ended_at__isnull=True)
+
+
+class BreakGlassGrant(models.Model):
+    """Time-limited access to a case by someone of the setting not on its team, with a reason."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass_grants"
+    )
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="break_glass_grants")
+    reason = models.TextField(max_length=2000)
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    # Set when the lead ends it early; expiry needs nothing to run.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BreakGlassGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-granted_at"]
+        indexes = [models.Index(fields=["user", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Break-glass access to {self.case.reference} by {self.user}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None and self.expires_at > timezone.now()
+
+
+class AuditAction(models.TextChoices):
+    VIEW_CASE = "view_case", "Viewed a case"
+    VIEW_SHARE = "view_share", "Viewed a share"
+    VIEW_DECISION = "view_decision", "Viewed a decision"
+    VIEW_RELEASE = "view_release", "Viewed a release"
+    GRANT = "grant", "Access granted"
+    REVOKE = "revoke", "Access revoked"
+    BREAK_GLASS = "break_glass", "Break-glass access taken"
+
+
+class AuditEntry(AppendOnlyModel):
+    """One event, in order: who did what to which record, when, and under which role or grant.
+
+    The product's single audit log: it starts as the access log and grows to every event.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+    )
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="audit_entries"
+    )
+    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    # What the event concerns: its kind and id, and the case it belongs to.
+    object_type = models.CharField(max_length=40)
+    object_id = models.BigIntegerField()
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
+    )
+    basis = models.CharField("under which role or grant", max_length=60, blank=True)
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="For a grant or revoke: the person whose access changed.",
+    )
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["organisation", "at"]),
+            models.Index(fields=["case", "at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_type} #{self.object_id}"
