@@ -127,7 +127,7 @@ def drift(user_ids: Iterable[int] | None = None) -> Drift:
 
 
 def sync_users(user_ids: Iterable[int] | None = None, *, actor: Any = None) -> Drift:
-    """Bring the held grants in line with the facts; every change is logged. Call in a transaction."""
+    """Bring held grants in line with the facts, logging each change. Call inside a transaction."""
     found = drift(user_ids)
     for grant in sorted(found.extra, key=_order):
         _apply(grant, adding=False, actor=actor)

@@ -120,4 +120,4 @@ class AuditEntry(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_type} #{self.object_id}"
+        return f"{self.get_action_display()}: {self.object_type} #{self.object_id}"
