@@ -6,9 +6,15 @@ from typing import Any
 
 from django.views.generic import DetailView, ListView
 
-from permissions.lookups import get_case_for, get_share_for
-from permissions.rules import can_propose_share, share_actions
-from permissions.selectors import case_list_for, share_list_for
+from permissions.forms import TeamMemberForm
+from permissions.lookups import get_case_for, get_share_for, note_viewed
+from permissions.rules import can_oversee, can_propose_share, share_actions
+from permissions.selectors import (
+    case_list_for,
+    case_viewers_for,
+    practitioners_to_add,
+    share_list_for,
+)
 
 
 class CaseListView(ListView):
@@ -25,12 +31,19 @@ class CaseDetailView(DetailView):
     context_object_name = "case"
 
     def get_object(self, queryset: Any = None) -> Any:
-        return get_case_for(self.request.user, self.kwargs["pk"])
+        case = get_case_for(self.request.user, self.kwargs["pk"])
+        note_viewed(self.request.user, case, case)
+        return case
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["shares"] = share_list_for(self.request.user).filter(case=self.object)
-        context["can_propose"] = can_propose_share(self.request.user, self.object)
+        user, case = self.request.user, self.object
+        context["shares"] = share_list_for(user).filter(case=case)
+        context["can_propose"] = can_propose_share(user, case)
+        if can_oversee(user, case.organisation):
+            context["team"] = case.team.order_by("first_name", "username")
+            context["team_form"] = TeamMemberForm(candidates=practitioners_to_add(user, case))
+            context["viewers"] = case_viewers_for(user, case)[:50]
         return context
 
 
@@ -53,10 +66,15 @@ class ShareDetailView(DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         share = self.object
-        context["items"] = share.items.all()
-        context["decisions"] = share.decisions.select_related("decided_by").prefetch_related(
-            "approved_items"
+        decisions = list(
+            share.decisions.select_related("decided_by").prefetch_related("approved_items")
         )
-        context["release"] = getattr(share, "release", None)
+        release = getattr(share, "release", None)
+        note_viewed(
+            self.request.user, share.case, share, *decisions, *([release] if release else [])
+        )
+        context["items"] = share.items.all()
+        context["decisions"] = decisions
+        context["release"] = release
         context["actions"] = share_actions(self.request.user, share)
         return context

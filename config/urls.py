@@ -5,8 +5,12 @@ from django.urls import path
 from viewflow.urls import Site
 
 from workflows.urls import SafeguardingApp
+from workflows.viewsets import ShareFlowViewset
 
-site = Site(title="Safeshare", viewsets=[SafeguardingApp()])
+site = Site(
+    title="Safeshare",
+    viewsets=[SafeguardingApp(), ShareFlowViewset(icon="assignment", title="Share workflow")],
+)
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -17,7 +17,7 @@ from cases.models import Case, Share
 from .audit import record_views
 from .models import BreakGlassGrant
 from .roles import UserLike, role_in
-from .selectors import case_list_for, granted, share_list_for
+from .selectors import case_list_for, granted, settings_where, share_list_for
 
 
 def get_case_for(user: UserLike, pk: int) -> Case:
@@ -57,3 +57,16 @@ def access_basis(user: UserLike, case: Case) -> str:
 def note_viewed(user: UserLike, case: Case, *records: Model) -> None:
     """Record in the access log that the user saw these records of one case."""
     record_views(user, list(records), access_basis(user, case))
+
+
+def find_case_for_break_glass(user: UserLike, reference: str) -> Case | None:
+    """An open case of a setting where the user may break glass, by its exact reference."""
+    return (
+        Case.objects.filter(
+            organisation__in=settings_where(user, "cases.break_glass"),
+            reference=reference.strip(),
+            closed_at__isnull=True,
+        )
+        .select_related("organisation")
+        .first()
+    )

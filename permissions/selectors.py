@@ -95,10 +95,33 @@ def recipient_choices_for(user: UserLike, case: Case) -> QuerySet[Recipient]:
 def audit_log_for(user: UserLike) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(
         organisation__in=settings_where(user, "cases.view_audit_log")
-    ).select_related("actor", "subject", "case__child", "organisation")
+    ).select_related("actor", "subject", "case", "organisation")
 
 
 def break_glass_grants_to_review(user: UserLike) -> QuerySet[BreakGlassGrant]:
     return BreakGlassGrant.objects.filter(
         case__organisation__in=settings_where(user, "cases.oversee_cases")
     ).select_related("user", "case__child", "reviewed_by")
+
+
+def case_viewers_for(user: UserLike, case: Case) -> QuerySet[AuditEntry]:
+    """Who has looked at this case and its records, newest first: for its setting's leads."""
+    return audit_log_for(user).filter(case=case, action__startswith="view_").order_by("-at", "-pk")
+
+
+def practitioners_to_add(user: UserLike, case: Case) -> QuerySet:
+    """Practitioners of the case's setting not yet on its team: for the setting's leads."""
+    from django.contrib.auth import get_user_model
+
+    if not settings_where(user, "cases.oversee_cases").filter(pk=case.organisation_id).exists():
+        return get_user_model().objects.none()
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__organisation=case.organisation_id,
+            memberships__role=Role.PRACTITIONER,
+            memberships__ended_at__isnull=True,
+        )
+        .exclude(case_teams=case)
+        .order_by("first_name", "last_name", "username")
+    )

@@ -9,8 +9,9 @@ from viewflow.workflow import flow, lock
 
 from cases.choices import ShareStatus
 from cases.models import Share
+from permissions.selectors import share_list_for
 
-from .models import ShareProcess
+from .models import ShareProcess, ShareTask
 from .nodes import TimedView
 
 
@@ -30,6 +31,7 @@ def _is(*statuses: str) -> Any:
 
 class ShareFlow(flow.Flow):
     process_class = ShareProcess
+    task_class = ShareTask
     lock_impl = lock.select_for_update_lock
     process_title = "Share"
     process_description = "From a proposed share to a timely release or a documented refusal."
@@ -66,6 +68,17 @@ class ShareFlow(flow.Flow):
     released = flow.End()
     refused = flow.End()
     withdrawn = flow.End()
+
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        # Lists are narrowed per share (ShareTaskQuerySet, workflows.viewsets), so seeing the
+        # flow at all needs only a signed-in user; a single process needs its share visible.
+        if not user.is_authenticated:
+            return False
+        return obj is None or share_list_for(user).filter(process__pk=obj.pk).exists()
+
+    def has_manage_permission(self, user: Any, obj: Any = None) -> bool:
+        # Cancelling or undoing steps by hand would part a share from its record: nobody may.
+        return False
 
     def start_share(self, activation: Any, share: Share) -> ShareProcess:
         activation.process.share = share

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from viewflow.urls import Application
 
 from cases import views as case_views
+from permissions import views as access_views
 
 from . import views
 
@@ -39,6 +40,18 @@ class SafeguardingApp(Application):
     lead_review_path = path(
         "shares/<int:pk>/review/", views.LeadReviewView.as_view(), name="lead_review"
     )
+    case_team_path = path(
+        "cases/<int:pk>/team/", access_views.CaseTeamView.as_view(), name="case_team"
+    )
+    break_glass_path = path(
+        "break-glass/", access_views.BreakGlassView.as_view(), name="break_glass"
+    )
+    break_glass_review_path = path(
+        "break-glass/review/",
+        access_views.BreakGlassReviewView.as_view(),
+        name="break_glass_review",
+    )
+    audit_log_path = path("audit/", access_views.AuditLogView.as_view(), name="audit_log")
     record_release_path = path(
         "shares/<int:pk>/release/", views.RecordReleaseView.as_view(), name="record_release"
     )

@@ -16,7 +16,7 @@ from django.views.generic import ListView
 from cases.choices import ShareStatus
 from cases.models import Share
 from cases.services import share_update_draft
-from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on
+from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
 from permissions.rules import can_decide, can_edit_draft, can_propose_share, can_record_release
 from permissions.selectors import recipient_choices_for, review_queue_for
 
@@ -122,6 +122,7 @@ class EditDraftView(_ShareFormPage):
         share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
         if not share.is_draft:
             return _moved_on(request, share)
+        note_viewed(request.user, share.case, share)
         if request.method == "GET":
             steps.note_opened(share, ShareFlow.draft, request.user)
         return self.handle(share.case, share)
@@ -178,6 +179,7 @@ class LeadReviewView(View):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
+        note_viewed(request.user, share.case, share, *share.decisions.all())
         form = DecisionForm(request.POST if request.method == "POST" else None, share=share)
         if request.method == "POST":
             if form.is_valid():
@@ -206,6 +208,7 @@ class RecordReleaseView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_record_release)
         decision = share.decisions.order_by("-decided_at", "-pk").first()
+        note_viewed(request.user, share.case, share, *([decision] if decision else []))
         approved = list(decision.approved_items.all()) if decision else []
         flagged = [item for item in approved if item.identifies_third_party]
         form = ReleaseForm(

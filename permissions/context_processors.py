@@ -1,0 +1,38 @@
+"""What the signed-in person may reach, for menus. Each answer is computed only if used."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from django.http import HttpRequest
+
+from .selectors import settings_where
+
+
+class MenuAccess:
+    def __init__(self, user: Any) -> None:
+        self._user = user
+
+    def _any(self, permission: str) -> bool:
+        return self._user.is_authenticated and settings_where(self._user, permission).exists()
+
+    @cached_property
+    def decides(self) -> bool:
+        return self._any("cases.decide_shares")
+
+    @cached_property
+    def oversees(self) -> bool:
+        return self._any("cases.oversee_cases")
+
+    @cached_property
+    def reads_audit_log(self) -> bool:
+        return self._any("cases.view_audit_log")
+
+    @cached_property
+    def may_break_glass(self) -> bool:
+        return self._any("cases.break_glass")
+
+
+def access(request: HttpRequest) -> dict[str, Any]:
+    return {"access": MenuAccess(request.user)}
