@@ -115,6 +115,8 @@ VIEWFLOW = {"AUTOREGISTER": False}
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "safeshare@localhost")
 
+SAFESHARE_SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # With no broker the tasks run in-process (the embedded default).

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from cases import app_settings
 from cases.choices import DECIDING_ROLES
 from cases.models import Case, Membership
 from cases.services.errors import refuse
@@ -19,12 +19,11 @@ from cases.services.errors import refuse
 from .models import AuditAction, AuditEntry, BreakGlassGrant
 from .rules import can_break_glass, can_oversee
 
-DEFAULT_HOURS = 24
 MAX_HOURS = 72
 
 
 def break_glass_hours() -> int:
-    return int(getattr(settings, "SAFESHARE_BREAK_GLASS_HOURS", DEFAULT_HOURS))
+    return int(app_settings.get("SAFESHARE_BREAK_GLASS_HOURS"))
 
 
 @transaction.atomic
@@ -76,11 +75,14 @@ def alert_leads(grant: BreakGlassGrant) -> None:
     if not recipients:
         return
     who = grant.user.get_full_name() or grant.user.get_username()
+    link = app_settings.get("SAFESHARE_SITE_URL").rstrip("/") + reverse(
+        "safeguarding:break_glass_review"
+    )
     send_mail(
         subject="Safeshare: break-glass access used in your setting",
         message=(
             f"{who} has used break-glass access to a case in your setting.\n"
-            f"Please review it: {reverse('safeguarding:break_glass_review')}\n"
+            f"Please review it: {link}\n"
         ),
         from_email=None,
         recipient_list=recipients,

@@ -1,0 +1,21 @@
+"""Safeshare's own settings: each has one name, with the SAFESHARE_ prefix, and one default here.
+
+A host project overrides any of them in its Django settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # How long break-glass access lasts unless the person asks for less (at most 72 hours).
+    "SAFESHARE_BREAK_GLASS_HOURS": 24,
+    # The address people use to reach the site, for links in emails.
+    "SAFESHARE_SITE_URL": "http://127.0.0.1:8000",
+}
+
+
+def get(name: str) -> Any:
+    return getattr(settings, name, DEFAULTS[name])
