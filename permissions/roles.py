@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from cases.choices import DECIDING_ROLES, Role
 from cases.models import Membership, Organisation
 
 UserLike = AbstractBaseUser | AnonymousUser
@@ -25,11 +24,3 @@ def role_in(user: UserLike, organisation: Organisation) -> str | None:
 def organisations_where(user: UserLike, roles: frozenset[str] | set[str]) -> QuerySet:
     """Ids of the settings where the user currently holds one of these roles."""
     return current_memberships(user).filter(role__in=roles).values("organisation_id")
-
-
-def is_decider_in(user: UserLike, organisation: Organisation) -> bool:
-    return role_in(user, organisation) in DECIDING_ROLES
-
-
-def is_practitioner_in(user: UserLike, organisation: Organisation) -> bool:
-    return role_in(user, organisation) == Role.PRACTITIONER
