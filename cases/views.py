@@ -31,14 +31,14 @@ class CaseDetailView(DetailView):
     context_object_name = "case"
 
     def get_object(self, queryset: Any = None) -> Any:
-        case = get_case_for(self.request.user, self.kwargs["pk"])
-        note_viewed(self.request.user, case, case)
-        return case
+        return get_case_for(self.request.user, self.kwargs["pk"])
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user, case = self.request.user, self.object
-        context["shares"] = share_list_for(user).filter(case=case)
+        shares = list(share_list_for(user).filter(case=case))
+        note_viewed(user, case, case, *shares)
+        context["shares"] = shares
         context["can_propose"] = can_propose_share(user, case)
         if can_oversee(user, case.organisation):
             context["team"] = case.team.order_by("first_name", "username")

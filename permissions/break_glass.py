@@ -14,7 +14,7 @@ from django.utils import timezone
 from cases import app_settings
 from cases.choices import DECIDING_ROLES
 from cases.models import Case, Membership
-from cases.services.errors import refuse
+from cases.errors import refuse
 
 from .models import AuditAction, AuditEntry, BreakGlassGrant
 from .rules import can_break_glass, can_oversee
@@ -89,6 +89,27 @@ def alert_leads(grant: BreakGlassGrant) -> None:
     )
 
 
+def _record_ended(grant: BreakGlassGrant, by: Any, why: str) -> None:
+    AuditEntry.objects.create(
+        actor=by,
+        organisation_id=grant.case.organisation_id,
+        action=AuditAction.REVOKE,
+        object_type="case",
+        object_id=grant.case_id,
+        case=grant.case,
+        subject_id=grant.user_id,
+        basis=f"break-glass grant #{grant.pk} {why}",
+    )
+
+
+def end_break_glass_on(case: Case, *, by: Any = None) -> None:
+    """End every live break-glass grant on a case (it is being closed)."""
+    for grant in BreakGlassGrant.objects.active().filter(case=case).select_related("case"):
+        grant.ended_at = timezone.now()
+        grant.save(update_fields=["ended_at"])
+        _record_ended(grant, by, "ended: the case was closed")
+
+
 @transaction.atomic
 def break_glass_review(
     *, grant: BreakGlassGrant, lead: Any, end_now: bool = False
@@ -103,14 +124,5 @@ def break_glass_review(
         grant.ended_at = now
     grant.save(update_fields=["reviewed_by", "reviewed_at", "ended_at"])
     if end_now:
-        AuditEntry.objects.create(
-            actor=lead,
-            organisation_id=grant.case.organisation_id,
-            action=AuditAction.REVOKE,
-            object_type="case",
-            object_id=grant.case_id,
-            case=grant.case,
-            subject_id=grant.user_id,
-            basis=f"break-glass grant #{grant.pk} ended by the lead",
-        )
+        _record_ended(grant, lead, "ended by the lead")
     return grant

@@ -26,7 +26,7 @@ def can_propose_share(user: UserLike, case: Case) -> bool:
 
 
 def can_edit_draft(user: UserLike, share: Share) -> bool:
-    return share.proposed_by_id == user.pk and role_in(user, share.organisation) is not None
+    return share.proposed_by_id == user.pk and can_see_case(user, share.case)
 
 
 def can_decide(user: UserLike, share: Share) -> bool:

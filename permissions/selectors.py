@@ -56,7 +56,11 @@ def case_list_for(user: UserLike) -> QuerySet[Case]:
         return Case.objects.none()
     overseen = granted(user, "cases.oversee_cases", Organisation)
     on_team = granted(user, "cases.view_case", Case)
-    break_glass = BreakGlassGrant.objects.active().filter(user=user).values("case_id")
+    break_glass = (
+        BreakGlassGrant.objects.active()
+        .filter(user=user, case__closed_at__isnull=True)
+        .values("case_id")
+    )
     return Case.objects.filter(
         Q(organisation__in=overseen) | Q(pk__in=on_team) | Q(pk__in=break_glass),
         organisation__in=_current_organisations(user),
@@ -64,12 +68,14 @@ def case_list_for(user: UserLike) -> QuerySet[Case]:
 
 
 def share_list_for(user: UserLike) -> QuerySet[Share]:
-    """Shares of the cases the user may see, and shares they proposed while still practising."""
+    """Shares of the cases the user may see.
+
+    Proposing a share gives no access of its own: a share names the child, so its proposer
+    sees it only while they may see the case (on the team, or under live break glass).
+    """
     if not user.is_authenticated:
         return Share.objects.none()
-    still_practising = organisations_where(user, {Role.PRACTITIONER})
-    own = Q(proposed_by=user, case__organisation_id__in=still_practising)
-    return Share.objects.filter(Q(case__in=case_list_for(user).values("pk")) | own).select_related(
+    return Share.objects.filter(case__in=case_list_for(user).values("pk")).select_related(
         "case__child", "case__organisation", "proposed_by", "recipient"
     )
 

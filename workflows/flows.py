@@ -19,6 +19,11 @@ def _proposer(activation: Any) -> Any:
     return activation.process.coerced.share.proposed_by
 
 
+def _setting(process: Any) -> Any:
+    """The setting whose leads may take the review (viewflow passes the base Process)."""
+    return process.coerced.share.case.organisation
+
+
 def _share_status(activation: Any) -> str:
     return Share.objects.values_list("status", flat=True).get(
         pk=activation.process.coerced.share_id
@@ -48,7 +53,10 @@ class ShareFlow(flow.Flow):
     after_draft = flow.If(_is(ShareStatus.WITHDRAWN)).Then(this.withdrawn).Else(this.lead_review)
 
     lead_review = (
-        TimedView(this.task_page).Annotation(title="Lead review").Next(this.route_decision)
+        TimedView(this.task_page)
+        .Annotation(title="Lead review")
+        .Permission("cases.decide_shares", obj=_setting)
+        .Next(this.route_decision)
     )
 
     route_decision = (

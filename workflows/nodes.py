@@ -52,6 +52,11 @@ class TimedView(flow.View):
 
     activation_class = TimedViewActivation
 
+    def can_unassign(self, user: Any, task: Task) -> bool:
+        # A step is never handed back to a pool: an unowned draft or release would be open
+        # for anyone to take. Whoever actually does a step becomes its owner (steps.py).
+        return False
+
 
 def mark_opened(task: Task, user: Any) -> None:
     """Record that someone who may do this step opened its page.

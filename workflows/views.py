@@ -122,7 +122,9 @@ class EditDraftView(_ShareFormPage):
         share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
         if not share.is_draft:
             return _moved_on(request, share)
-        note_viewed(request.user, share.case, share)
+        # The page shows the lead's note when the share was returned: that decision is read too.
+        last_decision = share.decisions.order_by("-decided_at", "-pk").first()
+        note_viewed(request.user, share.case, share, *([last_decision] if last_decision else []))
         if request.method == "GET":
             steps.note_opened(share, ShareFlow.draft, request.user)
         return self.handle(share.case, share)

@@ -76,6 +76,9 @@ class ShareFlowViewset(FlowAppViewset):
     task_list_view_class = ScopedTaskListView
     inbox_view_class = ScopedInboxView
     process_detail_view_class = ScopedProcessDetailView
+    # Bulk assign/unassign work over the whole task table; tasks are taken one by one here.
+    tasks_assign_path = None
+    tasks_unassign_path = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(ShareFlow, **kwargs)

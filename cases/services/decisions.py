@@ -17,7 +17,7 @@ from ..choices import (
     ShareStatus,
 )
 from ..models import ApprovedItem, Decision, Share
-from .errors import raise_if, refuse
+from ..errors import raise_if, refuse
 from .shares import locked
 
 _STATUS_AFTER = {

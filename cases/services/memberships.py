@@ -8,11 +8,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from permissions.break_glass import end_break_glass_on
 from permissions.grants import sync_users
 
 from ..choices import Role
 from ..models import Case, Membership, Organisation
-from .errors import refuse
+from ..errors import refuse
 
 
 @transaction.atomic
@@ -87,4 +88,5 @@ def case_close(*, case: Case, by: Any = None) -> Case:
         case.closed_at = timezone.now()
         case.save(update_fields=["closed_at"])
     sync_users(list(case.team.values_list("pk", flat=True)), actor=by)
+    end_break_glass_on(case, by=by)
     return case

@@ -13,7 +13,7 @@ from permissions.rules import can_edit_draft, can_propose_share
 from .. import rules
 from ..choices import ShareStatus
 from ..models import Case, Share, ShareItem
-from .errors import raise_if, refuse
+from ..errors import raise_if, refuse
 
 SHARE_FIELDS = (
     "purpose",
