@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from cases import app_settings
 from cases.choices import DECIDING_ROLES
-from cases.models import Case, Membership
 from cases.errors import refuse
+from cases.models import Case, Membership
 
 from .models import AuditAction, AuditEntry, BreakGlassGrant
 from .rules import can_break_glass, can_oversee

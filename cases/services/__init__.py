@@ -1,7 +1,7 @@
 """Every write to the domain goes through these functions, which enforce the rules."""
 
-from .decisions import decision_record
 from ..errors import RuleViolation
+from .decisions import decision_record
 from .memberships import (
     case_close,
     case_team_add,

@@ -16,8 +16,8 @@ from ..choices import (
     Role,
     ShareStatus,
 )
-from ..models import ApprovedItem, Decision, Share
 from ..errors import raise_if, refuse
+from ..models import ApprovedItem, Decision, Share
 from .shares import locked
 
 _STATUS_AFTER = {

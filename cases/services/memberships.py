@@ -12,8 +12,8 @@ from permissions.break_glass import end_break_glass_on
 from permissions.grants import sync_users
 
 from ..choices import Role
-from ..models import Case, Membership, Organisation
 from ..errors import refuse
+from ..models import Case, Membership, Organisation
 
 
 @transaction.atomic

@@ -11,8 +11,8 @@ from permissions.rules import can_record_release
 
 from .. import rules
 from ..choices import Outcome, ShareStatus, ThirdPartyHandling
-from ..models import Release, Share, ShareItem
 from ..errors import raise_if, refuse
+from ..models import Release, Share, ShareItem
 from .shares import locked
 
 ItemHandling = Mapping[int, tuple[str, str]]

@@ -12,8 +12,8 @@ from permissions.rules import can_edit_draft, can_propose_share
 
 from .. import rules
 from ..choices import ShareStatus
-from ..models import Case, Share, ShareItem
 from ..errors import raise_if, refuse
+from ..models import Case, Share, ShareItem
 
 SHARE_FIELDS = (
     "purpose",
