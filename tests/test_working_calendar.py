@@ -1,6 +1,6 @@
 """Deadlines are counted on the setting's working-day calendar, in its own timezone."""
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 
@@ -12,7 +12,7 @@ BELFAST = WorkingCalendar("Europe/London", "northern_ireland")
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def test_weekends_are_not_working_days():
