@@ -1,0 +1,632 @@
+"""Every URL of the site, for every demo persona, against records inside and outside their scope.
+
+The URLconf is walked, not listed by hand, so a URL added without a line in ``EXPECTED``
+fails ``test_every_url_has_an_expectation``. For each URL and persona the matrix fills the
+route's ids with real demo records (every case, share and process of the demo, and
+representative tasks of each flow node, plus a task of another process under a process the
+persona may see, and ids that do not exist), GETs the page and checks:
+
+- the exact status code: someone outside a record's scope gets 404, never 403, 200 or 500;
+- that no child outside the persona's scope is named on the page, and that no page links to
+  a record outside it.
+
+Who sees what is written out here from the demo's facts (``SCOPE``), independently of
+``permissions``: the matrix must not share the code it checks, so that it catches a view that
+stops using the permissions helpers (``test_the_matrix_catches_a_view_that_skips_the_helpers``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver
+from viewflow.workflow.status import STATUS
+
+from cases.choices import ShareStatus
+from cases.models import Case, Share
+from workflows.demo import seed_demo
+from workflows.models import ShareProcess, ShareTask
+
+from .seeded import seeded_once
+
+PERSONAS = ("practitioner", "colleague", "lead", "deputy", "manager", "auditor", "otherlead")
+
+# Need to know, from the demo's facts: the cases each persona may see. A practitioner sees
+# the cases whose team they are on; leads and deputies every case of their setting; managers,
+# auditors and practitioners on no team see none; nobody sees another setting.
+SCOPE: dict[str, frozenset[str]] = {
+    "practitioner": frozenset({"OAK-001", "OAK-002"}),
+    "colleague": frozenset(),
+    "lead": frozenset({"OAK-001", "OAK-002", "OAK-003"}),
+    "deputy": frozenset({"OAK-001", "OAK-002", "OAK-003"}),
+    "manager": frozenset(),
+    "auditor": frozenset(),
+    "otherlead": frozenset({"RIV-001", "RIV-002"}),
+}
+HOME = {persona: "Riverside" if persona == "otherlead" else "Oakfield" for persona in PERSONAS}
+DECIDERS = frozenset({"lead", "deputy", "otherlead"})
+MAY_PROPOSE = frozenset({"practitioner", "colleague", "lead", "deputy", "otherlead"})
+MAY_BREAK_GLASS = frozenset({"practitioner", "colleague", "manager", "auditor"})
+READS_AUDIT_LOG = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
+
+LOGIN = "redirect to the login page"
+
+
+# --- The demo, as plain facts --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One row of the demo a URL can name, with what decides who may reach it."""
+
+    kind: str  # "case", "share", "process", "task" or "none" (an id that does not exist)
+    pk: int
+    label: str
+    reference: str = ""  # the case it belongs to
+    status: str = ""  # share status, or task status
+    proposer: str = ""
+    owner: str = ""  # a task's owner
+    process_pk: int = 0
+    node: str = ""
+
+
+@dataclass
+class Demo:
+    users: dict[str, Any]
+    children: dict[str, tuple[str, str]]  # reference -> (first name, last name)
+    cases: list[Record]
+    shares: list[Record]
+    processes: list[Record]
+    tasks: list[Record]
+    missing_pk: int = 999_999
+    by_reference: dict[str, int] = field(default_factory=dict)
+
+    def share(self, status: str, reference_prefix: str = "OAK") -> Record:
+        return next(
+            s
+            for s in self.shares
+            if s.status == status and s.reference.startswith(reference_prefix)
+        )
+
+
+def _load_demo() -> Demo:
+    users = {u.username: u for u in get_user_model().objects.all()}
+    cases = Case.objects.select_related("child").order_by("pk")
+    shares = Share.objects.select_related("case", "proposed_by").order_by("pk")
+    processes = ShareProcess.objects.select_related("share__case").order_by("pk")
+    tasks = ShareTask.objects.select_related("owner").order_by("pk")
+    share_of_process = {p.pk: p.share for p in processes}
+    return Demo(
+        users=users,
+        children={c.reference: (c.child.first_name, c.child.last_name) for c in cases},
+        by_reference={c.reference: c.pk for c in cases},
+        cases=[Record("case", c.pk, c.reference, reference=c.reference) for c in cases],
+        shares=[
+            Record(
+                "share",
+                s.pk,
+                f"share #{s.pk} ({s.status}, {s.case.reference})",
+                reference=s.case.reference,
+                status=s.status,
+                proposer=s.proposed_by.username,
+            )
+            for s in shares
+        ],
+        processes=[
+            Record(
+                "process",
+                p.pk,
+                f"process #{p.pk} ({p.share.case.reference})",
+                reference=p.share.case.reference,
+                proposer=p.share.proposed_by.username,
+            )
+            for p in processes
+        ],
+        tasks=[
+            Record(
+                "task",
+                t.pk,
+                f"task #{t.pk} ({t.flow_task.name}, {t.status}) of process #{t.process_id}",
+                reference=share_of_process[t.process_id].case.reference,
+                status=t.status,
+                owner=t.owner.username if t.owner else "",
+                process_pk=t.process_id,
+                node=t.flow_task.name,
+            )
+            for t in tasks
+        ],
+    )
+
+
+def _seed_and_load() -> Demo:
+    seed_demo()
+    return _load_demo()
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Demo]:
+    """The demo, seeded once for the module inside a transaction rolled back after it.
+
+    Each test runs in its own savepoint inside it (the ``db`` fixture), and every request of the
+    matrix in one more, so nothing a page writes (the access log, a task picked up on opening)
+    changes what the next request sees.
+    """
+    with seeded_once(django_db_blocker, _seed_and_load) as facts:
+        yield facts
+
+
+# --- Every URL -----------------------------------------------------------------------------
+
+
+def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern
+
+
+def all_routes() -> list[str]:
+    return [route for route, _ in walk(get_resolver().url_patterns)]
+
+
+# --- What each persona must get -------------------------------------------------------------
+
+Rule = Callable[[str, Record | None], int]
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a URL answers: to a signed-in persona allowed to see the record it names (or for a
+    URL naming none), to anyone else, and to someone not signed in."""
+
+    allowed: Rule
+    outside: int = 404
+    anonymous: int | str = LOGIN
+
+
+def everyone(status: int) -> Rule:
+    return lambda persona, record: status
+
+
+def only(personas: frozenset[str], status: int = 200, otherwise: int = 403) -> Rule:
+    return lambda persona, record: status if persona in personas else otherwise
+
+
+def _proposer_step(open_statuses: set[str]) -> Rule:
+    """Edit/withdraw: only the proposer; on a share that has moved on, back to its page."""
+
+    def rule(persona: str, share: Record | None) -> int:
+        assert share is not None
+        if share.proposer != persona:
+            return 403
+        return 200 if share.status in open_statuses else 302
+
+    return rule
+
+
+def _decider_step(persona: str, share: Record | None) -> int:
+    assert share is not None
+    if persona not in DECIDERS:
+        return 403
+    return 200 if share.status == ShareStatus.AWAITING_REVIEW else 302
+
+
+def _release_step(persona: str, share: Record | None) -> int:
+    assert share is not None
+    if share.proposer != persona and persona not in DECIDERS:
+        return 403
+    approved = share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART)
+    return 200 if approved else 302
+
+
+# viewflow's task pages. Nobody may undo, revive or cancel (``has_manage_permission`` is
+# False) or unassign (a step is never handed back to a pool); only the owner of a task may
+# execute it (it points at the share's own page); an unowned task may be picked up, the lead
+# review only by a lead or deputy of the share's setting.
+def _execute(persona: str, task: Record | None) -> int:
+    assert task is not None
+    return 302 if task.owner == persona and task.status == STATUS.ASSIGNED else 403
+
+
+def _assign(node: str) -> Rule:
+    def rule(persona: str, task: Record | None) -> int:
+        assert task is not None
+        if task.owner:
+            return 403
+        if node == "lead_review" and persona not in DECIDERS:
+            return 403
+        return 200
+
+    return rule
+
+
+# The share flow's nodes, by kind, and the task pages viewflow gives each kind.
+FLOW_NODES = {
+    "start": "start",
+    "draft": "view",
+    "after_draft": "gate",
+    "lead_review": "view",
+    "route_decision": "gate",
+    "record_release": "view",
+    "released": "end",
+    "refused": "end",
+    "withdrawn": "end",
+}
+TASK_PAGES = {
+    "start": ("", "detail", "undo"),
+    "view": ("", "detail", "execute", "assign", "unassign", "cancel", "undo", "revive"),
+    "gate": ("", "detail", "cancel", "undo", "revive"),
+    "end": ("", "detail", "undo", "revive"),
+}
+
+
+def _task_page(node: str, page: str) -> Expect:
+    rules: dict[str, Rule] = {
+        "": everyone(302),  # to the task's detail, execute or assign page
+        "detail": everyone(200),
+        "execute": _execute,
+        "assign": _assign(node),
+        "unassign": everyone(403),  # a step is never handed back to a pool
+        "cancel": everyone(403),
+        "undo": everyone(403),
+        "revive": everyone(403),
+    }
+    return Expect(rules[page])
+
+
+def task_route(node: str, page: str) -> str:
+    return f"share/<int:process_pk>/{node}/<int:task_pk>/" + (f"{page}/" if page else "")
+
+
+EXPECTED: dict[str, Expect] = {
+    "accounts/login/": Expect(everyone(200), anonymous=200),
+    # Signing out is a POST; a GET is refused the same way for everyone signed in.
+    "accounts/logout/": Expect(everyone(405)),
+    "": Expect(everyone(302)),
+    "safeguarding/": Expect(everyone(302)),
+    "safeguarding/cases/": Expect(everyone(200)),
+    "safeguarding/cases/<int:pk>/": Expect(everyone(200)),
+    "safeguarding/cases/<int:case_pk>/propose/": Expect(only(MAY_PROPOSE)),
+    "safeguarding/shares/": Expect(everyone(200)),
+    "safeguarding/shares/<int:pk>/": Expect(everyone(200)),
+    "safeguarding/shares/<int:pk>/edit/": Expect(_proposer_step({ShareStatus.DRAFT})),
+    "safeguarding/shares/<int:pk>/withdraw/": Expect(_proposer_step({ShareStatus.DRAFT})),
+    "safeguarding/review/": Expect(everyone(200)),
+    "safeguarding/shares/<int:pk>/review/": Expect(_decider_step),
+    # POST only: a GET is refused before any lookup, identically for a case one may see, one
+    # may not, and one that does not exist, so it tells nobody anything.
+    "safeguarding/cases/<int:pk>/team/": Expect(everyone(405), outside=405),
+    "safeguarding/break-glass/": Expect(only(MAY_BREAK_GLASS)),
+    "safeguarding/break-glass/review/": Expect(only(DECIDERS)),
+    "safeguarding/audit/": Expect(only(READS_AUDIT_LOG)),
+    "safeguarding/shares/<int:pk>/release/": Expect(_release_step),
+    "share/": Expect(everyone(200)),
+    "share/flows/": Expect(everyone(200)),
+    "share/<int:process_pk>/": Expect(everyone(200)),
+    "share/<int:process_pk>/cancel/": Expect(everyone(403)),
+    "share/tasks/": Expect(everyone(200)),
+    "share/chart/": Expect(everyone(200)),
+    "share/<int:process_pk>/chart/": Expect(everyone(200)),
+    "share/inbox/": Expect(everyone(200)),
+    "share/queue/": Expect(everyone(200)),
+    "share/archive/": Expect(everyone(200)),
+}
+EXPECTED.update(
+    {
+        task_route(node, page): _task_page(node, page)
+        for node, kind in FLOW_NODES.items()
+        for page in TASK_PAGES[kind]
+    }
+)
+
+# Cells of the matrix where the application is known to be wrong: (persona, route) -> why.
+# Their in-scope probes are left out of the matrix assertion and each is pinned by a strict
+# xfail test instead, so that fixing the bug is noticed. None at present.
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
+
+
+# --- Filling each route with records --------------------------------------------------------
+
+
+def sees(persona: str, record: Record) -> bool:
+    return record.kind != "none" and record.reference in SCOPE[persona]
+
+
+@dataclass(frozen=True)
+class Probe:
+    path: str
+    label: str
+    record: Record | None  # what the expectation is judged on
+    allowed: bool  # False: the persona must get the route's "outside" answer
+
+
+def _fill(route: str, **ids: int) -> str:
+    path = "/" + route
+    for name, value in ids.items():
+        path = path.replace(f"<int:{name}>", str(value))
+    assert "<" not in path, f"no way to fill {route!r}: add its ids to the matrix"
+    return path
+
+
+def _representative_tasks(demo: Demo, node: str) -> list[Record]:
+    """The node's tasks, one for each (setting, status, owner): each answers differently."""
+    seen, chosen = set(), []
+    for task in demo.tasks:
+        key = (task.reference[:3], task.status, task.owner)
+        if task.node == node and key not in seen:
+            seen.add(key)
+            chosen.append(task)
+    return chosen
+
+
+def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
+    missing = Record("none", demo.missing_pk, f"#{demo.missing_pk} (does not exist)")
+    if "<int:task_pk>" in route:
+        node = route.split("/")[2]
+        found = [
+            Probe(_fill(route, process_pk=t.process_pk, task_pk=t.pk), t.label, t, sees(persona, t))
+            for t in _representative_tasks(demo, node)
+        ]
+        # A task of another process, named under a process the persona may see: 404.
+        visible = [p for p in demo.processes if sees(persona, p)]
+        home = visible[0] if visible else demo.processes[0]
+        foreign = [t for t in demo.tasks if t.node == node and t.process_pk != home.pk]
+        for task in {t.reference[:3]: t for t in reversed(foreign)}.values():
+            found.append(
+                Probe(
+                    _fill(route, process_pk=home.pk, task_pk=task.pk),
+                    f"{task.label} under {home.label}",
+                    task,
+                    False,
+                )
+            )
+        found.append(
+            Probe(
+                _fill(route, process_pk=home.pk, task_pk=missing.pk),
+                f"{missing.label} under {home.label}",
+                missing,
+                False,
+            )
+        )
+        return found
+    if "<int:process_pk>" in route:
+        records, name = [*demo.processes, missing], "process_pk"
+    elif "<int:case_pk>" in route or route.startswith("safeguarding/cases/<int:pk>/"):
+        records, name = [*demo.cases, missing], "case_pk" if "case_pk" in route else "pk"
+    elif "<int:pk>" in route:
+        records, name = [*demo.shares, missing], "pk"
+    else:
+        return [Probe(_fill(route), "-", None, True)]
+    return [Probe(_fill(route, **{name: r.pk}), r.label, r, sees(persona, r)) for r in records]
+
+
+# --- What a page must not show ----------------------------------------------------------------
+
+
+def _hidden_names(demo: Demo, persona: str) -> re.Pattern[str]:
+    names = {
+        name
+        for reference, pair in demo.children.items()
+        if reference not in SCOPE[persona]
+        for name in pair
+    }
+    return re.compile(r"\b(" + "|".join(sorted(map(re.escape, names))) + r")\b")
+
+
+def _hidden_links(demo: Demo, persona: str) -> re.Pattern[str]:
+    links = [f"/safeguarding/cases/{r.pk}/" for r in demo.cases if not sees(persona, r)]
+    links += [f"/safeguarding/shares/{r.pk}/" for r in demo.shares if not sees(persona, r)]
+    links += [f"/share/{r.pk}/" for r in demo.processes if not sees(persona, r)]
+    return re.compile(r"""(?:href|action)=["'](""" + "|".join(map(re.escape, links)) + ")")
+
+
+def leaks(demo: Demo, persona: str, body: str) -> list[str]:
+    found = sorted(set(_hidden_names(demo, persona).findall(body)))
+    found += sorted(set(_hidden_links(demo, persona).findall(body)))
+    return found
+
+
+# --- The checker ----------------------------------------------------------------------------
+
+
+def expected_status(route: str, persona: str, probe: Probe) -> int:
+    expect = EXPECTED[route]
+    return expect.allowed(persona, probe.record) if probe.allowed else expect.outside
+
+
+def check(
+    client: Any,
+    demo: Demo,
+    persona: str,
+    routes: list[str] | None = None,
+    *,
+    skip_known_bugs: bool = True,
+) -> list[str]:
+    """Every mismatch between what the persona gets and what the matrix expects."""
+    client.raise_request_exception = False  # a 500 is a mismatch like any other
+    client.force_login(demo.users[persona])
+    mismatches = []
+    for route in routes if routes is not None else all_routes():
+        known_bug = skip_known_bugs and (persona, route) in KNOWN_BUGS
+        for probe in probes(demo, route, persona):
+            want = expected_status(route, persona, probe)
+            with transaction.atomic():
+                response = client.get(probe.path)
+                transaction.set_rollback(True)
+            if response.status_code != want and not (known_bug and probe.allowed):
+                mismatches.append(
+                    f"{persona} GET {probe.path} [{route} · {probe.label}]: "
+                    f"{response.status_code}, expected {want}"
+                )
+            leaked = leaks(demo, persona, response.content.decode(errors="replace"))
+            if leaked:
+                mismatches.append(f"{persona} GET {probe.path} [{route}] shows {leaked}")
+    return mismatches
+
+
+# --- Tests ----------------------------------------------------------------------------------
+
+
+def test_every_url_has_an_expectation() -> None:
+    routes = all_routes()
+    assert len(routes) == len(set(routes)), "two URL patterns share a route"
+    missing = sorted(set(routes) - set(EXPECTED))
+    stale = sorted(set(EXPECTED) - set(routes))
+    assert not missing, f"URLs with no line in the access matrix: {missing}"
+    assert not stale, f"expectations for URLs that no longer exist: {stale}"
+
+
+def test_every_route_can_be_filled_with_demo_records(db: Any, demo: Demo) -> None:
+    """Each URL naming a record is tried by someone allowed to see one, and by every persona
+    with records (not only missing ids) they may not see."""
+    for route in all_routes():
+        if "<int:" not in route:
+            continue
+        found = {persona: probes(demo, route, persona) for persona in PERSONAS}
+        assert any(p.allowed for ps in found.values() for p in ps), route
+        for persona, ps in found.items():
+            assert any(not p.allowed and p.record.kind != "none" for p in ps), (route, persona)
+            assert any(p.record.kind == "none" for p in ps), (route, persona)
+
+
+def test_the_demo_is_what_the_matrix_assumes(db: Any, demo: Demo) -> None:
+    assert {r.reference for r in demo.cases} == set().union(*SCOPE.values())
+    assert set(PERSONAS) <= set(demo.users)
+    # Every node of the flow has at least one task a persona of Oakfield may reach.
+    assert {t.node for t in demo.tasks} == set(FLOW_NODES)
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_access_matrix(client: Any, db: Any, demo: Demo, persona: str) -> None:
+    mismatches = check(client, demo, persona)
+    assert not mismatches, f"{len(mismatches)} mismatches:\n" + "\n".join(mismatches)
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_everywhere(client: Any, db: Any, demo: Demo):
+    wrong = []
+    for route in all_routes():
+        expect = EXPECTED[route]
+        for probe in probes(demo, route, "colleague")[:2]:
+            response = client.get(probe.path)
+            if expect.anonymous == LOGIN:
+                good = response.status_code == 302 and response["Location"].startswith(
+                    "/accounts/login/?next="
+                )
+            else:
+                good = response.status_code == expect.anonymous
+            if not good:
+                wrong.append(f"{probe.path}: {response.status_code} {response.get('Location')}")
+            if leaks(demo, "colleague", response.content.decode()):
+                wrong.append(f"{probe.path} shows a child's name")
+    assert not wrong, "\n".join(wrong)
+    # Only the sign-in page itself is open.
+    assert [r for r in all_routes() if EXPECTED[r].anonymous != LOGIN] == ["accounts/login/"]
+
+
+def test_changing_a_case_team_answers_outsiders_not_found(client: Any, db: Any, demo: Demo):
+    """The team page takes only POSTs: outsiders of the case get 404, insiders who may not
+    manage its team 403, for every action."""
+    client.raise_request_exception = False
+    oak3, riv1 = demo.by_reference["OAK-003"], demo.by_reference["RIV-001"]
+    oak1 = demo.by_reference["OAK-001"]
+    cases = [("colleague", oak1, 404), ("manager", oak3, 404), ("auditor", oak1, 404)]
+    cases += [("lead", riv1, 404), ("otherlead", oak1, 404), ("practitioner", oak3, 404)]
+    cases += [("practitioner", oak1, 403), ("lead", demo.missing_pk, 404)]
+    for persona, pk, want in cases:
+        client.force_login(demo.users[persona])
+        for action in ("add", "remove", "close"):
+            response = client.post(
+                f"/safeguarding/cases/{pk}/team/",
+                {"action": action, "user": demo.users["colleague"].pk},
+            )
+            assert response.status_code == want, (persona, pk, action, response.status_code)
+    assert Case.objects.filter(closed_at__isnull=False).count() == 0
+
+
+# --- The matrix catches a view that stops using the permissions helpers ---------------------
+
+SAMPLE = [
+    "safeguarding/cases/",
+    "safeguarding/cases/<int:pk>/",
+    "safeguarding/shares/<int:pk>/",
+    "safeguarding/shares/<int:pk>/review/",
+    "share/flows/",
+    "share/<int:process_pk>/",
+    "share/tasks/",
+    "share/archive/",
+    task_route("draft", "detail"),
+]
+
+
+def _everything(model: type) -> Callable[[Any], Any]:
+    return lambda user: model.objects.all()
+
+
+SKIPPED_HELPERS = {
+    # A lookup that forgets the person: every case or share is "found".
+    "lookups.get_case_for": ("permissions.lookups.case_list_for", Case),
+    "lookups.get_share_for": ("permissions.lookups.share_list_for", Share),
+    # The case list page calling the model instead of the selector.
+    "case list": ("cases.views.case_list_for", Case),
+    # The selector itself: every share list and lookup built on it.
+    "selectors.case_list_for": ("permissions.selectors.case_list_for", Case),
+    # viewflow's pages: the 404 guard and the scoped process list.
+    "workflow pages": ("workflows.viewsets.share_list_for", Share),
+    # viewflow's task lists.
+    "task lists": ("workflows.models.share_list_for", Share),
+}
+
+
+@pytest.mark.parametrize("helper", SKIPPED_HELPERS)
+def test_the_matrix_catches_a_view_that_skips_the_helpers(
+    client: Any, db: Any, demo: Demo, monkeypatch: Any, helper: str
+) -> None:
+    assert not check(client, demo, "colleague", SAMPLE), "the sample must pass unpatched"
+    target, model = SKIPPED_HELPERS[helper]
+    monkeypatch.setattr(target, _everything(model))
+    found = check(client, demo, "colleague", SAMPLE)
+    assert found, f"the matrix missed a leak through {target}"
+    assert any("expected 404" in m or "shows" in m for m in found), found
+
+
+def test_the_matrix_reports_a_leaked_name_and_a_wrong_status(
+    client: Any, db: Any, demo: Demo, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr("permissions.lookups.case_list_for", _everything(Case))
+    found = check(client, demo, "practitioner", ["safeguarding/cases/<int:pk>/"])
+    oak3 = demo.by_reference["OAK-003"]
+    assert any(f"/safeguarding/cases/{oak3}/ " in m and "200, expected 404" in m for m in found)
+    assert any("shows" in m and "'Ava'" in m and "'Patel'" in m for m in found), found
+
+
+# --- Picking up the lead review --------------------------------------------------------------
+
+
+def test_only_a_lead_or_deputy_may_pick_up_a_lead_review(client: Any, db: Any, demo: Demo):
+    """viewflow's own assign page: the proposer (who can see the share) may not take the lead
+    review of their own share; the setting's lead may."""
+    share = demo.share(ShareStatus.AWAITING_REVIEW)
+    process_pk = ShareProcess.objects.get(share_id=share.pk).pk
+    task = next(
+        t
+        for t in demo.tasks
+        if t.node == "lead_review" and t.process_pk == process_pk and not t.owner
+    )
+    path = _fill(task_route("lead_review", "assign"), process_pk=task.process_pk, task_pk=task.pk)
+    client.raise_request_exception = False
+    for persona, status in (("practitioner", 403), ("otherlead", 404), ("colleague", 404)):
+        client.force_login(demo.users[persona])
+        assert client.get(path).status_code == status, persona
+        assert client.post(path, {}).status_code == status, persona
+        assert ShareTask.objects.get(pk=task.pk).owner is None, persona
+    client.force_login(demo.users["lead"])
+    assert client.get(path).status_code == 200
+    assert client.post(path, {}).status_code == 302
+    assert ShareTask.objects.get(pk=task.pk).owner == demo.users["lead"]
