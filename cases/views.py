@@ -16,6 +16,10 @@ from permissions.selectors import (
     share_list_for,
 )
 
+# The most recent shares, newest first; older ones are reached from "My proposed shares"
+# or the workflow pages. A bounded page also keeps its cost flat as a case's record grows.
+SHARES_ON_CASE_PAGE = 50
+
 
 class CaseListView(ListView):
     template_name = "cases/case_list.html"
@@ -36,9 +40,11 @@ class CaseDetailView(DetailView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user, case = self.request.user, self.object
-        shares = list(share_list_for(user).filter(case=case))
+        case_shares = share_list_for(user).filter(case=case)
+        shares = list(case_shares[:SHARES_ON_CASE_PAGE])
         note_viewed(user, case, case, *shares)
         context["shares"] = shares
+        context["more_shares"] = max(case_shares.count() - len(shares), 0)
         context["can_propose"] = can_propose_share(user, case)
         if can_oversee(user, case.organisation):
             context["team"] = case.team.order_by("first_name", "username")

@@ -138,3 +138,32 @@ def sync_users(user_ids: Iterable[int] | None = None, *, actor: Any = None) -> D
 
 def _order(grant: Grant) -> tuple[int, str, str, int]:
     return (grant.user_id, grant.model.__name__, grant.codename, grant.object_id)
+
+
+# The apps whose records need-to-know protects; a model-wide permission on any of them
+# would override every object check in guardian and viewflow.
+PROTECTED_APPS = ("cases", "permissions", "workflows", "viewflow")
+
+
+def model_wide_holders() -> list[tuple[int, str]]:
+    """(user id, "app.codename") for every model-wide permission on protected records.
+
+    Held directly or through a group; superusers are listed as such, since they hold all.
+    """
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    direct = users.filter(user_permissions__content_type__app_label__in=PROTECTED_APPS)
+    via_group = users.filter(groups__permissions__content_type__app_label__in=PROTECTED_APPS)
+    found: set[tuple[int, str]] = set()
+    for queryset, prefix in ((direct, "user_permissions"), (via_group, "groups__permissions")):
+        found |= {
+            (pk, f"{app}.{codename}")
+            for pk, app, codename in queryset.values_list(
+                "pk", f"{prefix}__content_type__app_label", f"{prefix}__codename"
+            )
+        }
+    found |= {
+        (pk, "superuser") for pk in users.filter(is_superuser=True).values_list("pk", flat=True)
+    }
+    return sorted(found)

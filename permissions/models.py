@@ -112,7 +112,7 @@ class AuditEntry(AppendOnlyModel):
     )
     detail = models.CharField(max_length=300, blank=True)
 
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["pk"]
         indexes = [
             models.Index(fields=["organisation", "at"]),

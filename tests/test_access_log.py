@@ -192,11 +192,6 @@ def test_the_proposer_is_logged_under_the_access_they_actually_have(demo: Demo) 
     ).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the propose page (workflows.views.ProposeShareView) shows the case's child "
-    "by name ('Propose a share for Maisie Thompson') but logs no view of the case",
-)
 def test_opening_the_propose_page_of_a_case_logs_a_view_of_it(demo: Demo) -> None:
     maisie = demo.case("OAK-001")
     mark = last_pk()
@@ -343,14 +338,6 @@ def test_audit_entries_cannot_be_changed_or_removed(demo: Demo) -> None:
         assert _snapshot() == before, name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: AppendOnlyModel (cases/models/immutable.py) guards only its default manager; "
-    "Django's base manager (AuditEntry._base_manager, a plain Manager since no "
-    "Meta.base_manager_name is set) updates and deletes audit entries without "
-    "ImmutableRecordError",
-)
 def test_the_base_manager_cannot_change_audit_entries_either(demo: Demo) -> None:
     _some_activity(demo)
     before = _snapshot()

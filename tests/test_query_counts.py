@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.test import Client
@@ -43,7 +42,6 @@ PAGES = {
     "case page OAK-001": "case:OAK-001",
     "case page OAK-002": "case:OAK-002",
 }
-ON_SQLITE = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
 
 def _path(page: str) -> str:
@@ -188,32 +186,8 @@ def test_the_large_database_is_large(client: Any, db: Any, budgets: Any) -> None
     assert client.get("/share/inbox/").context["paginator"].count > 25
 
 
-_N_PLUS_ONE = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: /share/inbox/ and /share/queue/ (viewflow's FlowInboxListView and "
-    "FlowQueueListView under workflows.viewsets) render each row's Task.brief, which loads "
-    "the row's process again as a ShareProcess (process.coerced) with a query of its own: "
-    "about one more query per task shown, 25 more on a full page of 25",
-)
-_CASE_PAGE = pytest.mark.xfail(
-    condition=ON_SQLITE,
-    strict=True,
-    reason="BUG (SQLite): the case page lists every share of the case, unpaginated, and "
-    "logs a view of each (permissions.audit.record_views bulk_create): with ~400 shares the "
-    "insert is split in batches of 999 parameters, 4 more queries than with 4 shares",
-)
-KNOWN = {
-    ("practitioner", "inbox"): _N_PLUS_ONE,
-    ("lead", "queue"): _N_PLUS_ONE,
-    ("practitioner", "case page OAK-001"): _CASE_PAGE,
-    ("practitioner", "case page OAK-002"): _CASE_PAGE,
-    ("lead", "case page OAK-001"): _CASE_PAGE,
-    ("lead", "case page OAK-002"): _CASE_PAGE,
-}
 CASES = [
-    pytest.param(persona, page, marks=KNOWN.get((persona, page), ()), id=f"{persona}-{page}")
-    for persona in PERSONAS
-    for page in PAGES
+    pytest.param(persona, page, id=f"{persona}-{page}") for persona in PERSONAS for page in PAGES
 ]
 
 

@@ -98,6 +98,7 @@ class _ShareFormPage(View):
 class ProposeShareView(_ShareFormPage):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         case = get_case_for(request.user, kwargs["case_pk"])
+        note_viewed(request.user, case, case)
         if not can_propose_share(request.user, case):
             messages.error(request, "You cannot propose a share for this case.")
             return redirect("safeguarding:case_detail", pk=case.pk)

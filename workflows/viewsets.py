@@ -52,16 +52,26 @@ class ScopedProcessListView(flow_views.DashboardProcessListView):
         return super().get_queryset().filter(share__in=visible).order_by("-created")
 
 
+# Each row shows its process's summary, which needs the ShareProcess: fetch it with the row.
+_ROW_RELATIONS = ("process__shareprocess",)
+
+
 class ScopedTaskListView(flow_views.DashboardTaskListView):
     @property
     def queryset(self) -> Any:
-        return super().queryset.visible_to(self.request.user)
+        return super().queryset.visible_to(self.request.user).select_related(*_ROW_RELATIONS)
 
 
 class ScopedInboxView(flow_views.FlowInboxListView):
     @property
     def queryset(self) -> Any:
-        return super().queryset.visible_to(self.request.user)
+        return super().queryset.visible_to(self.request.user).select_related(*_ROW_RELATIONS)
+
+
+class ScopedQueueView(flow_views.FlowQueueListView):
+    @property
+    def queryset(self) -> Any:
+        return super().queryset.select_related(*_ROW_RELATIONS)
 
 
 class ScopedProcessDetailView(flow_views.DetailProcessView):
@@ -75,6 +85,7 @@ class ShareFlowViewset(FlowAppViewset):
     process_list_view_class = ScopedProcessListView
     task_list_view_class = ScopedTaskListView
     inbox_view_class = ScopedInboxView
+    queue_view_class = ScopedQueueView
     process_detail_view_class = ScopedProcessDetailView
     # Bulk assign/unassign work over the whole task table; tasks are taken one by one here.
     tasks_assign_path = None

@@ -30,6 +30,9 @@ class AppendOnlyModel(models.Model):
 
     class Meta:
         abstract = True
+        # Django's internal manager must refuse rewrites too. Subclasses keep this by
+        # declaring ``class Meta(AppendOnlyModel.Meta)``.
+        base_manager_name = "objects"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         exists = self.pk is not None and type(self)._default_manager.filter(pk=self.pk).exists()

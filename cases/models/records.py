@@ -28,7 +28,7 @@ class Decision(AppendOnlyModel):
     self_approval_rationale = models.TextField(max_length=4000, blank=True)
     decided_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         ordering = ["decided_at", "pk"]
 
     def __str__(self) -> str:
@@ -41,7 +41,7 @@ class ApprovedItem(AppendOnlyModel):
     decision = models.ForeignKey(Decision, on_delete=models.PROTECT)
     item = models.ForeignKey(ShareItem, on_delete=models.PROTECT)
 
-    class Meta:
+    class Meta(AppendOnlyModel.Meta):
         constraints = [
             models.UniqueConstraint(fields=["decision", "item"], name="approved_item_once")
         ]

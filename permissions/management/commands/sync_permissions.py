@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from permissions.grants import Grant, drift, sync_users
+from permissions.grants import Grant, drift, model_wide_holders, sync_users
 
 
 def _describe(grant: Grant) -> str:
@@ -26,17 +26,25 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, fix: bool = False, **options: Any) -> None:
+        wide = model_wide_holders()
+        for user_id, permission in wide:
+            self.stdout.write(f"model-wide: user #{user_id} holds {permission}")
         found = drift()
         for grant in sorted(found.missing, key=_describe):
             self.stdout.write(f"missing: {_describe(grant)}")
         for grant in sorted(found.extra, key=_describe):
             self.stdout.write(f"extra:   {_describe(grant)}")
+        summary = f"{len(found.missing)} missing and {len(found.extra)} extra grants"
+        if found and fix:
+            with transaction.atomic():
+                sync_users()
+            self.stdout.write(self.style.SUCCESS(f"Fixed {summary}."))
+        if wide:
+            # Never removed automatically: someone granted these on purpose and must be asked.
+            raise CommandError(
+                f"{len(wide)} model-wide permissions defeat need-to-know; remove them by hand."
+            )
+        if found and not fix:
+            raise CommandError(f"Drift found: {summary}. Run with --fix to correct it.")
         if not found:
             self.stdout.write(self.style.SUCCESS("No drift: every grant follows the facts."))
-            return
-        summary = f"{len(found.missing)} missing and {len(found.extra)} extra grants"
-        if not fix:
-            raise CommandError(f"Drift found: {summary}. Run with --fix to correct it.")
-        with transaction.atomic():
-            sync_users()
-        self.stdout.write(self.style.SUCCESS(f"Fixed {summary}."))
