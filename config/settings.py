@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -63,6 +64,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "permissions.context_processors.access",
+                "workflows.context_processors.notifications",
             ],
         },
     },
@@ -123,7 +125,32 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-workflow-timers": {
+        "task": "workflows.tasks.sweep_timers",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "deliver-pending-notifications": {
+        "task": "workflows.tasks.deliver_pending_notifications",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
+# The timer-sweep lock lives in the cache, so it must be shared between processes: Redis.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+# Without a worker and beat (the embedded default) the development server sweeps timers
+# itself in a background thread, so deadlines and escalation work on one laptop.
+SAFESHARE_EMBEDDED_TIMERS = not REDIS_URL and "runserver" in sys.argv
 
 LOGGING = {
     "version": 1,

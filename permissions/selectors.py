@@ -131,3 +131,28 @@ def practitioners_to_add(user: UserLike, case: Case) -> QuerySet:
         .exclude(case_teams=case)
         .order_by("first_name", "last_name", "username")
     )
+
+
+def people_to_alert(organisation: Organisation, roles: set[str]) -> QuerySet:
+    """Current members of a setting in these roles: who an alert about it may go to."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__organisation=organisation,
+            memberships__role__in=roles,
+            memberships__ended_at__isnull=True,
+            is_active=True,
+        )
+        .distinct()
+    )
+
+
+def report_settings_for(user: UserLike) -> QuerySet[Organisation]:
+    """Settings whose timing reports the user may read (leads, deputies, managers, auditors).
+
+    Reports carry figures and references only, so this is the whole door: no case access is
+    needed, and none is given.
+    """
+    return settings_where(user, "cases.view_reports").order_by("name")

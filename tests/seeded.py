@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from viewflow.workflow.timers import fire_due_timers
 
 from cases.models import Case, Organisation, Share
 from workflows.demo import seed_demo
@@ -49,6 +50,8 @@ class Demo:
 
     def seed(self) -> Demo:
         seed_demo()
+        # The demo's overdue share escalates at the first sweep: make those steps exist too.
+        fire_due_timers()
         return self
 
     def user(self, username: str) -> Any:

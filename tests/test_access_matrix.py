@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
 from viewflow.workflow.status import STATUS
+from viewflow.workflow.timers import fire_due_timers
 
 from cases.choices import ShareStatus
 from cases.models import Case, Share
@@ -54,6 +55,7 @@ DECIDERS = frozenset({"lead", "deputy", "otherlead"})
 MAY_PROPOSE = frozenset({"practitioner", "colleague", "lead", "deputy", "otherlead"})
 MAY_BREAK_GLASS = frozenset({"practitioner", "colleague", "manager", "auditor"})
 READS_AUDIT_LOG = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
+READS_REPORTS = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 
 LOGIN = "redirect to the login page"
 
@@ -146,6 +148,8 @@ def _load_demo() -> Demo:
 
 def _seed_and_load() -> Demo:
     seed_demo()
+    # The demo's overdue share escalates at the first sweep: its escalation steps then exist.
+    fire_due_timers()
     return _load_demo()
 
 
@@ -258,12 +262,21 @@ FLOW_NODES = {
     "released": "end",
     "refused": "end",
     "withdrawn": "end",
+    # Escalation beside an open lead review: three timers, each leading to a function.
+    "lead_review__timeout": "timer",
+    "lead_review__timeout_2": "timer",
+    "lead_review__timeout_3": "timer",
+    "remind": "gate",
+    "bring_in_deputies": "gate",
+    "bring_in_manager": "gate",
+    "escalation_sent": "end",
 }
 TASK_PAGES = {
     "start": ("", "detail", "undo"),
     "view": ("", "detail", "execute", "assign", "unassign", "cancel", "undo", "revive"),
     "gate": ("", "detail", "cancel", "undo", "revive"),
     "end": ("", "detail", "undo", "revive"),
+    "timer": ("", "detail", "cancel"),
 }
 
 
@@ -299,6 +312,7 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/shares/<int:pk>/edit/": Expect(_proposer_step({ShareStatus.DRAFT})),
     "safeguarding/shares/<int:pk>/withdraw/": Expect(_proposer_step({ShareStatus.DRAFT})),
     "safeguarding/review/": Expect(everyone(200)),
+    "safeguarding/notifications/": Expect(everyone(200)),
     "safeguarding/shares/<int:pk>/review/": Expect(_decider_step),
     # POST only: a GET is refused before any lookup, identically for a case one may see, one
     # may not, and one that does not exist, so it tells nobody anything.
@@ -306,6 +320,8 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/break-glass/": Expect(only(MAY_BREAK_GLASS)),
     "safeguarding/break-glass/review/": Expect(only(DECIDERS)),
     "safeguarding/audit/": Expect(only(READS_AUDIT_LOG)),
+    "safeguarding/reports/": Expect(only(READS_REPORTS)),
+    "safeguarding/reports/export.csv": Expect(only(READS_REPORTS)),
     "safeguarding/shares/<int:pk>/release/": Expect(_release_step),
     "share/": Expect(everyone(200)),
     "share/flows/": Expect(everyone(200)),
@@ -427,6 +443,12 @@ def _hidden_links(demo: Demo, persona: str) -> re.Pattern[str]:
     return re.compile(r"""(?:href|action)=["'](""" + "|".join(map(re.escape, links)) + ")")
 
 
+def body_of(response: Any) -> str:
+    """The whole body, read from the stream for a streamed download (the CSV export)."""
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return content.decode(errors="replace")
+
+
 def leaks(demo: Demo, persona: str, body: str) -> list[str]:
     found = sorted(set(_hidden_names(demo, persona).findall(body)))
     found += sorted(set(_hidden_links(demo, persona).findall(body)))
@@ -465,7 +487,7 @@ def check(
                     f"{persona} GET {probe.path} [{route} · {probe.label}]: "
                     f"{response.status_code}, expected {want}"
                 )
-            leaked = leaks(demo, persona, response.content.decode(errors="replace"))
+            leaked = leaks(demo, persona, body_of(response))
             if leaked:
                 mismatches.append(f"{persona} GET {probe.path} [{route}] shows {leaked}")
     return mismatches
@@ -523,7 +545,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_everywhere(client: Any, db: Any,
                 good = response.status_code == expect.anonymous
             if not good:
                 wrong.append(f"{probe.path}: {response.status_code} {response.get('Location')}")
-            if leaks(demo, "colleague", response.content.decode()):
+            if leaks(demo, "colleague", body_of(response)):
                 wrong.append(f"{probe.path} shows a child's name")
     assert not wrong, "\n".join(wrong)
     # Only the sign-in page itself is open.

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from workflows.calendar import WorkingCalendar
+from cases.calendar import WorkingCalendar
 
 LONDON = WorkingCalendar("Europe/London", "england_wales")
 EDINBURGH = WorkingCalendar("Europe/London", "scotland")

@@ -1,7 +1,39 @@
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+
 from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 30
+
+
+def _sweep_forever() -> None:
+    from .tasks import sweep_timers
+
+    while True:
+        time.sleep(SWEEP_SECONDS)
+        try:
+            sweep_timers()
+        except Exception:  # a failed sweep must not stop the next one
+            logger.exception("Embedded timer sweep failed")
 
 
 class WorkflowsConfig(AppConfig):
     name = "workflows"
     verbose_name = "Share workflow"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Only in the serving process (not runserver's file watcher), and only when no
+        # Celery beat is there to do it.
+        serving = os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv
+        if getattr(settings, "SAFESHARE_EMBEDDED_TIMERS", False) and serving:
+            threading.Thread(target=_sweep_forever, name="timer-sweep", daemon=True).start()
+            logger.info("Sweeping workflow timers every %s s in this process", SWEEP_SECONDS)

@@ -5,18 +5,21 @@ For demonstration only: every account has the password ``safeshare-demo``.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+from viewflow.workflow.status import STATUS
 
 from cases import choices
 from cases.models import Carer, Case, Child, Membership, Organisation, Recipient, Share
 from cases.services import case_team_add, membership_start
 
 from . import steps
+from .models import ShareTask
 
 DEMO_PASSWORD = "safeshare-demo"  # noqa: S105 - published in the README, demo only
 OAKFIELD = "Oakfield Nursery"
@@ -86,6 +89,16 @@ def _items(with_third_party: bool = False) -> list[dict[str, Any]]:
     return items
 
 
+def _as_if_submitted_earlier(share: Share, by: timedelta) -> None:
+    """Move a share's review round back in time, timers included (demonstration only)."""
+    Share.objects.filter(pk=share.pk).update(
+        submitted_at=F("submitted_at") - by, review_due_at=F("review_due_at") - by
+    )
+    ShareTask.objects.filter(
+        process__shareprocess__share=share, flow_task_type="TIMER", status=STATUS.SCHEDULED
+    ).update(scheduled=F("scheduled") - by)
+
+
 def _user(username: str, full_name: str) -> Any:
     user_model = get_user_model()
     first, last = full_name.split(" ", 1)
@@ -146,8 +159,14 @@ def _shares(
             }
         ],
     )
-    # Awaiting lead review.
-    propose(leo, practitioner)
+    # Awaiting lead review: urgent, and left undecided long past its deadline. At the first
+    # sweep of the timers (within 30 s of `make run`) the lead is reminded, and the deputy
+    # and the manager are brought in.
+    overdue = propose(leo, practitioner, urgency=choices.Urgency.URGENT)
+    overdue.refresh_from_db()
+    window = overdue.review_due_at - overdue.submitted_at
+    manager_due = overdue.review_due_at + window
+    _as_if_submitted_earlier(overdue, manager_due - timezone.now() + timedelta(hours=1))
     # Approved, waiting for the practitioner to record the release.
     approved = propose(maisie, practitioner, third_party=True)
     steps.decide(

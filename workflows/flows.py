@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from viewflow import this
@@ -11,7 +12,8 @@ from cases.choices import ShareStatus
 from cases.models import Share
 from permissions.selectors import share_list_for
 
-from .models import ShareProcess, ShareTask
+from .escalation import escalate, review_window
+from .models import EscalationLevel, ShareProcess, ShareTask
 from .nodes import TimedView
 
 
@@ -22,6 +24,25 @@ def _proposer(activation: Any) -> Any:
 def _setting(process: Any) -> Any:
     """The setting whose leads may take the review (viewflow passes the base Process)."""
     return process.coerced.share.case.organisation
+
+
+def _window(activation: Any) -> tuple[datetime, datetime]:
+    return review_window(activation.process.coerced.share)
+
+
+def _reminder_due(activation: Any) -> datetime:
+    submitted, due = _window(activation)
+    return submitted + (due - submitted) / 2
+
+
+def _deadline(activation: Any) -> datetime:
+    return _window(activation)[1]
+
+
+def _manager_due(activation: Any) -> datetime:
+    # As long again past the deadline as the deadline allowed.
+    submitted, due = _window(activation)
+    return due + (due - submitted)
 
 
 def _share_status(activation: Any) -> str:
@@ -56,8 +77,17 @@ class ShareFlow(flow.Flow):
         TimedView(this.task_page)
         .Annotation(title="Lead review")
         .Permission("cases.decide_shares", obj=_setting)
+        .OnTimeout(_reminder_due, this.remind, interrupting=False, title="Halfway")
+        .OnTimeout(_deadline, this.bring_in_deputies, interrupting=False, title="Deadline")
+        .OnTimeout(_manager_due, this.bring_in_manager, interrupting=False, title="Overdue")
         .Next(this.route_decision)
     )
+
+    # Escalation runs beside the open review, which stays open for whoever decides.
+    remind = flow.Function(this.escalate_reminder).Next(this.escalation_sent)
+    bring_in_deputies = flow.Function(this.escalate_deputies).Next(this.escalation_sent)
+    bring_in_manager = flow.Function(this.escalate_manager).Next(this.escalation_sent)
+    escalation_sent = flow.End()
 
     route_decision = (
         flow.Switch()
@@ -87,6 +117,15 @@ class ShareFlow(flow.Flow):
     def has_manage_permission(self, user: Any, obj: Any = None) -> bool:
         # Cancelling or undoing steps by hand would part a share from its record: nobody may.
         return False
+
+    def escalate_reminder(self, activation: Any) -> None:
+        escalate(activation.process.coerced.share, EscalationLevel.REMINDER)
+
+    def escalate_deputies(self, activation: Any) -> None:
+        escalate(activation.process.coerced.share, EscalationLevel.DEPUTIES)
+
+    def escalate_manager(self, activation: Any) -> None:
+        escalate(activation.process.coerced.share, EscalationLevel.MANAGER)
 
     def start_share(self, activation: Any, share: Share) -> ShareProcess:
         activation.process.share = share

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from viewflow.workflow.managers import TaskQuerySet
@@ -54,3 +55,74 @@ class ShareTask(Task):
 
     class Meta:
         proxy = True
+
+
+class EscalationLevel(models.TextChoices):
+    REMINDER = "reminder", "Reminder before the deadline"
+    DEPUTIES = "deputies", "Deadline passed: deputies brought in"
+    MANAGER = "manager", "Still undecided: manager brought in"
+
+
+class Escalation(models.Model):
+    """A step of the review's escalation, once per review round, with when it happened."""
+
+    share = models.ForeignKey(Share, on_delete=models.PROTECT, related_name="escalations")
+    level = models.CharField(max_length=10, choices=EscalationLevel.choices)
+    # Which review round: each submission starts a new one with its own deadline.
+    submitted_at = models.DateTimeField()
+    review_due_at = models.DateTimeField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["share", "submitted_at", "level"], name="one_escalation_per_round"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_level_display()} for share #{self.share_id}"
+
+
+class NotificationKind(models.TextChoices):
+    REVIEW_REMINDER = "review_reminder", "A share is waiting for your decision"
+    REVIEW_OVERDUE = "review_overdue", "A share's review is past its deadline"
+    REVIEW_STILL_OVERDUE = (
+        "review_still_overdue",
+        "A share is still undecided, well past its deadline",
+    )
+
+
+class Notification(models.Model):
+    """An outbox row: shown in the person's list and emailed once.
+
+    It names no child and carries no case detail: who acted, what kind of thing, a link.
+    """
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    link = models.CharField(max_length=300, blank=True)
+    escalation = models.ForeignKey(
+        Escalation, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Claimed by one delivery at a time; a claim older than CLAIM_TIMEOUT may be retaken,
+    # so a worker killed mid-send does not lose the email.
+    email_claimed_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "escalation"], name="one_notification_per_escalation"
+            )
+        ]
+        indexes = [models.Index(fields=["emailed_at", "email_claimed_at"])]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()

@@ -10,6 +10,7 @@ from cases import views as case_views
 from permissions import views as access_views
 
 from . import views
+from .report_views import ReportExportView, ReportsView
 
 
 class SafeguardingApp(Application):
@@ -36,6 +37,9 @@ class SafeguardingApp(Application):
     share_withdraw_path = path(
         "shares/<int:pk>/withdraw/", views.WithdrawView.as_view(), name="share_withdraw"
     )
+    notifications_path = path(
+        "notifications/", views.NotificationListView.as_view(), name="notifications"
+    )
     review_queue_path = path("review/", views.ReviewQueueView.as_view(), name="review_queue")
     lead_review_path = path(
         "shares/<int:pk>/review/", views.LeadReviewView.as_view(), name="lead_review"
@@ -54,4 +58,8 @@ class SafeguardingApp(Application):
     audit_log_path = path("audit/", access_views.AuditLogView.as_view(), name="audit_log")
     record_release_path = path(
         "shares/<int:pk>/release/", views.RecordReleaseView.as_view(), name="record_release"
+    )
+    reports_path = path("reports/", ReportsView.as_view(), name="reports")
+    reports_export_path = path(
+        "reports/export.csv", ReportExportView.as_view(), name="reports_export"
     )

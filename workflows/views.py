@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views import View
 from django.views.generic import ListView
 
@@ -31,7 +32,7 @@ from .forms import (
     apply_service_errors,
     item_initial,
 )
-from .models import ShareProcess
+from .models import Notification, ShareProcess
 
 
 def share_url(share: Share) -> str:
@@ -248,3 +249,18 @@ def _item_errors_by_pk(error: ValidationError, approved: list[Any]) -> Validatio
             key = f"{names.get(field, field)}_{approved[int(index)].pk}"
         renamed.setdefault(key, []).extend(messages_)
     return ValidationError(renamed)
+
+
+class NotificationListView(ListView):
+    """The person's own notifications: what kind of thing needs them, and a link."""
+
+    template_name = "workflows/notifications.html"
+    context_object_name = "notifications"
+    paginate_by = 50
+
+    def get_queryset(self) -> Any:
+        return Notification.objects.filter(recipient=self.request.user)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.get_queryset().filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("safeguarding:notifications")

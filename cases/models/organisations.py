@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -20,6 +22,8 @@ class Organisation(models.Model):
     calendar_region = models.CharField(
         max_length=20, choices=CalendarRegion.choices, default=CalendarRegion.ENGLAND_WALES
     )
+    working_day_starts = models.TimeField(default=time(8, 0))
+    working_day_ends = models.TimeField(default=time(18, 0))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

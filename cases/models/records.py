@@ -27,6 +27,8 @@ class Decision(AppendOnlyModel):
     capacity = models.CharField(max_length=20, choices=choices.DecidingCapacity.choices)
     self_approval_rationale = models.TextField(max_length=4000, blank=True)
     decided_at = models.DateTimeField(auto_now_add=True)
+    # How long after the review deadline the decision came; empty when it was on time.
+    late_by = models.DurationField(null=True, blank=True)
 
     class Meta(AppendOnlyModel.Meta):
         ordering = ["decided_at", "pk"]

@@ -41,6 +41,8 @@ class Share(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # Set at each submission from the setting's deadline policy for the share's urgency.
+    review_due_at = models.DateTimeField(null=True, blank=True)
 
     purpose = models.TextField(max_length=2000, blank=True)
     direction = models.CharField(

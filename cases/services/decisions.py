@@ -4,6 +4,7 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from permissions.roles import role_in
 from permissions.rules import can_decide
@@ -105,8 +106,11 @@ def decision_record(
     # the written justification.
     approving = outcome in (Outcome.APPROVE, Outcome.APPROVE_IN_PART)
 
+    now = timezone.now()
+    late = share.review_due_at is not None and now > share.review_due_at
     decision = Decision(
         share=share,
+        late_by=(now - share.review_due_at) if late else None,
         outcome=outcome,
         refusal_reason=refusal_reason if outcome == Outcome.REFUSE else "",
         reasons=reasons.strip(),

@@ -12,6 +12,7 @@ from permissions.rules import can_edit_draft, can_propose_share
 
 from .. import rules
 from ..choices import ShareStatus
+from ..deadlines import review_deadline
 from ..errors import raise_if, refuse
 from ..models import Case, Share, ShareItem
 
@@ -172,7 +173,8 @@ def share_submit(*, share: Share, user: AbstractBaseUser) -> Share:
     raise_if(rules.submission_errors(share, list(share.items.all())))
     share.status = ShareStatus.AWAITING_REVIEW
     share.submitted_at = timezone.now()
-    share.save(update_fields=["status", "submitted_at", "updated_at"])
+    share.review_due_at = review_deadline(share.organisation, share.urgency, share.submitted_at)
+    share.save(update_fields=["status", "submitted_at", "review_due_at", "updated_at"])
     return share
 
 

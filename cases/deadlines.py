@@ -1,0 +1,33 @@
+"""When a lead's decision on a share falls due, by the setting's policy and calendar."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .calendar import WorkingCalendar
+from .models import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule, Organisation
+
+
+def calendar_of(organisation: Organisation) -> WorkingCalendar:
+    return WorkingCalendar(
+        timezone=organisation.timezone,
+        region=organisation.calendar_region,
+        day_starts=organisation.working_day_starts,
+        day_ends=organisation.working_day_ends,
+    )
+
+
+def policy_for(organisation: Organisation, urgency: str) -> tuple[str, int]:
+    policy = DeadlinePolicy.objects.filter(organisation=organisation, urgency=urgency).first()
+    return (policy.rule, policy.amount) if policy else DEFAULT_POLICY[urgency]
+
+
+def review_deadline(organisation: Organisation, urgency: str, submitted_at: datetime) -> datetime:
+    rule, amount = policy_for(organisation, urgency)
+    if rule == DeadlineRule.HOURS:
+        # Immediate risk does not wait for office hours: clock hours, day or night.
+        return submitted_at + timedelta(hours=amount)
+    calendar = calendar_of(organisation)
+    if rule == DeadlineRule.END_OF_WORKING_DAY:
+        return calendar.end_of_working_day(submitted_at)
+    return calendar.add_working_days(submitted_at, amount)

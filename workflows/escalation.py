@@ -1,0 +1,71 @@
+"""Escalating an undecided lead review: remind, bring in the deputies, then the manager.
+
+Called from the flow's timer paths. It only writes rows (the escalation and one outbox
+notification per person); sending happens afterwards in a retrying task, so a mail
+server being down can never leave the flow stuck in an error state.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+
+from cases.choices import Role, ShareStatus
+from cases.models import Share
+from permissions.selectors import people_to_alert
+
+from .models import Escalation, EscalationLevel, Notification, NotificationKind
+
+_WHO = {
+    EscalationLevel.REMINDER: {Role.LEAD},
+    EscalationLevel.DEPUTIES: {Role.DEPUTY, Role.LEAD},
+    EscalationLevel.MANAGER: {Role.MANAGER},
+}
+_KIND = {
+    EscalationLevel.REMINDER: NotificationKind.REVIEW_REMINDER,
+    EscalationLevel.DEPUTIES: NotificationKind.REVIEW_OVERDUE,
+    EscalationLevel.MANAGER: NotificationKind.REVIEW_STILL_OVERDUE,
+}
+
+
+def review_window(share: Share) -> tuple[datetime, datetime]:
+    """When the current review round started and when its decision falls due."""
+    fresh = Share.objects.only("submitted_at", "review_due_at").get(pk=share.pk)
+    assert fresh.submitted_at and fresh.review_due_at, "a share under review has a deadline"
+    return fresh.submitted_at, fresh.review_due_at
+
+
+def escalate(share: Share, level: str) -> Escalation | None:
+    """Record this escalation once per review round and queue a notification per person."""
+    share = Share.objects.select_related("case__organisation").get(pk=share.pk)
+    if share.status != ShareStatus.AWAITING_REVIEW:
+        return None  # decided in the meantime: nobody needs chasing
+    submitted_at, due = review_window(share)
+    try:
+        with transaction.atomic():
+            escalation = Escalation.objects.create(
+                share=share, level=level, submitted_at=submitted_at, review_due_at=due
+            )
+    except IntegrityError:
+        return None  # this round was already escalated to this level
+    # Leads and deputies get the review itself; a manager cannot open it (no case content),
+    # so theirs carries no link: they chase the leads, they do not decide.
+    link = (
+        reverse("safeguarding:lead_review", args=[share.pk])
+        if level != EscalationLevel.MANAGER
+        else ""
+    )
+    notifications = [
+        Notification(recipient=person, kind=_KIND[level], link=link, escalation=escalation)
+        for person in people_to_alert(share.case.organisation, _WHO[level])
+    ]
+    Notification.objects.bulk_create(notifications)
+    from .tasks import deliver_notification  # late import: tasks import this module's models
+
+    for notification in Notification.objects.filter(escalation=escalation):
+        transaction.on_commit(
+            lambda pk=notification.pk: deliver_notification.delay(pk)  # type: ignore[misc]
+        )
+    return escalation
