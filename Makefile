@@ -10,8 +10,11 @@ PORT ?= 8000
 # The test database and broker; override either on the command line or in the environment.
 DATABASE_URL ?= postgres://postgres:postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
+# A local trial of the production processes: a throwaway key, plain http on this machine.
+PRODUCTION_ENV = DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" DEBUG=false \
+	SECRET_KEY=local-production-trial-only ALLOWED_HOSTS=127.0.0.1,localhost SECURE_COOKIES=false
 
-.PHONY: run test install install-dev services lint format clean
+.PHONY: run run-production test install install-dev services lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +30,13 @@ run: install
 	DEBUG=true $(BIN)/python manage.py migrate --noinput
 	DEBUG=true $(BIN)/python manage.py seed_demo
 	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# The production set of processes (Procfile: web on gunicorn, a Celery worker, Celery beat),
+# run locally against PostgreSQL and Redis. Ctrl-C stops all three.
+run-production: install services
+	$(PRODUCTION_ENV) $(BIN)/python manage.py migrate --noinput
+	$(PRODUCTION_ENV) $(BIN)/python manage.py collectstatic --noinput -v0
+	$(PRODUCTION_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 
 services:
 	.ci/services "$(DATABASE_URL)" "$(REDIS_URL)"

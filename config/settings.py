@@ -39,6 +39,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files under gunicorn, with no CDN and no other server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -108,16 +110,22 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+# Off only for trying the production processes locally over plain http.
+SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
 X_FRAME_OPTIONS = "DENY"
 
 VIEWFLOW = {"AUTOREGISTER": False}
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "safeshare@localhost")
+# Where the file-based EMAIL_BACKEND writes its messages (the integration tests read them).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or None
 
 SAFESHARE_SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+if env_str("SAFESHARE_NOTIFICATION_CLAIM_SECONDS"):  # else cases.app_settings' default
+    SAFESHARE_NOTIFICATION_CLAIM_SECONDS = int(env_str("SAFESHARE_NOTIFICATION_CLAIM_SECONDS"))
 
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL or "memory://"

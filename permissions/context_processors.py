@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from .rules import settings_whose_deadlines
 from .selectors import settings_where
 
 
@@ -28,6 +29,14 @@ class MenuAccess:
     @cached_property
     def reads_audit_log(self) -> bool:
         return self._any("cases.view_audit_log")
+
+    @cached_property
+    def reads_reports(self) -> bool:
+        return self._any("cases.view_reports")
+
+    @cached_property
+    def sets_deadlines(self) -> bool:
+        return self._user.is_authenticated and bool(settings_whose_deadlines(self._user))
 
     @cached_property
     def may_break_glass(self) -> bool:

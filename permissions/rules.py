@@ -5,7 +5,7 @@ from __future__ import annotations
 from cases.choices import Role, ShareStatus
 from cases.models import Case, Organisation, Share
 
-from .roles import UserLike, role_in
+from .roles import UserLike, current_memberships, role_in
 from .selectors import case_list_for, settings_where
 
 
@@ -64,3 +64,17 @@ def share_actions(user: UserLike, share: Share) -> set[str]:
     ) and can_record_release(user, share):
         actions.add("release")
     return actions
+
+
+def can_set_deadlines(user: UserLike, organisation: Organisation) -> bool:
+    """The setting's lead sets how soon its shares must be decided."""
+    return role_in(user, organisation) == Role.LEAD
+
+
+def settings_whose_deadlines(user: UserLike) -> list[Organisation]:
+    return [
+        membership.organisation
+        for membership in current_memberships(user)
+        .filter(role=Role.LEAD)
+        .select_related("organisation")
+    ]

@@ -54,6 +54,7 @@ HOME = {persona: "Riverside" if persona == "otherlead" else "Oakfield" for perso
 DECIDERS = frozenset({"lead", "deputy", "otherlead"})
 MAY_PROPOSE = frozenset({"practitioner", "colleague", "lead", "deputy", "otherlead"})
 MAY_BREAK_GLASS = frozenset({"practitioner", "colleague", "manager", "auditor"})
+SETS_DEADLINES = frozenset({"lead", "otherlead"})
 READS_AUDIT_LOG = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 READS_REPORTS = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 
@@ -313,6 +314,7 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/shares/<int:pk>/withdraw/": Expect(_proposer_step({ShareStatus.DRAFT})),
     "safeguarding/review/": Expect(everyone(200)),
     "safeguarding/notifications/": Expect(everyone(200)),
+    "safeguarding/deadlines/": Expect(only(SETS_DEADLINES)),
     "safeguarding/shares/<int:pk>/review/": Expect(_decider_step),
     # POST only: a GET is refused before any lookup, identically for a case one may see, one
     # may not, and one that does not exist, so it tells nobody anything.

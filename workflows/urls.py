@@ -9,7 +9,7 @@ from viewflow.urls import Application
 from cases import views as case_views
 from permissions import views as access_views
 
-from . import views
+from . import deadline_views, views
 from .report_views import ReportExportView, ReportsView
 
 
@@ -36,6 +36,9 @@ class SafeguardingApp(Application):
     )
     share_withdraw_path = path(
         "shares/<int:pk>/withdraw/", views.WithdrawView.as_view(), name="share_withdraw"
+    )
+    deadlines_path = path(
+        "deadlines/", deadline_views.DeadlinePolicyView.as_view(), name="deadlines"
     )
     notifications_path = path(
         "notifications/", views.NotificationListView.as_view(), name="notifications"

@@ -1,6 +1,7 @@
 """Every write to the domain goes through these functions, which enforce the rules."""
 
 from ..errors import RuleViolation
+from .deadlines import deadline_policy_set
 from .decisions import decision_record
 from .memberships import (
     case_close,
@@ -18,6 +19,7 @@ __all__ = [
     "case_close",
     "case_team_add",
     "case_team_remove",
+    "deadline_policy_set",
     "membership_change_role",
     "membership_end",
     "membership_start",

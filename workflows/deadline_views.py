@@ -1,0 +1,75 @@
+"""The lead's page for the setting's deadlines: how soon each urgency must be decided."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from cases.choices import Urgency
+from cases.deadlines import policy_for
+from cases.models import DeadlineRule
+from cases.services import deadline_policy_set
+from permissions.rules import settings_whose_deadlines
+
+
+class DeadlinePolicyForm(forms.Form):
+    def __init__(self, *args: Any, organisation: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for urgency, label in Urgency.choices:
+            rule, amount = policy_for(organisation, urgency)
+            self.fields[f"{urgency}-rule"] = forms.ChoiceField(
+                label=f"{label}: how the deadline is counted",
+                choices=DeadlineRule.choices,
+                initial=rule,
+            )
+            self.fields[f"{urgency}-amount"] = forms.IntegerField(
+                label=f"{label}: hours or working days",
+                initial=amount,
+                min_value=0,
+                max_value=72,
+                help_text="Not used for the end of the working day.",
+            )
+
+
+class DeadlinePolicyView(View):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        settings_led = settings_whose_deadlines(request.user)
+        if not settings_led:
+            raise PermissionDenied
+        organisation = settings_led[0]
+        form = DeadlinePolicyForm(
+            request.POST if request.method == "POST" else None, organisation=organisation
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                with transaction.atomic():
+                    for urgency in Urgency.values:
+                        deadline_policy_set(
+                            organisation=organisation,
+                            user=request.user,
+                            urgency=urgency,
+                            rule=form.cleaned_data[f"{urgency}-rule"],
+                            amount=form.cleaned_data[f"{urgency}-amount"],
+                        )
+            except ValidationError as error:
+                for field, problems in error.message_dict.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(
+                    request, "Deadlines saved. They apply to shares submitted from now."
+                )
+                return redirect("safeguarding:deadlines")
+        return render(
+            request,
+            "workflows/deadlines.html",
+            {"form": form, "organisation": organisation},
+            status=400 if request.method == "POST" else 200,
+        )
