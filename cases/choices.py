@@ -34,6 +34,10 @@ class ShareStatus(models.TextChoices):
     APPROVED = "approved", "Approved, awaiting release"
     APPROVED_IN_PART = "approved_in_part", "Approved in part, awaiting release"
     RELEASED = "released", "Released"
+    RELEASED_IN_EMERGENCY = (
+        "released_in_emergency",
+        "Released in an emergency, awaiting the lead's review",
+    )
     REFUSED = "refused", "Refused"
     WITHDRAWN = "withdrawn", "Withdrawn"
 

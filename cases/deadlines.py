@@ -22,6 +22,11 @@ def policy_for(organisation: Organisation, urgency: str) -> tuple[str, int]:
     return (policy.rule, policy.amount) if policy else DEFAULT_POLICY[urgency]
 
 
+def retrospective_review_deadline(organisation: Organisation, released_at: datetime) -> datetime:
+    """After an emergency release the lead reviews it by the end of the working day."""
+    return calendar_of(organisation).end_of_working_day(released_at)
+
+
 def review_deadline(organisation: Organisation, urgency: str, submitted_at: datetime) -> datetime:
     rule, amount = policy_for(organisation, urgency)
     if rule == DeadlineRule.HOURS:

@@ -55,8 +55,9 @@ def share_actions(user: UserLike, share: Share) -> set[str]:
     """What the user may do next with this share, for the buttons on its page."""
     actions: set[str] = set()
     if share.status == ShareStatus.DRAFT and can_edit_draft(user, share):
-        actions |= {"edit", "withdraw"}
-    if share.status == ShareStatus.AWAITING_REVIEW and can_decide(user, share):
+        actions |= {"edit", "withdraw", "emergency"}
+    under_review = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)
+    if share.status in under_review and can_decide(user, share):
         actions.add("decide")
     if share.status in (
         ShareStatus.APPROVED,

@@ -84,7 +84,7 @@ def review_queue_for(user: UserLike) -> QuerySet[Share]:
     """Shares awaiting review in the settings where the user decides."""
     return (
         Share.objects.filter(
-            status=ShareStatus.AWAITING_REVIEW,
+            status__in=(ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY),
             case__organisation__in=settings_where(user, "cases.decide_shares"),
         )
         .select_related("case__child", "case__organisation", "proposed_by")

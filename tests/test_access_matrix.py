@@ -220,7 +220,8 @@ def _decider_step(persona: str, share: Record | None) -> int:
     assert share is not None
     if persona not in DECIDERS:
         return 403
-    return 200 if share.status == ShareStatus.AWAITING_REVIEW else 302
+    under_review = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)
+    return 200 if share.status in under_review else 302
 
 
 def _release_step(persona: str, share: Record | None) -> int:
@@ -312,6 +313,7 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/shares/<int:pk>/": Expect(everyone(200)),
     "safeguarding/shares/<int:pk>/edit/": Expect(_proposer_step({ShareStatus.DRAFT})),
     "safeguarding/shares/<int:pk>/withdraw/": Expect(_proposer_step({ShareStatus.DRAFT})),
+    "safeguarding/shares/<int:pk>/emergency/": Expect(_proposer_step({ShareStatus.DRAFT})),
     "safeguarding/review/": Expect(everyone(200)),
     "safeguarding/notifications/": Expect(everyone(200)),
     "safeguarding/deadlines/": Expect(only(SETS_DEADLINES)),

@@ -68,8 +68,8 @@ def demo(db: Any) -> dict[str, int]:
 
 
 def test_seed_demo_reports_what_it_made(demo):
-    assert demo == {"settings": 2, "people": 7, "cases": 5, "shares": 9}
-    assert Share.objects.count() == 9
+    assert demo == {"settings": 2, "people": 7, "cases": 5, "shares": 10}
+    assert Share.objects.count() == 10
     assert get_user_model().objects.count() == 7
     assert Case.objects.count() == 5
 
@@ -220,7 +220,7 @@ def test_seed_demo_command_prints_the_summary(db):
     out = StringIO()
     call_command("seed_demo", stdout=out)
     assert out.getvalue().strip() == (
-        "Demo ready: 2 settings, 7 people, 5 cases, 9 shares. "
+        "Demo ready: 2 settings, 7 people, 5 cases, 10 shares. "
         "Every demo password is 'safeshare-demo'."
     )
     first = counts()

@@ -367,7 +367,7 @@ def test_closing_a_case_ends_the_teams_access_but_not_the_leads(client: Any, dem
     practitioner = signed_in(client, demo, "practitioner")
     pages = pages_of_case(demo, "OAK-001")
     proposed = [s for s in demo.shares_of("OAK-001") if s.proposed_by == demo.user("practitioner")]
-    assert len(proposed) == 4
+    assert len(proposed) == 5
     none_404(practitioner, pages)
 
     changes = Changes()

@@ -1,11 +1,11 @@
 """The lists people open all day cost the same number of queries with 10 shares or 1,000.
 
-The small database is the demo (nine shares, made through the flow) and one more share
-proposed by the lead through ``workflows.steps``: ten shares, each with its process and tasks.
-The large one adds 990 copies of those ten, share, process and tasks alike, in bulk, so the
-practitioner's two cases hold about 400 shares each. Every page is measured once on the small
-database (after a warm-up request), which gives its budget K; on the large one it must not
-take a single query more (``django_assert_max_num_queries(K)``).
+The small database is the demo (ten shares, made through the flow) and one more share
+proposed by the lead through ``workflows.steps``: eleven shares, each with its process and
+tasks. The large one adds about a thousand copies of those, share, process and tasks alike,
+in bulk, so the practitioner's two cases hold about 400 shares each. Every page is measured
+once on the small database (after a warm-up request), which gives its budget K; on the
+large one it must not take a single query more (``django_assert_max_num_queries(K)``).
 
 Both databases are built once for the module, inside a transaction rolled back after it.
 """
@@ -28,7 +28,7 @@ from workflows import steps
 from workflows.demo import seed_demo
 from workflows.models import ShareProcess
 
-SMALL, LARGE = 10, 1_000
+SMALL, LARGE = 11, 1_011
 
 PERSONAS = ("practitioner", "lead")
 PAGES = {
@@ -176,7 +176,11 @@ def test_the_large_database_is_large(client: Any, db: Any, budgets: Any) -> None
     client.force_login(get_user_model().objects.get(username="lead"))
     queue = client.get("/safeguarding/review/").context["paginator"]
     awaiting = Share.objects.filter(
-        status=choices.ShareStatus.AWAITING_REVIEW, case__organisation__name="Oakfield Nursery"
+        status__in=(
+            choices.ShareStatus.AWAITING_REVIEW,
+            choices.ShareStatus.RELEASED_IN_EMERGENCY,
+        ),
+        case__organisation__name="Oakfield Nursery",
     )
     assert queue.count == awaiting.count() > 50
     client.force_login(get_user_model().objects.get(username="practitioner"))

@@ -217,6 +217,15 @@ def _shares(
         outcome=choices.Outcome.RETURN,
         reasons="Add what Maisie said about the bruise, in her own words.",
     )
+    # Released at once in an emergency, awaiting the lead's retrospective review.
+    emergency = propose(maisie, practitioner, submit=False, urgency=choices.Urgency.IMMEDIATE)
+    steps.release_in_emergency(
+        share=emergency,
+        user=practitioner,
+        justification="Maisie said she was afraid to go home tonight; lead and deputy on a "
+        "course with phones off. Duty social worker needed it before collection at 17:30.",
+        sent_at=now(),
+    )
     # Withdrawn by the proposer.
     withdrawn = propose(leo, practitioner, submit=False)
     steps.withdraw(

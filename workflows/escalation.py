@@ -40,7 +40,7 @@ def review_window(share: Share) -> tuple[datetime, datetime]:
 def escalate(share: Share, level: str) -> Escalation | None:
     """Record this escalation once per review round and queue a notification per person."""
     share = Share.objects.select_related("case__organisation").get(pk=share.pk)
-    if share.status != ShareStatus.AWAITING_REVIEW:
+    if share.status not in (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY):
         return None  # decided in the meantime: nobody needs chasing
     submitted_at, due = review_window(share)
     try:

@@ -93,6 +93,8 @@ class ShareFlow(flow.Flow):
         flow.Switch()
         .Case(this.record_release, _is(ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART))
         .Case(this.refused, _is(ShareStatus.REFUSED))
+        # A retrospective review of an emergency release: whatever its view, it was sent.
+        .Case(this.released, _is(ShareStatus.RELEASED))
         .Default(this.draft)
     )
 

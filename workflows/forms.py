@@ -252,6 +252,20 @@ class ReleaseForm(forms.Form):
         }
 
 
+class EmergencyReleaseForm(ReleaseForm):
+    justification = forms.CharField(
+        label="Why the child is at immediate risk, and why no lead could be reached",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=4000,
+        required=False,
+        help_text="Your lead reviews this release today; this is what they will read first.",
+    )
+    field_order = ["justification", "sent_at", "note"]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        return {**super().service_kwargs(), "justification": self.cleaned_data["justification"]}
+
+
 def apply_service_errors(
     error: ValidationError,
     form: forms.BaseForm,

@@ -103,6 +103,16 @@ def withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Share:
     )
 
 
+def release_in_emergency(*, share: Share, user: AbstractBaseUser, **release: Any) -> Release:
+    """Release the draft at once; the flow goes on to the (now retrospective) lead review."""
+    return _complete(
+        share,
+        ShareFlow.draft,
+        user,
+        lambda: services.release_in_emergency(share=share, user=user, **release),
+    )
+
+
 def decide(*, share: Share, user: AbstractBaseUser, **decision: Any) -> Decision:
     return _complete(
         share,

@@ -43,6 +43,11 @@ class SafeguardingApp(Application):
     notifications_path = path(
         "notifications/", views.NotificationListView.as_view(), name="notifications"
     )
+    emergency_release_path = path(
+        "shares/<int:pk>/emergency/",
+        views.EmergencyReleaseView.as_view(),
+        name="emergency_release",
+    )
     review_queue_path = path("review/", views.ReviewQueueView.as_view(), name="review_queue")
     lead_review_path = path(
         "shares/<int:pk>/review/", views.LeadReviewView.as_view(), name="lead_review"

@@ -25,6 +25,7 @@ from . import steps
 from .flows import ShareFlow
 from .forms import (
     DecisionForm,
+    EmergencyReleaseForm,
     ItemFormSet,
     ReleaseForm,
     ShareForm,
@@ -169,6 +170,38 @@ def _rename(error: ValidationError, old: str, new: str) -> ValidationError:
     )
 
 
+class EmergencyReleaseView(View):
+    """Release at once when a child is at immediate risk and no lead can be reached."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
+        if not share.is_draft:
+            return _moved_on(request, share)
+        note_viewed(request.user, share.case, share)
+        items = list(share.items.all())
+        flagged = [item for item in items if item.identifies_third_party]
+        form = EmergencyReleaseForm(
+            request.POST if request.method == "POST" else None, flagged_items=flagged
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                steps.release_in_emergency(share=share, user=request.user, **form.service_kwargs())
+            except ValidationError as error:
+                apply_service_errors(_item_errors_by_pk(error, items), form)
+            else:
+                messages.warning(
+                    request,
+                    "Released in an emergency. Your lead has been asked to review it today.",
+                )
+                return redirect(share_url(share))
+        return render(
+            request,
+            "workflows/emergency_release.html",
+            {"share": share, "items": items, "form": form},
+            status=400 if request.method == "POST" else 200,
+        )
+
+
 class ReviewQueueView(ListView):
     template_name = "workflows/review_queue.html"
     context_object_name = "shares"
@@ -196,7 +229,7 @@ class LeadReviewView(View):
                         request, f"Decision recorded: {decision.get_outcome_display()}."
                     )
                     return redirect(share_url(share))
-        elif share.status == ShareStatus.AWAITING_REVIEW:
+        elif share.status in (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY):
             steps.note_opened(share, ShareFlow.lead_review, request.user)
         else:
             return _moved_on(request, share)

@@ -53,7 +53,10 @@ class Release(AppendOnlyModel):
     """What was actually sent, frozen at the moment it was recorded. Never edited or deleted."""
 
     share = models.OneToOneField(Share, on_delete=models.PROTECT, related_name="release")
-    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="releases")
+    # Empty for an emergency release, made before any decision (the lead reviews it after).
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, null=True, blank=True, related_name="releases"
+    )
     recipient_name = models.CharField(max_length=200)
     recipient_role = models.CharField(max_length=200, blank=True)
     recipient_agency = models.CharField(max_length=200)

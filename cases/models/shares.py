@@ -36,7 +36,7 @@ class Share(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposed_shares"
     )
     status = models.CharField(
-        max_length=20, choices=choices.ShareStatus.choices, default=choices.ShareStatus.DRAFT
+        max_length=30, choices=choices.ShareStatus.choices, default=choices.ShareStatus.DRAFT
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -118,6 +118,9 @@ class Share(models.Model):
     )
 
     withdrawn_reason = models.TextField(max_length=2000, blank=True)
+    # Set when a practitioner released at once because the child was at immediate risk and
+    # no lead could be reached; a retrospective lead review follows.
+    emergency_justification = models.TextField(max_length=4000, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

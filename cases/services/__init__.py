@@ -11,7 +11,7 @@ from .memberships import (
     membership_end,
     membership_start,
 )
-from .releases import release_record
+from .releases import release_in_emergency, release_record
 from .shares import share_propose, share_submit, share_update_draft, share_withdraw
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "membership_end",
     "membership_start",
     "decision_record",
+    "release_in_emergency",
     "release_record",
     "share_propose",
     "share_submit",

@@ -90,7 +90,14 @@ def decision_record(
 ) -> Decision:
     """Record the lead's decision on a share awaiting review; the record is permanent."""
     share = locked(share)
-    if share.status != ShareStatus.AWAITING_REVIEW:
+    emergency = share.status == ShareStatus.RELEASED_IN_EMERGENCY
+    if emergency and outcome not in (Outcome.APPROVE, Outcome.REFUSE):
+        raise refuse(
+            "outcome",
+            "This share was already released in an emergency: endorse it (approve) or record "
+            "that it should not have been shared (refuse).",
+        )
+    if share.status not in (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY):
         raise refuse(
             "__all__",
             f"This share is {share.get_status_display().lower()}, not awaiting review: "
@@ -129,6 +136,7 @@ def decision_record(
         )
         ApprovedItem.objects.bulk_create(ApprovedItem(decision=decision, item_id=pk) for pk in ids)
 
-    share.status = _STATUS_AFTER[outcome]
+    # A retrospective review records its view; what was sent stays sent.
+    share.status = ShareStatus.RELEASED if emergency else _STATUS_AFTER[outcome]
     share.save(update_fields=["status", "updated_at"])
     return decision

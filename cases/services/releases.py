@@ -7,15 +7,26 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from permissions.rules import can_record_release
+from permissions.rules import can_edit_draft, can_record_release
 
 from .. import rules
 from ..choices import Outcome, ShareStatus, ThirdPartyHandling
+from ..deadlines import retrospective_review_deadline
 from ..errors import raise_if, refuse
-from ..models import Release, Share, ShareItem
+from ..models import Decision, Release, Share, ShareItem
 from .shares import locked
 
 ItemHandling = Mapping[int, tuple[str, str]]
+
+
+def _check_sent_at(sent_at: datetime | None, not_before: datetime | None) -> None:
+    if sent_at is None:
+        raise refuse("sent_at", "Enter the date and time the information was sent.")
+    if sent_at > timezone.now():
+        raise refuse("sent_at", "The time sent cannot be in the future.")
+    # Times sent are entered to the minute, so compare at that precision.
+    if not_before is not None and sent_at < not_before.replace(second=0, microsecond=0):
+        raise refuse("sent_at", "The time sent cannot be before the share was approved.")
 
 
 def _apply_handling(items: list[ShareItem], handling: ItemHandling) -> None:
@@ -52,21 +63,31 @@ def release_record(
     decision = share.decisions.order_by("-decided_at", "-pk").first()
     if decision is None or decision.outcome not in (Outcome.APPROVE, Outcome.APPROVE_IN_PART):
         raise refuse("__all__", "There is no approval to release against.")
-    if sent_at is None:
-        raise refuse("sent_at", "Enter the date and time the information was sent.")
-    if sent_at > timezone.now():
-        raise refuse("sent_at", "The time sent cannot be in the future.")
-    # Times sent are entered to the minute, so compare at that precision.
-    if sent_at < decision.decided_at.replace(second=0, microsecond=0):
-        raise refuse("sent_at", "The time sent cannot be before the share was approved.")
+    _check_sent_at(sent_at, not_before=decision.decided_at)
 
     approved = list(decision.approved_items.order_by("position", "pk"))
-    _apply_handling(approved, third_party_handling or {})
-    errors = rules.third_party_errors(approved)
-    for index, item in enumerate(approved):
+    release = _freeze(share, decision, approved, user, sent_at, third_party_handling, note)
+    share.status = ShareStatus.RELEASED
+    share.save(update_fields=["status", "updated_at"])
+    return release
+
+
+def _freeze(
+    share: Share,
+    decision: Decision | None,
+    items: list[ShareItem],
+    user: AbstractBaseUser,
+    sent_at: datetime,
+    third_party_handling: ItemHandling | None,
+    note: str,
+) -> Release:
+    """Write the permanent record of exactly what was sent, once every flagged item is settled."""
+    _apply_handling(items, third_party_handling or {})
+    errors = rules.third_party_errors(items)
+    for index, item in enumerate(items):
         errors.update(rules.text_length_errors(item, f"items.{index}."))
     raise_if(errors)
-    for item in approved:
+    for item in items:
         item.save(update_fields=["third_party_handling", "redacted_content"])
 
     recipient = share.recipient
@@ -85,7 +106,7 @@ def release_record(
                 "text": item.content_to_send,
                 "redacted": item.third_party_handling == ThirdPartyHandling.REDACTED,
             }
-            for item in approved
+            for item in items
         ],
         sent_at=sent_at,
         released_by=user,
@@ -93,6 +114,57 @@ def release_record(
     )
     raise_if(rules.text_length_errors(release))
     release.save()
-    share.status = ShareStatus.RELEASED
-    share.save(update_fields=["status", "updated_at"])
+    return release
+
+
+@transaction.atomic
+def release_in_emergency(
+    *,
+    share: Share,
+    user: AbstractBaseUser,
+    justification: str,
+    sent_at: datetime | None,
+    third_party_handling: ItemHandling | None = None,
+    note: str = "",
+) -> Release:
+    """Release a complete draft at once, without a decision, because the child is at
+    immediate risk and no lead can be reached. A retrospective lead review falls due by the
+    end of the working day and escalates like any other."""
+    share = locked(share)
+    if share.status != ShareStatus.DRAFT:
+        raise refuse("__all__", "Only a draft can be released in an emergency.")
+    if not can_edit_draft(user, share):
+        raise refuse("__all__", "Only the person who proposed this share can release it.")
+    justification = (justification or "").strip()
+    if not justification:
+        raise refuse(
+            "justification",
+            "Explain why the child is at immediate risk and why no lead could be reached.",
+        )
+    _check_sent_at(sent_at, not_before=None)
+    raise_if(rules.submission_errors(share, list(share.items.all())))
+    share.emergency_justification = justification
+    raise_if(rules.text_length_errors(share))
+    release = _freeze(
+        share,
+        None,
+        list(share.items.order_by("position", "pk")),
+        user,
+        sent_at,
+        third_party_handling,
+        note,
+    )
+    now = timezone.now()
+    share.status = ShareStatus.RELEASED_IN_EMERGENCY
+    share.submitted_at = now
+    share.review_due_at = retrospective_review_deadline(share.organisation, now)
+    share.save(
+        update_fields=[
+            "status",
+            "emergency_justification",
+            "submitted_at",
+            "review_due_at",
+            "updated_at",
+        ]
+    )
     return release
