@@ -14,6 +14,9 @@ DEFAULTS: dict[str, Any] = {
     "SAFESHARE_BREAK_GLASS_HOURS": 24,
     # The address people use to reach the site, for links in emails.
     "SAFESHARE_SITE_URL": "http://127.0.0.1:8000",
+    # How long a delivery's claim on a notification holds before another may retake it
+    # (a worker killed mid-send leaves its claim behind).
+    "SAFESHARE_NOTIFICATION_CLAIM_SECONDS": 300,
 }
 
 

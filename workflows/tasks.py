@@ -21,8 +21,15 @@ logger = logging.getLogger(__name__)
 
 SWEEP_LOCK = "safeshare:timer-sweep"
 SWEEP_LOCK_SECONDS = 120
-# A delivery that claimed a notification this long ago without finishing is presumed dead.
-CLAIM_TIMEOUT = timedelta(minutes=5)
+
+
+def claim_timeout() -> timedelta:
+    """A delivery that claimed a notification this long ago without finishing is presumed dead.
+
+    SAFESHARE_NOTIFICATION_CLAIM_SECONDS (5 minutes unless set; the integration tests
+    shorten it to see a killed worker's claim retaken).
+    """
+    return timedelta(seconds=app_settings.get("SAFESHARE_NOTIFICATION_CLAIM_SECONDS"))
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -40,7 +47,7 @@ def sweep_timers() -> int:
 def _claim(notification_id: int) -> bool:
     """Take the right to email this notification; exactly one delivery wins."""
     now = timezone.now()
-    claimable = Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=now - CLAIM_TIMEOUT)
+    claimable = Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=now - claim_timeout())
     return bool(
         Notification.objects.filter(claimable, pk=notification_id, emailed_at__isnull=True).update(
             email_claimed_at=now
@@ -84,7 +91,7 @@ def deliver_notification(notification_id: int) -> bool:
 @shared_task(acks_late=True, ignore_result=True)
 def deliver_pending_notifications() -> int:
     """Re-send what a lost message or a killed worker left unsent."""
-    stale = timezone.now() - CLAIM_TIMEOUT
+    stale = timezone.now() - claim_timeout()
     pending = Notification.objects.filter(emailed_at__isnull=True).filter(
         Q(email_claimed_at__isnull=True, created_at__lt=timezone.now() - timedelta(minutes=1))
         | Q(email_claimed_at__lt=stale)
