@@ -109,7 +109,7 @@ class Notification(models.Model):
         Escalation, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Claimed by one delivery at a time; a claim older than CLAIM_TIMEOUT may be retaken,
+    # Claimed by one delivery at a time; a claim older than claim_timeout() may be retaken,
     # so a worker killed mid-send does not lose the email.
     email_claimed_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
