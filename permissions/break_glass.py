@@ -14,10 +14,11 @@ from django.utils import timezone
 from cases import app_settings
 from cases.choices import DECIDING_ROLES
 from cases.errors import refuse
-from cases.models import Case, Membership
+from cases.models import Case
 
 from .models import AuditAction, AuditEntry, BreakGlassGrant
 from .rules import can_break_glass, can_oversee
+from .selectors import people_to_alert
 
 MAX_HOURS = 72
 
@@ -64,13 +65,9 @@ def break_glass_take(
 def alert_leads(grant: BreakGlassGrant) -> None:
     """Tell the setting's leads and deputies. Who and what kind only: never the child or case."""
     recipients = list(
-        Membership.objects.filter(
-            organisation_id=grant.case.organisation_id,
-            role__in=DECIDING_ROLES,
-            ended_at__isnull=True,
-        )
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
+        people_to_alert(grant.case.organisation, set(DECIDING_ROLES))
+        .exclude(email="")
+        .values_list("email", flat=True)
     )
     if not recipients:
         return
