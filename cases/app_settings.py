@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     # How long a delivery's claim on a notification holds before another may retake it
     # (a worker killed mid-send leaves its claim behind).
     "SAFESHARE_NOTIFICATION_CLAIM_SECONDS": 300,
+    # Working days allowed to tell the family once telling them was "not yet possible".
+    "SAFESHARE_FAMILY_FOLLOW_UP_WORKING_DAYS": 5,
 }
 
 

@@ -167,3 +167,24 @@ class DecidingCapacity(models.TextChoices):
     LEAD = "lead", "Designated Safeguarding Lead"
     DEPUTY = "deputy", "Deputy, on behalf of the lead"
     SOLE_PRACTITIONER = "sole_practitioner", "Sole practitioner deciding their own share"
+
+
+class FamilyInformed(models.TextChoices):
+    TOLD = "told", "Yes: the family has been told"
+    NOT_TOLD = "not_told", "No: the family has not been told"
+
+
+class FamilyNotToldReason(models.TextChoices):
+    INCREASE_RISK = "increase_risk", "Telling them would increase the risk to the child"
+    PREJUDICE_INVESTIGATION = (
+        "prejudice_investigation",
+        "Telling them would prejudice a police or social care investigation",
+    )
+    # The only temporary reason: a follow-up to tell them falls due.
+    NOT_YET_POSSIBLE = "not_yet_possible", "Not yet possible (they will be told)"
+
+
+class AdviserCapacity(models.TextChoices):
+    COLLEAGUE = "colleague", "A colleague"
+    LEAD = "lead", "The Designated Safeguarding Lead or a deputy"
+    DATA_PROTECTION_OFFICER = "dpo", "The data protection officer"

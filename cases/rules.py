@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import date
 
 from django.db import models
+from django.utils import timezone
 
 from . import choices
 from .models import Organisation, Share, ShareItem
@@ -174,12 +176,33 @@ def third_party_errors(items: Iterable[ShareItem]) -> Errors:
     return dict(errors)
 
 
+def family_errors(share: Share, today: date | None = None) -> Errors:
+    """Golden rule 2: the family was told (when, by whom), or the reason they were not."""
+    errors = _collect()
+    if share.family_informed == choices.FamilyInformed.TOLD:
+        if share.family_informed_on is None:
+            errors["family_informed_on"].append("Enter the date the family was told.")
+        elif share.family_informed_on > (today or timezone.localdate()):
+            errors["family_informed_on"].append("The date they were told cannot be in the future.")
+        if not share.family_informed_by.strip():
+            errors["family_informed_by"].append("Say who told the family.")
+    elif share.family_informed == choices.FamilyInformed.NOT_TOLD:
+        if not share.family_not_told_reason:
+            errors["family_not_told_reason"].append("Say why the family has not been told.")
+    else:
+        errors["family_informed"].append(
+            "Record whether the family has been told about this share, or why not."
+        )
+    return dict(errors)
+
+
 def submission_errors(share: Share, items: Sequence[ShareItem]) -> Errors:
     organisation = share.case.organisation
     merged: Errors = {}
     for found in (
         lawful_basis_errors(share, items, organisation),
         consent_errors(share),
+        family_errors(share),
         risk_errors(share),
         recipient_errors(share),
         item_errors(items),

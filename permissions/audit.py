@@ -1,4 +1,5 @@
-"""Writing to the one audit log. Every read of a record and every change of access lands here."""
+"""Writing to the one audit log. Every read of a record, every change of access and every
+step of a share lands here, as one entry each, appended to the hash chain."""
 
 from __future__ import annotations
 
@@ -6,40 +7,62 @@ from typing import Any
 
 from django.db import models
 
-from cases.models import Case, Decision, Organisation, Release, Share
+from cases.models import Case, Consultation, Decision, Organisation, Release, Share
 
+from .audit_chain import append
 from .models import AuditAction, AuditEntry
+from .roles import role_in
 
 _VIEW_ACTIONS: dict[type[models.Model], str] = {
     Case: AuditAction.VIEW_CASE,
     Share: AuditAction.VIEW_SHARE,
     Decision: AuditAction.VIEW_DECISION,
     Release: AuditAction.VIEW_RELEASE,
+    Consultation: AuditAction.VIEW_CONSULTATION,
 }
 
 
-def _case_of(record: models.Model) -> Case:
+def _place(record: models.Model) -> tuple[Case, Share | None]:
+    """The case and share a record belongs to (every other record hangs off a share)."""
     if isinstance(record, Case):
-        return record
-    if isinstance(record, Share):
-        return record.case
-    return record.share.case  # Decision and Release
+        return record, None
+    share = record if isinstance(record, Share) else record.share  # type: ignore[attr-defined]
+    return share.case, share
+
+
+def _entry(action: str, record: models.Model, **fields: Any) -> AuditEntry:
+    case, share = _place(record)
+    return AuditEntry(
+        organisation_id=case.organisation_id,
+        action=action,
+        object_type=record._meta.model_name,
+        object_id=record.pk,
+        case=case,
+        share=share,
+        **fields,
+    )
 
 
 def record_views(user: Any, records: list[models.Model], basis: str) -> None:
     """Log that the user saw these records (a page often shows several at once)."""
-    AuditEntry.objects.bulk_create(
-        AuditEntry(
-            actor=user,
-            organisation_id=_case_of(record).organisation_id,
-            action=_VIEW_ACTIONS[type(record)],
-            object_type=record._meta.model_name,
-            object_id=record.pk,
-            case=_case_of(record),
-            basis=basis,
-        )
-        for record in records
+    append(
+        [_entry(_VIEW_ACTIONS[type(record)], record, actor=user, basis=basis) for record in records]
     )
+
+
+def record_event(
+    action: str, record: models.Model, *, actor: Any = None, detail: str = "", basis: str = ""
+) -> AuditEntry:
+    """Log one step in a share's life (or a case's), with the actor's role at the time.
+
+    Call it inside the service's transaction, so the entry and the change stand or fall
+    together. ``actor`` is None for what the system did by itself (an escalation).
+    """
+    if not basis:
+        case, _ = _place(record)
+        basis = (role_in(actor, case.organisation) or "") if actor is not None else "system"
+    [entry] = append([_entry(action, record, actor=actor, basis=basis, detail=detail[:300])])
+    return entry
 
 
 def record_access_change(
@@ -53,14 +76,19 @@ def record_access_change(
 ) -> AuditEntry:
     case = target if isinstance(target, Case) else None
     organisation_id = target.organisation_id if isinstance(target, Case) else target.pk
-    return AuditEntry.objects.create(
-        actor=actor,
-        organisation_id=organisation_id,
-        action=action,
-        object_type=target._meta.model_name,
-        object_id=target.pk,
-        case=case,
-        subject_id=subject_id,
-        basis=permission,
-        detail=detail,
+    [entry] = append(
+        [
+            AuditEntry(
+                actor=actor,
+                organisation_id=organisation_id,
+                action=action,
+                object_type=target._meta.model_name,
+                object_id=target.pk,
+                case=case,
+                subject_id=subject_id,
+                basis=permission,
+                detail=detail,
+            )
+        ]
     )
+    return entry

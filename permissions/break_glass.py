@@ -16,7 +16,8 @@ from cases.choices import DECIDING_ROLES
 from cases.errors import refuse
 from cases.models import Case
 
-from .models import AuditAction, AuditEntry, BreakGlassGrant
+from .audit import record_access_change
+from .models import AuditAction, BreakGlassGrant
 from .rules import can_break_glass, can_oversee
 from .selectors import people_to_alert
 
@@ -48,15 +49,12 @@ def break_glass_take(
     grant = BreakGlassGrant.objects.create(
         user=user, case=case, reason=reason, granted_at=now, expires_at=now + timedelta(hours=hours)
     )
-    AuditEntry.objects.create(
-        actor=user,
-        organisation_id=case.organisation_id,
+    record_access_change(
         action=AuditAction.BREAK_GLASS,
-        object_type="case",
-        object_id=case.pk,
-        case=case,
-        subject=user,
-        basis=f"break-glass grant #{grant.pk}, {hours} hours",
+        subject_id=user.pk,
+        target=case,
+        permission=f"break-glass grant #{grant.pk}, {hours} hours",
+        actor=user,
     )
     transaction.on_commit(lambda: alert_leads(grant))
     return grant
@@ -87,15 +85,12 @@ def alert_leads(grant: BreakGlassGrant) -> None:
 
 
 def _record_ended(grant: BreakGlassGrant, by: Any, why: str) -> None:
-    AuditEntry.objects.create(
-        actor=by,
-        organisation_id=grant.case.organisation_id,
+    record_access_change(
         action=AuditAction.REVOKE,
-        object_type="case",
-        object_id=grant.case_id,
-        case=grant.case,
         subject_id=grant.user_id,
-        basis=f"break-glass grant #{grant.pk} {why}",
+        target=grant.case,
+        permission=f"break-glass grant #{grant.pk} {why}",
+        actor=by,
     )
 
 

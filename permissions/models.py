@@ -7,7 +7,7 @@ from django.db import models
 from django.utils import timezone
 from guardian.models import UserObjectPermissionBase
 
-from cases.models import Case, Organisation
+from cases.models import Case, Organisation, Share
 from cases.models.immutable import AppendOnlyModel
 
 
@@ -72,17 +72,46 @@ class AuditAction(models.TextChoices):
     VIEW_SHARE = "view_share", "Viewed a share"
     VIEW_DECISION = "view_decision", "Viewed a decision"
     VIEW_RELEASE = "view_release", "Viewed a release"
+    VIEW_CONSULTATION = "view_consultation", "Viewed a request for advice"
     GRANT = "grant", "Access granted"
     REVOKE = "revoke", "Access revoked"
     BREAK_GLASS = "break_glass", "Break-glass access taken"
+    SHARE_CREATED = "share_created", "Share proposed"
+    SHARE_EDITED = "share_edited", "Draft changed"
+    SHARE_SUBMITTED = "share_submitted", "Share submitted for lead review"
+    SHARE_DECIDED = "share_decided", "Decision recorded"
+    SHARE_RECONSIDERED = "share_reconsidered", "Decision reconsidered"
+    SHARE_RETURNED = "share_returned", "Share returned for more information"
+    SHARE_RELEASED = "share_released", "Release recorded"
+    SHARE_WITHDRAWN = "share_withdrawn", "Share withdrawn"
+    ESCALATION = "escalation", "Review escalated"
+    ADVICE_ASKED = "advice_asked", "Advice asked without identity"
+    ADVICE_GIVEN = "advice_given", "Advice given"
+    FAMILY_INFORMED = "family_informed", "Family told"
+
+
+# Actions that change something, as against reading it (the share's history shows these).
+EVENT_ACTIONS = frozenset(AuditAction.values) - {
+    AuditAction.VIEW_CASE,
+    AuditAction.VIEW_SHARE,
+    AuditAction.VIEW_DECISION,
+    AuditAction.VIEW_RELEASE,
+    AuditAction.VIEW_CONSULTATION,
+}
 
 
 class AuditEntry(AppendOnlyModel):
     """One event, in order: who did what to which record, when, and under which role or grant.
 
-    The product's single audit log: it starts as the access log and grows to every event.
+    The product's single audit log, hash-chained: each entry carries the SHA-256 of the entry
+    before it and of its own content (``permissions.audit_chain``), and the database refuses
+    UPDATE and DELETE on the table (migration 0003). Write through ``permissions.audit`` only.
     """
 
+    # Position in the chain, from 1 with no gaps; set under the chain lock when appended.
+    sequence = models.PositiveBigIntegerField(unique=True)
+    previous_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -94,12 +123,16 @@ class AuditEntry(AppendOnlyModel):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="audit_entries"
     )
-    action = models.CharField(max_length=20, choices=AuditAction.choices)
+    action = models.CharField(max_length=30, choices=AuditAction.choices)
     # What the event concerns: its kind and id, and the case it belongs to.
     object_type = models.CharField(max_length=40)
     object_id = models.BigIntegerField()
     case = models.ForeignKey(
         Case, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
+    )
+    # The share the event belongs to, so a share's history is one indexed query.
+    share = models.ForeignKey(
+        Share, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
     )
     basis = models.CharField("under which role or grant", max_length=60, blank=True)
     subject = models.ForeignKey(
@@ -113,10 +146,11 @@ class AuditEntry(AppendOnlyModel):
     detail = models.CharField(max_length=300, blank=True)
 
     class Meta(AppendOnlyModel.Meta):
-        ordering = ["pk"]
+        ordering = ["sequence"]
         indexes = [
             models.Index(fields=["organisation", "at"]),
             models.Index(fields=["case", "at"]),
+            models.Index(fields=["share", "sequence"]),
         ]
 
     def __str__(self) -> str:

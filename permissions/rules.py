@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cases.choices import Role, ShareStatus
-from cases.models import Case, Organisation, Share
+from cases.models import Case, Consultation, Organisation, Share
 
 from .roles import UserLike, current_memberships, role_in
 from .selectors import case_list_for, settings_where
@@ -38,6 +38,29 @@ def can_record_release(user: UserLike, share: Share) -> bool:
     return can_edit_draft(user, share) or can_decide(user, share)
 
 
+def can_record_family_told(user: UserLike, share: Share) -> bool:
+    return can_record_release(user, share)
+
+
+def can_ask_advice(user: UserLike, share: Share) -> bool:
+    """Advice is sought while the share is still being prepared (golden rule 3)."""
+    return share.status == ShareStatus.DRAFT and can_edit_draft(user, share)
+
+
+def can_be_adviser(user: UserLike, share: Share) -> bool:
+    """Any current member of the share's setting but the one asking may be asked."""
+    return user.pk != share.proposed_by_id and role_in(user, share.organisation) is not None
+
+
+def can_give_advice(user: UserLike, consultation: Consultation) -> bool:
+    return consultation.adviser_id == user.pk and can_be_adviser(user, consultation.share)
+
+
+def can_reconsider(user: UserLike, share: Share) -> bool:
+    """A refusal may be looked at again (new information, a challenge) by a lead or deputy."""
+    return share.status == ShareStatus.REFUSED and can_decide(user, share)
+
+
 def can_oversee(user: UserLike, organisation: Organisation) -> bool:
     return _holds(user, "cases.oversee_cases", organisation)
 
@@ -55,7 +78,9 @@ def share_actions(user: UserLike, share: Share) -> set[str]:
     """What the user may do next with this share, for the buttons on its page."""
     actions: set[str] = set()
     if share.status == ShareStatus.DRAFT and can_edit_draft(user, share):
-        actions |= {"edit", "withdraw", "emergency"}
+        actions |= {"edit", "withdraw", "emergency", "ask_advice"}
+    if can_reconsider(user, share):
+        actions.add("reconsider")
     under_review = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)
     if share.status in under_review and can_decide(user, share):
         actions.add("decide")

@@ -336,6 +336,8 @@ def complete_share(page: Any, recipient_pk: int, **changes: Any) -> dict[str, An
         "statutory_gateways": [choices.StatutoryGateway.CA1989_S47],
         "consent_status": choices.ConsentStatus.NOT_SOUGHT,
         "consent_not_sought_reason": choices.ConsentNotSoughtReason.WOULD_INCREASE_RISK,
+        "family_informed": choices.FamilyInformed.NOT_TOLD,
+        "family_not_told_reason": choices.FamilyNotToldReason.INCREASE_RISK,
         "risk_if_shared": "The family may stop bringing Maisie to nursery.",
         "risk_if_not_shared": "Physical harm may continue without an assessment.",
         "items-0-category": choices.ItemCategory.OBSERVATION,

@@ -64,6 +64,8 @@ def _ten_shares() -> None:
             "urgency": choices.Urgency.ROUTINE,
             "lawful_basis": choices.LawfulBasis.LEGITIMATE_INTERESTS,
             "consent_status": choices.ConsentStatus.GIVEN,
+            "family_informed": choices.FamilyInformed.NOT_TOLD,
+            "family_not_told_reason": choices.FamilyNotToldReason.INCREASE_RISK,
             "risk_if_shared": "Little: the family agreed.",
             "risk_if_not_shared": "A missed pattern of concern.",
             "recipient": case.organisation.recipients.first(),

@@ -54,6 +54,8 @@ def _complete_fields(recipient: Recipient, **overrides: Any) -> dict[str, Any]:
         "lawful_basis": choices.LawfulBasis.LEGITIMATE_INTERESTS,
         "consent_status": choices.ConsentStatus.NOT_SOUGHT,
         "consent_not_sought_reason": choices.ConsentNotSoughtReason.WOULD_INCREASE_RISK,
+        "family_informed": choices.FamilyInformed.NOT_TOLD,
+        "family_not_told_reason": choices.FamilyNotToldReason.INCREASE_RISK,
         "risk_if_shared": "The family may disengage from the nursery for a while.",
         "risk_if_not_shared": "Unexplained bruising could continue without an assessment.",
         "recipient": recipient,

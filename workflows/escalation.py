@@ -14,6 +14,8 @@ from django.urls import reverse
 
 from cases.choices import Role, ShareStatus
 from cases.models import Share
+from permissions.audit import record_event
+from permissions.models import AuditAction
 from permissions.selectors import people_to_alert
 
 from .models import Escalation, EscalationLevel, Notification, NotificationKind
@@ -48,6 +50,7 @@ def escalate(share: Share, level: str) -> Escalation | None:
             escalation = Escalation.objects.create(
                 share=share, level=level, submitted_at=submitted_at, review_due_at=due
             )
+            record_event(AuditAction.ESCALATION, share, detail=escalation.get_level_display())
     except IntegrityError:
         return None  # this round was already escalated to this level
     # Leads and deputies get the review itself; a manager cannot open it (no case content),

@@ -42,6 +42,17 @@ SHARE_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
         ("consent_status", "consent_not_sought_reason", "consent_override_justification"),
     ),
     (
+        "Openness with the family (golden rule 2)",
+        "Be open and honest: record when the family was told and by whom, or why not.",
+        (
+            "family_informed",
+            "family_informed_on",
+            "family_informed_by",
+            "family_not_told_reason",
+            "family_not_told_detail",
+        ),
+    ),
+    (
         "Safety and well-being (golden rule 5)",
         "Weigh the risk of sharing against the risk of not sharing.",
         ("risk_if_shared", "risk_if_not_shared"),
@@ -58,6 +69,11 @@ class ShareForm(forms.ModelForm):
     )
     requested_on = forms.DateField(
         label="When they asked", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    family_informed_on = forms.DateField(
+        label="When they were told",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     class Meta:

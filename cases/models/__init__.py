@@ -1,8 +1,10 @@
 from .children import Carer, Case, Child
 from .deadlines import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule
+from .openness import Consultation, FamilyFollowUp
 from .organisations import Membership, Organisation
 from .records import ApprovedItem, Decision, Release
 from .shares import Recipient, Share, ShareItem
+from .versions import ShareVersion
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -12,11 +14,14 @@ __all__ = [
     "Carer",
     "Case",
     "Child",
+    "Consultation",
     "Decision",
+    "FamilyFollowUp",
     "Membership",
     "Organisation",
     "Recipient",
     "Release",
     "Share",
     "ShareItem",
+    "ShareVersion",
 ]

@@ -29,6 +29,18 @@ class Decision(AppendOnlyModel):
     decided_at = models.DateTimeField(auto_now_add=True)
     # How long after the review deadline the decision came; empty when it was on time.
     late_by = models.DurationField(null=True, blank=True)
+    # The version of the share decided on (empty only for decisions older than versions).
+    version = models.ForeignKey(
+        "ShareVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+    )
+    # A reconsideration is a new decision pointing at the one it reconsiders.
+    reconsiders = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reconsideration",
+    )
 
     class Meta(AppendOnlyModel.Meta):
         ordering = ["decided_at", "pk"]

@@ -117,6 +117,23 @@ class Share(models.Model):
         "method of sending", max_length=20, choices=choices.SendingMethod.choices, blank=True
     )
 
+    # Golden rule 2: be open and honest with the family, or record why not.
+    family_informed = models.CharField(
+        "has the family been told?",
+        max_length=10,
+        choices=choices.FamilyInformed.choices,
+        blank=True,
+    )
+    family_informed_on = models.DateField("when they were told", null=True, blank=True)
+    family_informed_by = models.CharField("who told them", max_length=200, blank=True)
+    family_not_told_reason = models.CharField(
+        "why they have not been told",
+        max_length=30,
+        choices=choices.FamilyNotToldReason.choices,
+        blank=True,
+    )
+    family_not_told_detail = models.TextField("more about why", max_length=2000, blank=True)
+
     withdrawn_reason = models.TextField(max_length=2000, blank=True)
     # Set when a practitioner released at once because the child was at immediate risk and
     # no lead could be reached; a retrospective lead review follows.

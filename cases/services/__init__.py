@@ -1,8 +1,9 @@
 """Every write to the domain goes through these functions, which enforce the rules."""
 
 from ..errors import RuleViolation
+from .advice import advice_ask, advice_give
 from .deadlines import deadline_policy_set
-from .decisions import decision_record
+from .decisions import decision_reconsider, decision_record
 from .memberships import (
     case_close,
     case_team_add,
@@ -11,11 +12,14 @@ from .memberships import (
     membership_end,
     membership_start,
 )
+from .openness import family_told_record
 from .releases import release_in_emergency, release_record
 from .shares import share_propose, share_submit, share_update_draft, share_withdraw
 
 __all__ = [
     "RuleViolation",
+    "advice_ask",
+    "advice_give",
     "case_close",
     "case_team_add",
     "case_team_remove",
@@ -23,7 +27,9 @@ __all__ = [
     "membership_change_role",
     "membership_end",
     "membership_start",
+    "decision_reconsider",
     "decision_record",
+    "family_told_record",
     "release_in_emergency",
     "release_record",
     "share_propose",

@@ -6,8 +6,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from permissions.audit import record_event
+from permissions.models import AuditAction
 from permissions.roles import role_in
-from permissions.rules import can_decide
+from permissions.rules import can_decide, can_reconsider
 
 from .. import rules
 from ..choices import (
@@ -76,6 +78,52 @@ def _outcome_errors(
     return errors
 
 
+def _write(
+    share: Share,
+    user: AbstractBaseUser,
+    *,
+    outcome: str,
+    reasons: str,
+    refusal_reason: str,
+    conditions: str,
+    approved_item_ids: Iterable[int],
+    self_approval_rationale: str,
+    reconsiders: Decision | None = None,
+) -> Decision:
+    """Check and write one decision on the share's latest version; the record is permanent."""
+    capacity = _capacity(user, share, self_approval_rationale)
+    item_ids = {int(pk) for pk in approved_item_ids}
+    raise_if(_outcome_errors(share, outcome, refusal_reason, reasons, item_ids))
+    approving = outcome in (Outcome.APPROVE, Outcome.APPROVE_IN_PART)
+
+    now = timezone.now()
+    # A reconsideration answers no deadline; a first decision may come after its own.
+    late = reconsiders is None and share.review_due_at is not None and now > share.review_due_at
+    decision = Decision(
+        share=share,
+        version=share.versions.order_by("-number").first(),
+        reconsiders=reconsiders,
+        late_by=(now - share.review_due_at) if late else None,
+        outcome=outcome,
+        refusal_reason=refusal_reason if outcome == Outcome.REFUSE else "",
+        reasons=reasons.strip(),
+        conditions=conditions.strip() if approving else "",
+        decided_by=user,
+        capacity=capacity,
+        self_approval_rationale=self_approval_rationale.strip(),
+    )
+    raise_if(rules.text_length_errors(decision))
+    decision.save()
+    if approving:
+        ids = (
+            item_ids
+            if outcome == Outcome.APPROVE_IN_PART
+            else share.items.values_list("pk", flat=True)
+        )
+        ApprovedItem.objects.bulk_create(ApprovedItem(decision=decision, item_id=pk) for pk in ids)
+    return decision
+
+
 @transaction.atomic
 def decision_record(
     *,
@@ -105,38 +153,79 @@ def decision_record(
         )
     if not can_decide(user, share):
         raise refuse("__all__", "Only the setting's lead or a deputy can decide this share.")
-    capacity = _capacity(user, share, self_approval_rationale)
-    item_ids = {int(pk) for pk in approved_item_ids}
-    raise_if(_outcome_errors(share, outcome, refusal_reason, reasons, item_ids))
     # Sharing against a refused consent needs the lead's sign-off: that holds because only
     # a lead or deputy decides at all (can_decide above), and submission already required
     # the written justification.
-    approving = outcome in (Outcome.APPROVE, Outcome.APPROVE_IN_PART)
-
-    now = timezone.now()
-    late = share.review_due_at is not None and now > share.review_due_at
-    decision = Decision(
-        share=share,
-        late_by=(now - share.review_due_at) if late else None,
+    decision = _write(
+        share,
+        user,
         outcome=outcome,
-        refusal_reason=refusal_reason if outcome == Outcome.REFUSE else "",
-        reasons=reasons.strip(),
-        conditions=conditions.strip() if approving else "",
-        decided_by=user,
-        capacity=capacity,
-        self_approval_rationale=self_approval_rationale.strip(),
+        reasons=reasons,
+        refusal_reason=refusal_reason,
+        conditions=conditions,
+        approved_item_ids=approved_item_ids,
+        self_approval_rationale=self_approval_rationale,
     )
-    raise_if(rules.text_length_errors(decision))
-    decision.save()
-    if approving:
-        ids = (
-            item_ids
-            if outcome == Outcome.APPROVE_IN_PART
-            else share.items.values_list("pk", flat=True)
-        )
-        ApprovedItem.objects.bulk_create(ApprovedItem(decision=decision, item_id=pk) for pk in ids)
-
     # A retrospective review records its view; what was sent stays sent.
     share.status = ShareStatus.RELEASED if emergency else _STATUS_AFTER[outcome]
     share.save(update_fields=["status", "updated_at"])
+    returned = outcome == Outcome.RETURN
+    record_event(
+        AuditAction.SHARE_RETURNED if returned else AuditAction.SHARE_DECIDED,
+        decision,
+        actor=user,
+        detail=f"{decision.get_outcome_display()}"
+        + (" (retrospective review of an emergency release)" if emergency else ""),
+    )
+    return decision
+
+
+@transaction.atomic
+def decision_reconsider(
+    *,
+    share: Share,
+    user: AbstractBaseUser,
+    outcome: str,
+    reasons: str,
+    refusal_reason: str = "",
+    conditions: str = "",
+    approved_item_ids: Iterable[int] = (),
+    self_approval_rationale: str = "",
+) -> Decision:
+    """Look again at a refusal: a new decision linked to the one it reconsiders.
+
+    The refusal stays on the record as it was. Upholding it keeps the share refused; an
+    approval moves the share on to its release.
+    """
+    share = locked(share)
+    if share.status != ShareStatus.REFUSED:
+        raise refuse("__all__", "Only a refused share can be reconsidered.")
+    if not can_reconsider(user, share):
+        raise refuse("__all__", "Only the setting's lead or a deputy can reconsider a refusal.")
+    if outcome == Outcome.RETURN:
+        raise refuse(
+            "outcome",
+            "A reconsideration approves, approves in part, or upholds the refusal; for more "
+            "information, ask the proposer to propose a new share.",
+        )
+    original = share.decisions.order_by("-decided_at", "-pk").first()
+    decision = _write(
+        share,
+        user,
+        outcome=outcome,
+        reasons=reasons,
+        refusal_reason=refusal_reason,
+        conditions=conditions,
+        approved_item_ids=approved_item_ids,
+        self_approval_rationale=self_approval_rationale,
+        reconsiders=original,
+    )
+    share.status = _STATUS_AFTER[outcome]
+    share.save(update_fields=["status", "updated_at"])
+    record_event(
+        AuditAction.SHARE_RECONSIDERED,
+        decision,
+        actor=user,
+        detail=f"{decision.get_outcome_display()}, reconsidering decision #{original.pk}",
+    )
     return decision

@@ -7,6 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from permissions.audit import record_event
+from permissions.models import AuditAction
 from permissions.rules import can_edit_draft, can_record_release
 
 from .. import rules
@@ -14,7 +16,9 @@ from ..choices import Outcome, ShareStatus, ThirdPartyHandling
 from ..deadlines import retrospective_review_deadline
 from ..errors import raise_if, refuse
 from ..models import Decision, Release, Share, ShareItem
+from .openness import family_follow_up_open
 from .shares import locked
+from .versions import version_freeze
 
 ItemHandling = Mapping[int, tuple[str, str]]
 
@@ -69,6 +73,7 @@ def release_record(
     release = _freeze(share, decision, approved, user, sent_at, third_party_handling, note)
     share.status = ShareStatus.RELEASED
     share.save(update_fields=["status", "updated_at"])
+    record_event(AuditAction.SHARE_RELEASED, share, actor=user, detail=f"release #{release.pk}")
     return release
 
 
@@ -166,5 +171,13 @@ def release_in_emergency(
             "review_due_at",
             "updated_at",
         ]
+    )
+    version_freeze(share, user, now)
+    family_follow_up_open(share, now)
+    record_event(
+        AuditAction.SHARE_RELEASED,
+        share,
+        actor=user,
+        detail=f"release #{release.pk}, in an emergency before any decision",
     )
     return release

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from permissions.audit import record_event
+from permissions.models import AuditAction
 from permissions.rules import can_edit_draft, can_propose_share
 
 from .. import rules
@@ -15,6 +17,8 @@ from ..choices import ShareStatus
 from ..deadlines import review_deadline
 from ..errors import raise_if, refuse
 from ..models import Case, Share, ShareItem
+from .openness import family_follow_up_open
+from .versions import version_freeze
 
 SHARE_FIELDS = (
     "purpose",
@@ -31,6 +35,11 @@ SHARE_FIELDS = (
     "consent_status",
     "consent_not_sought_reason",
     "consent_override_justification",
+    "family_informed",
+    "family_informed_on",
+    "family_informed_by",
+    "family_not_told_reason",
+    "family_not_told_detail",
     "risk_if_shared",
     "risk_if_not_shared",
     "recipient",
@@ -46,7 +55,7 @@ ITEM_FIELDS = (
     "redacted_content",
 )
 
-_NULLABLE = {"recipient", "requested_on"}
+_NULLABLE = {"recipient", "requested_on", "family_informed_on"}
 
 ItemData = Mapping[str, Any]
 
@@ -130,7 +139,9 @@ def share_propose(
     if not can_propose_share(proposed_by, case):
         raise refuse("__all__", "You cannot propose a share for this case.")
     share = Share(case=case, proposed_by=proposed_by, status=ShareStatus.DRAFT)
-    return _save_draft(share, fields, items)
+    _save_draft(share, fields, items)
+    record_event(AuditAction.SHARE_CREATED, share, actor=proposed_by)
+    return share
 
 
 def locked(share: Share) -> Share:
@@ -159,7 +170,9 @@ def share_update_draft(
         )
     if not can_edit_draft(user, share):
         raise refuse("__all__", "Only the person who proposed this share can change it.")
-    return _save_draft(share, fields, items)
+    _save_draft(share, fields, items)
+    record_event(AuditAction.SHARE_EDITED, share, actor=user)
+    return share
 
 
 @transaction.atomic
@@ -175,6 +188,9 @@ def share_submit(*, share: Share, user: AbstractBaseUser) -> Share:
     share.submitted_at = timezone.now()
     share.review_due_at = review_deadline(share.organisation, share.urgency, share.submitted_at)
     share.save(update_fields=["status", "submitted_at", "review_due_at", "updated_at"])
+    version = version_freeze(share, user, share.submitted_at)
+    family_follow_up_open(share, share.submitted_at)
+    record_event(AuditAction.SHARE_SUBMITTED, share, actor=user, detail=f"version {version.number}")
     return share
 
 
@@ -192,4 +208,5 @@ def share_withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Shar
     raise_if(rules.text_length_errors(share))
     share.status = ShareStatus.WITHDRAWN
     share.save(update_fields=["status", "withdrawn_reason", "updated_at"])
+    record_event(AuditAction.SHARE_WITHDRAWN, share, actor=user)
     return share
