@@ -58,6 +58,16 @@ def _date_forms(day: date) -> list[str]:
     ]
 
 
+def _address_terms(address: str) -> dict[str, str]:
+    """The whole address and each part of it with a number (a town alone identifies nobody)."""
+    parts = [address, *re.split(r"[,\n]", address)]
+    return {
+        part.strip(): "[address]"
+        for part in parts
+        if part.strip() and (part is address or any(c.isdigit() for c in part))
+    }
+
+
 def _child_terms(child: Child, label: str) -> dict[str, str]:
     terms = {}
     for name in (
@@ -71,8 +81,7 @@ def _child_terms(child: Child, label: str) -> dict[str, str]:
         terms[identifier] = "[identifier]"
     for form in _date_forms(child.date_of_birth):
         terms[form] = "[date of birth]"
-    for line in [child.address, *child.address.splitlines(), *child.address.split(",")]:
-        terms[line.strip()] = "[address]"
+    terms.update(_address_terms(child.address))
     return terms
 
 
@@ -82,8 +91,7 @@ def _carer_terms(carers: Iterable[Carer], label: str) -> dict[str, str]:
         terms[carer.name] = label
         for part in carer.name.split():
             terms[part] = label
-        for line in [carer.address, *carer.address.splitlines(), *carer.address.split(",")]:
-            terms[line.strip()] = "[address]"
+        terms.update(_address_terms(carer.address))
     return terms
 
 

@@ -16,3 +16,6 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Tests never run collectstatic, so WhiteNoise would warn on every request that the
 # collected files are missing; the pages under test need no static files.
 MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise.")]  # noqa: F405
+# Lets two runs share one PostgreSQL server without clashing over the test database.
+if os.environ.get("TEST_DATABASE_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}  # noqa: F405

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
-from cases import choices
+from cases import choices, services
 from cases.models import Carer, Case, Child, Membership, Organisation, Recipient, Share
 from cases.services import case_team_add, membership_start
 
@@ -147,19 +147,40 @@ def _shares(
             steps.submit(share=share, user=by)
         return share
 
-    # A draft, still being prepared.
-    steps.propose(
+    # A draft, still being prepared, on which the practitioner asked advice without naming
+    # Maisie: the lead has answered; a colleague (not on the case) has yet to.
+    draft = steps.propose(
         case=maisie,
         user=practitioner,
         fields={"purpose": "Ask the health visitor to check on weight loss.", "recipient": health},
         items=[
             {
                 "category": choices.ItemCategory.HEALTH,
-                "content": "Weight has dropped two centiles since January.",
+                "content": "Maisie's weight has dropped two centiles since January; "
+                "Sam Thompson says she is eating well at home.",
                 "necessity": "",
                 "is_special_category": True,
             }
         ],
+    )
+    asked = services.advice_ask(
+        share=draft,
+        user=practitioner,
+        adviser=lead,
+        question="Maisie Thompson (born 14/03/2022) has lost weight again. Should I tell "
+        "her mum before I ask the health visitor, or would consent be the wrong route?",
+    )
+    services.advice_give(
+        consultation=asked,
+        user=lead,
+        advice="Tell the parent first and ask for consent: nothing suggests it would put the "
+        "child at risk. Record the answer in the consent section.",
+    )
+    services.advice_ask(
+        share=draft,
+        user=practitioner,
+        adviser=people["colleague"],
+        question="Have you seen a drop in weight like this in your room before?",
     )
     # Awaiting lead review: urgent, and left undecided long past its deadline. At the first
     # sweep of the timers (within 30 s of `make run`) the lead is reminded, and the deputy
@@ -189,7 +210,14 @@ def _shares(
         ),
     )
     # Released.
-    released = propose(maisie, practitioner, urgency=choices.Urgency.ROUTINE)
+    # The family could not be told yet: a follow-up to tell them falls due.
+    released = propose(
+        maisie,
+        practitioner,
+        urgency=choices.Urgency.ROUTINE,
+        family_not_told_reason=choices.FamilyNotToldReason.NOT_YET_POSSIBLE,
+        family_not_told_detail="The parent is abroad until next week; no phone contact.",
+    )
     steps.decide(
         share=released,
         user=lead,
