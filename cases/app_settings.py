@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
+    # The name shown at the top of every page and in the browser's title bar.
+    "SAFESHARE_SITE_TITLE": "Safeshare",
     # How long break-glass access lasts unless the person asks for less (at most 72 hours).
     "SAFESHARE_BREAK_GLASS_HOURS": 24,
     # The address people use to reach the site, for links in emails.
@@ -17,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     # How long a delivery's claim on a notification holds before another may retake it
     # (a worker killed mid-send leaves its claim behind).
     "SAFESHARE_NOTIFICATION_CLAIM_SECONDS": 300,
+    # Sweep the workflow timers in a thread of the serving process, for a site run without
+    # Celery beat (Safeshare's own `make run` turns it on; a host project normally has beat).
+    "SAFESHARE_EMBEDDED_TIMERS": False,
     # Working days allowed to tell the family once telling them was "not yet possible".
     "SAFESHARE_FAMILY_FOLLOW_UP_WORKING_DAYS": 5,
 }

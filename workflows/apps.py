@@ -7,7 +7,8 @@ import threading
 import time
 
 from django.apps import AppConfig
-from django.conf import settings
+
+from cases import app_settings
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +35,6 @@ class WorkflowsConfig(AppConfig):
         # Only in the serving process (not runserver's file watcher), and only when no
         # Celery beat is there to do it.
         serving = os.environ.get("RUN_MAIN") == "true" or "--noreload" in sys.argv
-        if getattr(settings, "SAFESHARE_EMBEDDED_TIMERS", False) and serving:
+        if app_settings.get("SAFESHARE_EMBEDDED_TIMERS") and serving:
             threading.Thread(target=_sweep_forever, name="timer-sweep", daemon=True).start()
             logger.info("Sweeping workflow timers every %s s in this process", SWEEP_SECONDS)

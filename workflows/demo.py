@@ -156,8 +156,8 @@ def _shares(
         items=[
             {
                 "category": choices.ItemCategory.HEALTH,
-                "content": "Maisie's weight has dropped two centiles since January; "
-                "Sam Thompson says she is eating well at home.",
+                "content": "Weight has dropped two centiles since January; "
+                "Sam Thompson says Maisie is eating well at home.",
                 "necessity": "",
                 "is_special_category": True,
             }
