@@ -20,7 +20,7 @@ from .models import Organisation, Share, ShareItem
 Errors = dict[str, list[str]]
 
 # Art 9(2)(g) and (h) need a DPA 2018 Schedule 1 condition beside them; (a) and (c) stand alone.
-_PARAGRAPHS_FOR_CONDITION = {
+_PARAGRAPHS_FOR_CONDITION: dict[str, set[str]] = {
     choices.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST: {
         choices.Schedule1Paragraph.PARA_6,
         choices.Schedule1Paragraph.PARA_18,

@@ -26,10 +26,16 @@ class BreakGlassForm(forms.Form):
         self.fields["hours"].initial = break_glass_hours()
 
 
+class PersonChoiceField(forms.ModelChoiceField):
+    """People by the name colleagues know them by."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
 class TeamMemberForm(forms.Form):
-    user = forms.ModelChoiceField(label="Add a practitioner to the case team", queryset=None)
+    user = PersonChoiceField(label="Add a practitioner to the case team", queryset=None)
 
     def __init__(self, *args: Any, candidates: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = candidates
-        self.fields["user"].label_from_instance = lambda u: u.get_full_name() or u.get_username()
+        self.fields["user"].queryset = candidates  # type: ignore[attr-defined]

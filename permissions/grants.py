@@ -35,11 +35,15 @@ CASE_PERMISSION = "view_case"
 class Grant:
     user_id: int
     codename: str
-    model: type  # Organisation or Case
+    model: type[Organisation] | type[Case]
     object_id: int
 
 
-_TABLES = {Organisation: OrganisationUserObjectPermission, Case: CaseUserObjectPermission}
+# Typed loosely: each table's content_object is a direct foreign key the stubs cannot see.
+_TABLES: dict[type[Organisation] | type[Case], Any] = {
+    Organisation: OrganisationUserObjectPermission,
+    Case: CaseUserObjectPermission,
+}
 
 
 def expected_grants(user_ids: Iterable[int] | None = None) -> set[Grant]:
@@ -105,7 +109,7 @@ def _apply(grant: Grant, adding: bool, actor: Any) -> None:
     record_access_change(
         action=AuditAction.GRANT if adding else AuditAction.REVOKE,
         subject_id=grant.user_id,
-        target=grant.model.objects.get(pk=grant.object_id),
+        target=grant.model._default_manager.get(pk=grant.object_id),
         permission=f"cases.{grant.codename}",
         actor=actor,
     )

@@ -67,7 +67,7 @@ def _complete_fields(recipient: Recipient, **overrides: Any) -> dict[str, Any]:
 
 
 def _items(with_third_party: bool = False) -> list[dict[str, Any]]:
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "category": choices.ItemCategory.OBSERVATION,
             "content": "Bruising seen on the upper arm at drop-off on Monday; body map recorded.",
@@ -187,6 +187,7 @@ def _shares(
     # and the manager are brought in.
     overdue = propose(leo, practitioner, urgency=choices.Urgency.URGENT)
     overdue.refresh_from_db()
+    assert overdue.review_due_at and overdue.submitted_at, "submission sets both"
     window = overdue.review_due_at - overdue.submitted_at
     manager_due = overdue.review_due_at + window
     _as_if_submitted_earlier(overdue, manager_due - timezone.now() + timedelta(hours=1))
@@ -335,12 +336,12 @@ def seed_demo() -> dict[str, int]:
         ),
     }
     address_book = {}
-    for key, (person, role, agency, setting_name) in recipients.items():
+    for key, (person, job, agency, setting_name) in recipients.items():
         address_book[key], _ = Recipient.objects.get_or_create(
             organisation=settings[setting_name],
             person_name=person,
             agency_name=agency,
-            defaults={"role": role, "secure_email": f"{key}@northshire.example.org"},
+            defaults={"role": job, "secure_email": f"{key}@northshire.example.org"},
         )
 
     shares = Share.objects.count()

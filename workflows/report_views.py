@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils import timezone
 from django.views import View
@@ -39,8 +40,9 @@ class MonthField(forms.CharField):
         "out_of_range": "Enter a month between 2000-01 and 2099-12.",
     }
 
-    def to_python(self, value: Any) -> date | None:
-        text = super().to_python(value).strip()
+    def to_python(self, value: Any) -> date | None:  # type: ignore[override]
+        # A month, not the text it was typed as: the form's cleaned data holds a date.
+        text = (super().to_python(value) or "").strip()
         if not text:
             return None
         match = _MONTH.fullmatch(text)
@@ -75,7 +77,7 @@ class ReportFilterForm(forms.Form):
         super().__init__(data)
         self.settings = settings
         if len(settings) > 1:
-            self.fields["setting"].choices = [
+            self.fields["setting"].choices = [  # type: ignore[attr-defined]
                 ("", "All your settings"),
                 *((str(s.pk), s.name) for s in settings),
             ]
@@ -87,7 +89,7 @@ class ReportFilterForm(forms.Form):
             del self.fields["setting"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         first, last = data.get("month_from"), data.get("month_to")
         if first and last and last < first:
             self.add_error("month_to", "The last month cannot be before the first.")
@@ -206,7 +208,7 @@ class _Echo:
 class ReportExportView(View):
     """Every share of the reader's settings (or the filtered ones) as CSV, streamed."""
 
-    def get(self, request: HttpRequest) -> HttpResponse:
+    def get(self, request: HttpRequest) -> HttpResponseBase:
         settings = _reportable_settings(request)
         form = ReportFilterForm(request.GET, settings=settings)
         if not form.is_valid():

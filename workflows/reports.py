@@ -152,10 +152,10 @@ class Grouping:
 
     name: str
     title: str
-    key: Expression
+    key: Expression | F
     # Each group is named from a fixed vocabulary, or from a column read with its figures.
     labels: Mapping[str, str] | None = None
-    name_column: Expression | None = None
+    name_column: Expression | F | None = None
     order: tuple[str, ...] = ()
 
     def label(self, key: Any, row: dict[str, Any]) -> str:
@@ -313,7 +313,7 @@ def _since(end: str, start: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
 
 
-def share_timelines(scope: ReportScope) -> QuerySet[Share]:
+def share_timelines(scope: ReportScope) -> QuerySet[Share, dict[str, Any]]:
     """Each share's steps (created, submitted, picked up, decided, released) and durations.
 
     One row per share, for its latest review round: ``submitted_at`` and the deadline are
@@ -440,7 +440,9 @@ def timeline_row(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def timeline_rows(timelines: QuerySet[Share], chunk_size: int = 500) -> Iterator[list[str]]:
+def timeline_rows(
+    timelines: QuerySet[Share, dict[str, Any]], chunk_size: int = 500
+) -> Iterator[list[str]]:
     """Stream the rows from a server-side cursor: never every share in memory at once."""
     for row in timelines.iterator(chunk_size=chunk_size):
         yield timeline_row(row)

@@ -18,7 +18,7 @@ class Decision(AppendOnlyModel):
     )
     reasons = models.TextField(max_length=4000)
     conditions = models.TextField(max_length=2000, blank=True)
-    approved_items = models.ManyToManyField(
+    approved_items: models.ManyToManyField[ShareItem, ApprovedItem] = models.ManyToManyField(
         ShareItem, through="ApprovedItem", blank=True, related_name="approvals"
     )
     decided_by = models.ForeignKey(

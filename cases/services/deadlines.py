@@ -11,7 +11,10 @@ from ..errors import refuse
 from ..models import DeadlinePolicy, DeadlineRule, Organisation
 
 # Bounds that keep a policy meaningful: a review is never due in zero time, nor in a month.
-_LIMITS = {DeadlineRule.HOURS: (1, 72), DeadlineRule.WORKING_DAYS: (1, 10)}
+_LIMITS: dict[str, tuple[int, int]] = {
+    DeadlineRule.HOURS: (1, 72),
+    DeadlineRule.WORKING_DAYS: (1, 10),
+}
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ def described_widget(field: BoundField) -> SafeString:
         ids.append(f"{field.auto_id}-error")
     if field.help_text:
         ids.append(f"{field.auto_id}-help")
-    attrs = {"aria-describedby": " ".join(ids)} if ids else {}
+    attrs: dict[str, str | bool] = {"aria-describedby": " ".join(ids)} if ids else {}
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
