@@ -14,7 +14,7 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 PRODUCTION_ENV = DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" DEBUG=false \
 	SECRET_KEY=local-production-trial-only ALLOWED_HOSTS=127.0.0.1,localhost SECURE_COOKIES=false
 
-.PHONY: run run-production test install install-dev services lint format clean
+.PHONY: run run-production test install install-dev services browser lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,11 @@ run-production: install services
 services:
 	.ci/services "$(DATABASE_URL)" "$(REDIS_URL)"
 
-test: install-dev services
+# Debian's Chromium for the browser tests (installed with apt-get where it is missing).
+browser:
+	.ci/browser
+
+test: install-dev services browser
 	$(BIN)/ruff check .
 	DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" $(BIN)/pytest
 

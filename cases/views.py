@@ -10,11 +10,14 @@ from permissions.forms import TeamMemberForm
 from permissions.lookups import get_case_for, get_share_for, note_viewed
 from permissions.rules import can_oversee, can_propose_share, share_actions
 from permissions.selectors import (
+    advice_sought_on,
     case_list_for,
     case_viewers_for,
     practitioners_to_add,
     share_list_for,
 )
+
+from .share_history import share_history_context
 
 # The most recent shares, newest first; older ones are reached from "My proposed shares"
 # or the workflow pages. A bounded page also keeps its cost flat as a case's record grows.
@@ -73,14 +76,24 @@ class ShareDetailView(DetailView):
         context = super().get_context_data(**kwargs)
         share = self.object
         decisions = list(
-            share.decisions.select_related("decided_by").prefetch_related("approved_items")
+            share.decisions.select_related("decided_by", "reconsiders").prefetch_related(
+                "approved_items"
+            )
         )
         release = getattr(share, "release", None)
+        consultations = list(advice_sought_on(self.request.user, share))
         note_viewed(
-            self.request.user, share.case, share, *decisions, *([release] if release else [])
+            self.request.user,
+            share.case,
+            share,
+            *decisions,
+            *([release] if release else []),
+            *consultations,
         )
         context["items"] = share.items.all()
         context["decisions"] = decisions
         context["release"] = release
+        context["consultations"] = consultations
         context["actions"] = share_actions(self.request.user, share)
+        context.update(share_history_context(self.request.user, share))
         return context

@@ -41,7 +41,11 @@ _HASHED_FIELDS = (
 )
 
 
-def _canonical(value: object) -> object:
+def _canonical(entry: AuditEntry, name: str) -> object:
+    # Hash each value as the database will hand it back, not as the caller happened to give
+    # it (an id as "7", a naive or non-UTC time), or verify() would report a sound entry as
+    # altered.
+    value = entry._meta.get_field(name).get_prep_value(getattr(entry, name))
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
     return value
@@ -49,7 +53,7 @@ def _canonical(value: object) -> object:
 
 def content_hash(entry: AuditEntry) -> str:
     """SHA-256 of the entry's content, including its place and the hash before it."""
-    content = {name: _canonical(getattr(entry, name)) for name in _HASHED_FIELDS}
+    content = {name: _canonical(entry, name) for name in _HASHED_FIELDS}
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from .rules import settings_whose_deadlines
-from .selectors import settings_where
+from .selectors import advice_asked_of, family_follow_ups_for, settings_where
 
 
 class MenuAccess:
@@ -41,6 +41,20 @@ class MenuAccess:
     @cached_property
     def may_break_glass(self) -> bool:
         return self._any("cases.break_glass")
+
+    @cached_property
+    def family_follow_ups(self) -> int:
+        """How many families this person has still to tell (or, as a lead, to see told)."""
+        if not self._user.is_authenticated:
+            return 0
+        return family_follow_ups_for(self._user).count()
+
+    @cached_property
+    def advice_awaiting(self) -> int:
+        """How many questions wait for this person's advice."""
+        if not self._user.is_authenticated:
+            return 0
+        return advice_asked_of(self._user).filter(answered_at__isnull=True).count()
 
 
 def access(request: HttpRequest) -> dict[str, Any]:

@@ -12,12 +12,18 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.shortcuts import get_object_or_404
 
-from cases.models import Case, Share
+from cases.models import Case, Consultation, Share
 
 from .audit import record_views
 from .models import BreakGlassGrant
 from .roles import UserLike, role_in
-from .selectors import case_list_for, granted, settings_where, share_list_for
+from .selectors import (
+    advice_asked_of,
+    case_list_for,
+    granted,
+    settings_where,
+    share_list_for,
+)
 
 
 def get_case_for(user: UserLike, pk: int) -> Case:
@@ -26,6 +32,18 @@ def get_case_for(user: UserLike, pk: int) -> Case:
 
 def get_share_for(user: UserLike, pk: int) -> Share:
     return get_object_or_404(share_list_for(user), pk=pk)
+
+
+def get_consultation_for_adviser(user: UserLike, pk: int) -> Consultation:
+    """A question put to this person. Nobody else finds it, not even the case's own lead:
+    it is the adviser's to answer, and the share itself is on the share page."""
+    return get_object_or_404(advice_asked_of(user), pk=pk)
+
+
+def note_read_by_adviser(user: UserLike, consultation: Consultation) -> None:
+    """The adviser read a question: logged, though they see no child and have no access to
+    the case."""
+    record_views(user, [consultation], "asked for advice")
 
 
 def get_share_to_act_on(

@@ -89,6 +89,9 @@ def share_actions(user: UserLike, share: Share) -> set[str]:
         ShareStatus.APPROVED_IN_PART,
     ) and can_record_release(user, share):
         actions.add("release")
+    family_to_tell = share.family_follow_ups.filter(recorded_at__isnull=True).exists()
+    if family_to_tell and can_record_family_told(user, share):
+        actions.add("family_told")
     return actions
 
 

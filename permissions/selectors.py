@@ -14,9 +14,17 @@ from django.db.models import Q, QuerySet, Value, When
 from guardian.shortcuts import get_objects_for_user
 
 from cases.choices import Role, ShareStatus, Urgency
-from cases.models import Case, Organisation, Recipient, Share
+from cases.models import (
+    Case,
+    Consultation,
+    FamilyFollowUp,
+    Membership,
+    Organisation,
+    Recipient,
+    Share,
+)
 
-from .models import AuditEntry, BreakGlassGrant
+from .models import EVENT_ACTIONS, AuditEntry, BreakGlassGrant
 from .roles import UserLike, organisations_where
 
 # The most urgent first, then the longest waiting.
@@ -156,3 +164,74 @@ def report_settings_for(user: UserLike) -> QuerySet[Organisation]:
     needed, and none is given.
     """
     return settings_where(user, "cases.view_reports").order_by("name")
+
+
+def advisers_for(user: UserLike, share: Share) -> QuerySet:
+    """Who may be asked for advice on this share: every current member of its setting but the
+    one asking, each with their role there (``role_here``) so the asker knows whom they ask."""
+    from django.contrib.auth import get_user_model
+
+    role_here = Membership.objects.filter(
+        user=models.OuterRef("pk"), organisation=share.case.organisation_id, ended_at__isnull=True
+    ).values("role")[:1]
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .exclude(pk__in=[user.pk, share.proposed_by_id])
+        .annotate(role_here=models.Subquery(role_here))
+        .filter(role_here__isnull=False)
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def advice_asked_of(user: UserLike) -> QuerySet[Consultation]:
+    """Questions put to this person while they are a member of the share's setting, awaiting
+    ones first. The adviser is given no access to the case: the rows carry no child."""
+    if not user.is_authenticated:
+        return Consultation.objects.none()
+    return (
+        Consultation.objects.filter(
+            adviser=user, share__case__organisation__in=_current_organisations(user)
+        )
+        .select_related("asked_by")
+        .order_by(models.F("answered_at").asc(nulls_first=True), "-asked_at", "-pk")
+    )
+
+
+def advice_sought_on(user: UserLike, share: Share) -> QuerySet[Consultation]:
+    """The advice asked on a share, for whoever may see the share."""
+    return (
+        Consultation.objects.filter(share=share, share__in=share_list_for(user).values("pk"))
+        .select_related("adviser")
+        .order_by("asked_at", "pk")
+    )
+
+
+def share_history_for(user: UserLike, share: Share) -> QuerySet[AuditEntry]:
+    """What was done to a share, in the order it was done; reads of it are left out."""
+    return (
+        AuditEntry.objects.filter(
+            share=share,
+            share__in=share_list_for(user).values("pk"),
+            action__in=EVENT_ACTIONS,
+        )
+        .select_related("actor")
+        .order_by("sequence")
+    )
+
+
+def family_follow_ups_for(user: UserLike) -> QuerySet[FamilyFollowUp]:
+    """Open promises to tell a family that the user may keep, soonest due first.
+
+    The proposer's own, and for leads and deputies every one of their setting's; always
+    within the shares the user may see, so leaving a case team takes them off the list.
+    """
+    if not user.is_authenticated:
+        return FamilyFollowUp.objects.none()
+    deciding = settings_where(user, "cases.decide_shares")
+    shares = share_list_for(user).filter(Q(proposed_by=user) | Q(case__organisation__in=deciding))
+    return (
+        FamilyFollowUp.objects.filter(recorded_at__isnull=True, share__in=shares.values("pk"))
+        .select_related("share__case__child", "share__proposed_by")
+        .order_by("due_at", "pk")
+    )

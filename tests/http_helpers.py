@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.models import Task
 
-from cases import choices
+from cases import app_settings, choices
 from cases.models import ApprovedItem, Decision, Release, Share, ShareItem
 from workflows.models import ShareProcess
 
@@ -248,13 +248,18 @@ def user(username: str) -> Any:
 def login(client: Any, username: str) -> Any:
     """Sign in as a demo persona through the real sign-in form."""
     client.logout()
-    response = client.post("/accounts/login/", {"username": username, "password": DEMO_PASSWORD})
+    response = client.post(reverse("login"), {"username": username, "password": DEMO_PASSWORD})
     assert response.status_code == 302, f"{username} could not sign in"
     return user(username)
 
 
 def url(name: str, *args: Any) -> str:
     return reverse(f"safeguarding:{name}", args=args)
+
+
+def site_link(path: str) -> str:
+    """A page's full address as an email gives it: the site's address, then the path."""
+    return app_settings.get("SAFESHARE_SITE_URL").rstrip("/") + path
 
 
 def get_ok(client: Any, path: str, *expected: str) -> Any:

@@ -20,17 +20,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import BytesIO
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver
+from pypdf import PdfReader
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
 from cases.choices import ShareStatus
-from cases.models import Case, Share
+from cases.models import Case, Consultation, FamilyFollowUp, Share
 from workflows.demo import seed_demo
 from workflows.models import ShareProcess, ShareTask
 
@@ -68,13 +70,13 @@ LOGIN = "redirect to the login page"
 class Record:
     """One row of the demo a URL can name, with what decides who may reach it."""
 
-    kind: str  # "case", "share", "process", "task" or "none" (an id that does not exist)
+    kind: str  # "case", "share", "process", "task", "consultation" or "none" (no such id)
     pk: int
     label: str
     reference: str = ""  # the case it belongs to
     status: str = ""  # share status, or task status
     proposer: str = ""
-    owner: str = ""  # a task's owner
+    owner: str = ""  # a task's owner, or the adviser asked in a consultation
     process_pk: int = 0
     node: str = ""
 
@@ -89,6 +91,7 @@ class Demo:
     tasks: list[Record]
     missing_pk: int = 999_999
     by_reference: dict[str, int] = field(default_factory=dict)
+    consultations: list[Record] = field(default_factory=list)
 
     def share(self, status: str, reference_prefix: str = "OAK") -> Record:
         return next(
@@ -143,6 +146,16 @@ def _load_demo() -> Demo:
                 node=t.flow_task.name,
             )
             for t in tasks
+        ],
+        consultations=[
+            Record(
+                "consultation",
+                c.pk,
+                f"advice #{c.pk} asked of {c.adviser.username}",
+                reference=c.share.case.reference,
+                owner=c.adviser.username,
+            )
+            for c in Consultation.objects.select_related("adviser", "share__case").order_by("pk")
         ],
     )
 
@@ -230,6 +243,22 @@ def _release_step(persona: str, share: Record | None) -> int:
         return 403
     approved = share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART)
     return 200 if approved else 302
+
+
+def _reconsider_step(persona: str, share: Record | None) -> int:
+    assert share is not None
+    if persona not in DECIDERS:
+        return 403
+    return 200 if share.status == ShareStatus.REFUSED else 302
+
+
+def _family_told_step(persona: str, share: Record | None) -> int:
+    """The proposer or a lead records that the family was told, while a promise is open."""
+    assert share is not None
+    if share.proposer != persona and persona not in DECIDERS:
+        return 403
+    promised = FamilyFollowUp.objects.filter(share_id=share.pk, recorded_at__isnull=True)
+    return 200 if promised.exists() else 302
 
 
 # viewflow's task pages. Nobody may undo, revive or cancel (``has_manage_permission`` is
@@ -327,6 +356,19 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/reports/": Expect(only(READS_REPORTS)),
     "safeguarding/reports/export.csv": Expect(only(READS_REPORTS)),
     "safeguarding/shares/<int:pk>/release/": Expect(_release_step),
+    "safeguarding/shares/<int:pk>/reconsider/": Expect(_reconsider_step),
+    "safeguarding/shares/<int:pk>/family-told/": Expect(_family_told_step),
+    # Each person's own list: empty for anyone with no family to tell.
+    "safeguarding/family-follow-ups/": Expect(everyone(200)),
+    "safeguarding/cases/<int:pk>/chronology/": Expect(everyone(200)),
+    # The decision record: whoever may see the share may read and download it.
+    "safeguarding/shares/<int:pk>/record/": Expect(everyone(200)),
+    "safeguarding/shares/<int:pk>/record.pdf": Expect(everyone(200)),
+    "safeguarding/shares/<int:pk>/advice/": Expect(_proposer_step({ShareStatus.DRAFT})),
+    "safeguarding/advice/": Expect(everyone(200)),
+    # Only the person asked finds a question, whoever else may see its share: the case's own
+    # lead gets 404 for advice asked of a colleague.
+    "safeguarding/advice/<int:pk>/": Expect(everyone(200)),
     "share/": Expect(everyone(200)),
     "share/flows/": Expect(everyone(200)),
     "share/<int:process_pk>/": Expect(everyone(200)),
@@ -416,6 +458,9 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
             )
         )
         return found
+    if route.startswith("safeguarding/advice/<int:pk>"):
+        asked = [*demo.consultations, missing]
+        return [Probe(_fill(route, pk=c.pk), c.label, c, c.owner == persona) for c in asked]
     if "<int:process_pk>" in route:
         records, name = [*demo.processes, missing], "process_pk"
     elif "<int:case_pk>" in route or route.startswith("safeguarding/cases/<int:pk>/"):
@@ -448,8 +493,11 @@ def _hidden_links(demo: Demo, persona: str) -> re.Pattern[str]:
 
 
 def body_of(response: Any) -> str:
-    """The whole body, read from the stream for a streamed download (the CSV export)."""
+    """The whole body, read from the stream for a streamed download (the CSV export), and
+    as its text for a PDF (the decision record), whose compressed pages would hide a name."""
     content = b"".join(response.streaming_content) if response.streaming else response.content
+    if response.status_code == 200 and response.get("Content-Type") == "application/pdf":
+        return "\n".join(page.extract_text() for page in PdfReader(BytesIO(content)).pages)
     return content.decode(errors="replace")
 
 

@@ -23,7 +23,7 @@ from cases.services import case_close, membership_end
 from permissions.break_glass import MAX_HOURS, break_glass_review, break_glass_take
 from permissions.models import AuditAction, AuditEntry, BreakGlassGrant
 
-from .http_helpers import error_text, form_data, page_text
+from .http_helpers import error_text, form_data, page_text, site_link, url
 from .seeded import Demo, seeded_once
 
 REASON = "Ava's mother called the nursery in distress; her key worker is on leave today."
@@ -51,7 +51,7 @@ def browser(demo: Demo, username: str) -> Client:
 
 
 def case_url(case: Case) -> str:
-    return f"/safeguarding/cases/{case.pk}/"
+    return url("case_detail", case.pk)
 
 
 def take_through_the_page(
@@ -59,12 +59,12 @@ def take_through_the_page(
 ) -> Any:
     """Open the break-glass page, fill it in as a person would, post it (and run what the
     transaction sends on commit)."""
-    page = client.get("/safeguarding/break-glass/")
+    page = client.get(url("break_glass"))
     assert page.status_code == 200
     fields = {"reference": reference, "reason": REASON}
     fields.update(typed)
     with capture(execute=True):
-        return client.post("/safeguarding/break-glass/", form_data(page, **fields))
+        return client.post(url("break_glass"), form_data(page, **fields))
 
 
 def nothing_taken() -> None:
@@ -117,7 +117,7 @@ def test_the_leads_and_deputies_get_one_email_naming_no_child_and_no_case(
     assert not email.cc and not email.bcc
     text = "\n".join([email.subject, email.body])
     assert "Colin Colleague" in text
-    assert "http://127.0.0.1:8000/safeguarding/break-glass/review/" in text
+    assert site_link(url("break_glass_review")) in text
     assert not CHILD_AND_CASE.search(text), text
     assert REASON not in text and "distress" not in text
     assert str(demo.case("OAK-003").pk) not in re.sub(r"http\S+", "", text)
@@ -129,13 +129,13 @@ def test_the_grant_is_on_the_leads_review_page(
     take_through_the_page(browser(demo, "colleague"), django_capture_on_commit_callbacks)
     grant = BreakGlassGrant.objects.get()
     for username in ("lead", "deputy"):
-        page = browser(demo, username).get("/safeguarding/break-glass/review/")
+        page = browser(demo, username).get(url("break_glass_review"))
         assert page.status_code == 200
         text = page_text(page)
         assert "Colin Colleague" in text and "OAK-003" in text and REASON in text
         assert f'value="{grant.pk}"' in page.content.decode()
     # Riverside's lead reviews Riverside only.
-    other = browser(demo, "otherlead").get("/safeguarding/break-glass/review/")
+    other = browser(demo, "otherlead").get(url("break_glass_review"))
     assert other.status_code == 200
     assert "Colin" not in page_text(other) and "OAK-003" not in page_text(other)
 
@@ -161,7 +161,7 @@ def test_views_under_the_grant_are_logged_with_it(
     grant = BreakGlassGrant.objects.get()
     released = next(s for s in demo.shares_of("OAK-001") if s.status == "released")
     mark = AuditEntry.objects.order_by("-pk").first().pk
-    assert colin.get(f"/safeguarding/shares/{released.pk}/").status_code == 200
+    assert colin.get(url("share_detail", released.pk)).status_code == 200
     logged = AuditEntry.objects.filter(pk__gt=mark).values_list("action", "basis")
     assert sorted(logged) == sorted(
         [
@@ -188,11 +188,11 @@ def test_access_ends_after_24_hours_with_nothing_running(
     assert colin.get(case_url(ava)).status_code == 200
     time_machine.move_to(start + timedelta(hours=24, seconds=1), tick=False)
     assert colin.get(case_url(ava)).status_code == 404
-    assert "Ava" not in colin.get("/safeguarding/cases/").content.decode()
+    assert "Ava" not in colin.get(url("case_list")).content.decode()
     # Still on the review page, marked as expired; nothing changed the row.
     grant = BreakGlassGrant.objects.get()
     assert grant.ended_at is None and not grant.is_active
-    assert "Expired" in page_text(browser(demo, "lead").get("/safeguarding/break-glass/review/"))
+    assert "Expired" in page_text(browser(demo, "lead").get(url("break_glass_review")))
 
 
 def test_access_for_fewer_hours_ends_sooner(
@@ -277,9 +277,9 @@ def test_someone_who_already_sees_the_case_is_refused(
 @pytest.mark.parametrize("username", ["lead", "deputy", "otherlead"])
 def test_leads_do_not_break_glass(demo: Demo, username: str) -> None:
     person = browser(demo, username)
-    assert person.get("/safeguarding/break-glass/").status_code == 403
+    assert person.get(url("break_glass")).status_code == 403
     posted = person.post(
-        "/safeguarding/break-glass/", {"reference": "OAK-003", "reason": REASON, "hours": "24"}
+        url("break_glass"), {"reference": "OAK-003", "reason": REASON, "hours": "24"}
     )
     assert posted.status_code == 403
     with pytest.raises(ValidationError):
@@ -316,7 +316,7 @@ def test_the_lead_ends_access_early(demo: Demo, django_capture_on_commit_callbac
     assert colin.get(case_url(ava)).status_code == 200
 
     lead = browser(demo, "lead")
-    response = lead.post("/safeguarding/break-glass/review/", {"grant": grant.pk, "end": "1"})
+    response = lead.post(url("break_glass_review"), {"grant": grant.pk, "end": "1"})
     assert response.status_code == 302
 
     assert colin.get(case_url(ava)).status_code == 404
@@ -326,7 +326,7 @@ def test_the_lead_ends_access_early(demo: Demo, django_capture_on_commit_callbac
     ended = AuditEntry.objects.get(action=AuditAction.REVOKE, case=ava)
     assert (ended.actor, ended.subject) == (demo.user("lead"), demo.user("colleague"))
     assert ended.basis == f"break-glass grant #{grant.pk} ended by the lead"
-    assert "Ended" in page_text(lead.get("/safeguarding/break-glass/review/"))
+    assert "Ended" in page_text(lead.get(url("break_glass_review")))
 
 
 def test_the_lead_marks_it_reviewed_and_access_goes_on(
@@ -334,12 +334,12 @@ def test_the_lead_marks_it_reviewed_and_access_goes_on(
 ) -> None:
     grant = _grant(demo, django_capture_on_commit_callbacks)
     deputy = browser(demo, "deputy")
-    assert deputy.post("/safeguarding/break-glass/review/", {"grant": grant.pk}).status_code == 302
+    assert deputy.post(url("break_glass_review"), {"grant": grant.pk}).status_code == 302
     grant.refresh_from_db()
     assert grant.reviewed_by == demo.user("deputy") and grant.reviewed_at is not None
     assert grant.is_active and grant.ended_at is None
     assert browser(demo, "colleague").get(case_url(demo.case("OAK-003"))).status_code == 200
-    assert "Reviewed by Dan Deputy" in page_text(deputy.get("/safeguarding/break-glass/review/"))
+    assert "Reviewed by Dan Deputy" in page_text(deputy.get(url("break_glass_review")))
 
 
 @pytest.mark.parametrize("username", ["practitioner", "colleague", "manager", "auditor"])
@@ -348,8 +348,8 @@ def test_only_leads_and_deputies_use_the_review_page(
 ) -> None:
     grant = _grant(demo, django_capture_on_commit_callbacks)
     person = browser(demo, username)
-    assert person.get("/safeguarding/break-glass/review/").status_code == 403
-    posted = person.post("/safeguarding/break-glass/review/", {"grant": grant.pk, "end": "1"})
+    assert person.get(url("break_glass_review")).status_code == 403
+    posted = person.post(url("break_glass_review"), {"grant": grant.pk, "end": "1"})
     assert posted.status_code == 403
     grant.refresh_from_db()
     assert grant.is_active and grant.reviewed_at is None
@@ -363,7 +363,7 @@ def test_another_settings_lead_cannot_review_the_grant(
     grant = _grant(demo, django_capture_on_commit_callbacks)
     other = browser(demo, "otherlead")
     other.raise_request_exception = False
-    posted = other.post("/safeguarding/break-glass/review/", {"grant": grant.pk, "end": "1"})
+    posted = other.post(url("break_glass_review"), {"grant": grant.pk, "end": "1"})
     assert posted.status_code == 404
     grant.refresh_from_db()
     assert grant.is_active and grant.reviewed_at is None

@@ -12,6 +12,7 @@ from cases.services import deadline_policy_set
 from workflows import steps
 
 from .factories import complete_fields, item
+from .http_helpers import url
 
 MONDAY_9AM = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -87,7 +88,7 @@ def test_meaningless_policies_are_refused(oakfield, lead, rule, amount, field):
 
 def test_the_lead_sets_the_policy_on_its_page(client, oakfield, lead):
     client.force_login(lead)
-    page = client.get("/safeguarding/deadlines/")
+    page = client.get(url("deadlines"))
     assert page.status_code == 200
     data = {
         "immediate-rule": "hours",
@@ -97,11 +98,11 @@ def test_the_lead_sets_the_policy_on_its_page(client, oakfield, lead):
         "routine-rule": "working_days",
         "routine-amount": "5",
     }
-    assert client.post("/safeguarding/deadlines/", data).status_code == 302
+    assert client.post(url("deadlines"), data).status_code == 302
     assert DeadlinePolicy.objects.get(urgency="routine").amount == 5
 
     data["routine-amount"] = "40"
-    refused = client.post("/safeguarding/deadlines/", data)
+    refused = client.post(url("deadlines"), data)
     assert refused.status_code == 400
     assert "Choose between 1 and 10 working days." in refused.content.decode()
     assert DeadlinePolicy.objects.get(urgency="routine").amount == 5
@@ -110,4 +111,4 @@ def test_the_lead_sets_the_policy_on_its_page(client, oakfield, lead):
 @pytest.mark.parametrize("who", ["deputy", "practitioner", "manager", "auditor"])
 def test_others_may_not_open_the_deadlines_page(client, request, oakfield, lead, who):
     client.force_login(request.getfixturevalue(who))
-    assert client.get("/safeguarding/deadlines/").status_code == 403
+    assert client.get(url("deadlines")).status_code == 403

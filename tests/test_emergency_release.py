@@ -19,6 +19,7 @@ from workflows.flows import ShareFlow
 from workflows.models import Escalation, EscalationLevel, Notification
 
 from .factories import complete_fields, item
+from .http_helpers import url
 
 MONDAY_10AM = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -171,18 +172,18 @@ def test_only_the_proposer_releases_their_draft_in_an_emergency(request, emergen
 
 def test_the_emergency_release_page(client, emergency_draft, practitioner):
     client.force_login(practitioner)
-    url = f"/safeguarding/shares/{emergency_draft.pk}/emergency/"
-    assert client.get(url).status_code == 200
+    path = url("emergency_release", emergency_draft.pk)
+    assert client.get(path).status_code == 200
     flagged = emergency_draft.items.get(identifies_third_party=True)
     data = {"justification": "", "sent_at": "2026-03-02T10:00", "note": ""}
-    refused = client.post(url, data)
+    refused = client.post(path, data)
     assert refused.status_code == 400
     assert "Explain why the child is at immediate risk" in refused.content.decode()
     data.update(
         justification="Immediate threat, no lead reachable.",
         **{f"handling_{flagged.pk}": "confirmed"},
     )
-    done = client.post(url, data)
+    done = client.post(path, data)
     assert done.status_code == 302
     emergency_draft.refresh_from_db()
     assert emergency_draft.status == choices.ShareStatus.RELEASED_IN_EMERGENCY

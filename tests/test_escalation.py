@@ -17,6 +17,7 @@ from workflows.models import Escalation, EscalationLevel, Notification
 from workflows.tasks import deliver_notification, deliver_pending_notifications, sweep_timers
 
 from .factories import MembershipFactory, UserFactory, complete_fields, item
+from .http_helpers import url
 
 # Monday 2 March 2026, 09:00 GMT: an urgent share is due by 18:00 the same day.
 MONDAY_9AM = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -143,7 +144,7 @@ def test_notifications_name_no_child_and_no_case(urgent, clock, django_capture_o
         assert child.first_name not in text
         assert child.last_name not in text
         assert urgent.case.reference not in text
-        assert f"/safeguarding/shares/{urgent.pk}/review/" in text or "lead or deputy" in text
+        assert url("lead_review", urgent.pk) in text or "lead or deputy" in text
 
 
 def test_a_duplicated_delivery_sends_nothing_twice(

@@ -18,6 +18,7 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.urls import reverse
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from viewflow.workflow.models import Task
 
@@ -27,6 +28,7 @@ from cases.services import case_team_add, membership_change_role, membership_end
 from permissions.grants import ROLE_PERMISSIONS, Grant, drift, expected_grants, held_grants
 from permissions.models import AuditAction, AuditEntry, CaseUserObjectPermission
 
+from .http_helpers import url
 from .seeded import Demo, seeded_once
 
 ORG_PERMISSIONS = {"oversee_cases", "decide_shares", "view_reports", "view_audit_log"}
@@ -73,12 +75,12 @@ def pages_of_case(demo: Demo, reference: str) -> list[str]:
     """Every page showing this case or one of its records: the case, its shares, their
     processes and a task of each."""
     case = demo.case(reference)
-    pages = [f"/safeguarding/cases/{case.pk}/", f"/safeguarding/cases/{case.pk}/propose/"]
+    pages = [url("case_detail", case.pk), url("share_propose", case.pk)]
     for share in demo.shares_of(reference):
         process = demo.process_of(share)
         task = Task.objects.filter(process=process).order_by("pk").first()
-        pages += [f"/safeguarding/shares/{share.pk}/", f"/share/{process.pk}/"]
-        pages.append(f"/share/{process.pk}/{task.flow_task.name}/{task.pk}/detail/")
+        pages += [url("share_detail", share.pk), reverse("share:process_detail", args=[process.pk])]
+        pages.append(reverse(f"share:{task.flow_task.name}:detail", args=[process.pk, task.pk]))
     return pages
 
 
@@ -205,12 +207,12 @@ def test_a_practitioner_added_to_a_case_team_sees_it_on_the_next_request(
 ) -> None:
     ava = demo.case("OAK-003")
     colleague = signed_in(client, demo, "colleague")
-    assert colleague.get(f"/safeguarding/cases/{ava.pk}/").status_code == 404
+    assert colleague.get(url("case_detail", ava.pk)).status_code == 404
 
     changes = Changes()
     lead = client_as(demo, "lead")
     response = lead.post(
-        f"/safeguarding/cases/{ava.pk}/team/",
+        url("case_team", ava.pk),
         {"action": "add", "user": demo.user("colleague").pk},
     )
     assert response.status_code == 302
@@ -226,10 +228,10 @@ def test_a_practitioner_added_to_a_case_team_sees_it_on_the_next_request(
         ava,
     )
 
-    page = colleague.get(f"/safeguarding/cases/{ava.pk}/")
+    page = colleague.get(url("case_detail", ava.pk))
     assert page.status_code == 200
     assert "Ava Patel" in page.content.decode()
-    assert "Ava Patel" in colleague.get("/safeguarding/cases/").content.decode()
+    assert "Ava Patel" in colleague.get(url("case_list")).content.decode()
 
 
 def test_removed_from_the_case_team_the_next_request_is_404(client: Any, demo: Demo) -> None:
@@ -240,7 +242,7 @@ def test_removed_from_the_case_team_the_next_request_is_404(client: Any, demo: D
     changes = Changes()
     lead = client_as(demo, "lead")
     response = lead.post(
-        f"/safeguarding/cases/{demo.case('OAK-001').pk}/team/",
+        url("case_team", demo.case("OAK-001").pk),
         {"action": "remove", "user": demo.user("practitioner").pk},
     )
     assert response.status_code == 302
@@ -252,7 +254,7 @@ def test_removed_from_the_case_team_the_next_request_is_404(client: Any, demo: D
 
     all_404(practitioner, maisie)  # including the shares they proposed
     none_404(practitioner, leo)
-    listed = practitioner.get("/safeguarding/cases/").content.decode()
+    listed = practitioner.get(url("case_list")).content.decode()
     assert "Maisie" not in listed and "Leo Okafor" in listed
     # The lead's own access is untouched.
     none_404(lead, maisie)
@@ -279,7 +281,7 @@ def test_a_practitioner_made_manager_loses_the_case_content(client: Any, demo: D
     practitioner = signed_in(client, demo, "practitioner")
     pages = pages_of_case(demo, "OAK-001") + pages_of_case(demo, "OAK-002")
     none_404(practitioner, pages)
-    assert practitioner.get("/safeguarding/audit/").status_code == 403
+    assert practitioner.get(url("audit_log")).status_code == 403
 
     changes = Changes()
     membership_change_role(
@@ -296,10 +298,10 @@ def test_a_practitioner_made_manager_loses_the_case_content(client: Any, demo: D
     assert not demo.user("practitioner").case_teams.exists()
 
     all_404(practitioner, pages)
-    assert practitioner.get("/safeguarding/audit/").status_code == 200
+    assert practitioner.get(url("audit_log")).status_code == 200
     for reference in NAMES:
         for name in NAMES[reference]:
-            assert name not in practitioner.get("/safeguarding/cases/").content.decode()
+            assert name not in practitioner.get(url("case_list")).content.decode()
 
 
 def test_a_colleague_made_lead_sees_every_case_of_the_setting(client: Any, demo: Demo) -> None:
@@ -319,11 +321,11 @@ def test_a_colleague_made_lead_sees_every_case_of_the_setting(client: Any, demo:
 
     none_404(colleague, oakfield)
     all_404(colleague, riverside)
-    listed = colleague.get("/safeguarding/cases/").content.decode()
+    listed = colleague.get(url("case_list")).content.decode()
     for ref in ("OAK-001", "OAK-002", "OAK-003"):
         assert " ".join(NAMES[ref]) in listed
-    assert colleague.get("/safeguarding/review/").status_code == 200
-    assert colleague.get("/safeguarding/break-glass/").status_code == 403
+    assert colleague.get(url("review_queue")).status_code == 200
+    assert colleague.get(url("break_glass")).status_code == 403
 
 
 # --- Memberships --------------------------------------------------------------------------
@@ -348,12 +350,13 @@ def test_an_ended_membership_closes_every_door(client: Any, demo: Demo, username
     changes.assert_logged(actor=demo.user("deputy"))
 
     all_404(person, pages)
-    for list_page in ("/safeguarding/cases/", "/safeguarding/shares/", "/share/flows/"):
+    first_process = reverse("share:process_detail", args=[1])
+    for list_page in (url("case_list"), url("my_shares"), reverse("share:process_list")):
         body = person.get(list_page).content.decode()
         assert not any(name in body for pair in NAMES.values() for name in pair), list_page
-        assert "/safeguarding/shares/1/" not in body and 'href="/share/1/' not in body
-    assert person.get("/safeguarding/audit/").status_code == 403
-    assert person.get("/safeguarding/break-glass/").status_code == 403
+        assert url("share_detail", 1) not in body and f'href="{first_process}' not in body
+    assert person.get(url("audit_log")).status_code == 403
+    assert person.get(url("break_glass")).status_code == 403
 
 
 # --- Closing a case -----------------------------------------------------------------------
@@ -372,7 +375,7 @@ def test_closing_a_case_ends_the_teams_access_but_not_the_leads(client: Any, dem
 
     changes = Changes()
     lead = client_as(demo, "lead")
-    response = lead.post(f"/safeguarding/cases/{maisie.pk}/team/", {"action": "close"})
+    response = lead.post(url("case_team", maisie.pk), {"action": "close"})
     assert response.status_code == 302
     assert Case.objects.get(pk=maisie.pk).closed_at is not None
 
@@ -383,9 +386,9 @@ def test_closing_a_case_ends_the_teams_access_but_not_the_leads(client: Any, dem
 
     all_404(practitioner, pages)
     for share in proposed:
-        assert practitioner.get(f"/safeguarding/shares/{share.pk}/").status_code == 404
-    mine = practitioner.get("/safeguarding/shares/").content.decode()
-    assert not any(f'href="/safeguarding/shares/{s.pk}/"' in mine for s in proposed)
+        assert practitioner.get(url("share_detail", share.pk)).status_code == 404
+    mine = practitioner.get(url("my_shares")).content.decode()
+    assert not any(f'href="{url("share_detail", s.pk)}"' in mine for s in proposed)
     none_404(practitioner, pages_of_case(demo, "OAK-002"))
     # The lead keeps the case and its shares; the deputy too.
     none_404(lead, pages_of_case(demo, "OAK-001"))
@@ -436,10 +439,8 @@ def test_sync_permissions_names_a_missing_and_a_stray_grant_and_fails(
     missing, extra = _tamper(demo)
     # The rows are what access reads: the tampering took effect.
     ava, maisie = demo.case("OAK-003"), demo.case("OAK-001")
-    assert client_as(demo, "colleague").get(f"/safeguarding/cases/{ava.pk}/").status_code == 200
-    assert (
-        client_as(demo, "practitioner").get(f"/safeguarding/cases/{maisie.pk}/").status_code == 404
-    )
+    assert client_as(demo, "colleague").get(url("case_detail", ava.pk)).status_code == 200
+    assert client_as(demo, "practitioner").get(url("case_detail", maisie.pk)).status_code == 404
 
     held = held_grants()
     out = StringIO()
@@ -463,7 +464,5 @@ def test_sync_permissions_fix_repairs_both_and_logs_it(client: Any, demo: Demo) 
     assert "No drift" in _sync()
 
     ava, maisie = demo.case("OAK-003"), demo.case("OAK-001")
-    assert client_as(demo, "colleague").get(f"/safeguarding/cases/{ava.pk}/").status_code == 404
-    assert (
-        client_as(demo, "practitioner").get(f"/safeguarding/cases/{maisie.pk}/").status_code == 200
-    )
+    assert client_as(demo, "colleague").get(url("case_detail", ava.pk)).status_code == 404
+    assert client_as(demo, "practitioner").get(url("case_detail", maisie.pk)).status_code == 200

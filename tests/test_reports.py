@@ -36,6 +36,7 @@ import time_machine
 from django.db import connection
 from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from cases import choices
 from cases.models import Case, Organisation, Recipient, Share
@@ -59,15 +60,23 @@ from .factories import (
     complete_fields,
     item,
 )
+from .http_helpers import url
 
-REPORTS = "/safeguarding/reports/"
-EXPORT = "/safeguarding/reports/export.csv"
 HOUR = 3600
 CHILD_NAMES = ("Maisie", "Thompson", "Noah", "Williams")
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def record_links() -> re.Pattern[str]:
+    """A link to any page of a share, a case or a process, wherever the site is mounted."""
+    marker = "987654321"
+    pages = ("safeguarding:share_detail", "safeguarding:case_detail", "share:process_detail")
+    return re.compile(
+        "|".join(re.escape(reverse(name, args=[marker])).replace(marker, r"\d+") for name in pages)
+    )
 
 
 # --- Driving shares through the flow at known times -------------------------------------------
@@ -353,7 +362,7 @@ def test_chart_geometry_and_text_alternative(story: Story) -> None:
 
 def page(client: Any, user: Any, query: str = "") -> Any:
     client.force_login(user)
-    return client.get(REPORTS + query)
+    return client.get(url("reports") + query)
 
 
 def text_of(response: Any) -> str:
@@ -381,7 +390,7 @@ def test_readers_see_figures_and_no_child(client: Any, story: Story, persona: st
     ) in body
     # Shares by number and case reference, never linked to their pages.
     assert f"#{story.shares['s1'].pk}" in body and "OAK-100" in body
-    assert not re.search(r"/(safeguarding/shares|safeguarding/cases|share)/\d+/", body)
+    assert not record_links().search(body)
     assert "RIV-100" not in body and "Riverside" not in body
 
 
@@ -405,15 +414,15 @@ def test_the_chart_is_inline_accessible_svg(client: Any, story: Story) -> None:
 @pytest.mark.parametrize("persona", ["practitioner", "colleague"])
 def test_practitioners_are_refused(client: Any, story: Story, persona: str) -> None:
     client.force_login(story.people[persona])
-    assert client.get(REPORTS).status_code == 403
-    assert client.get(EXPORT).status_code == 403
+    assert client.get(url("reports")).status_code == 403
+    assert client.get(url("reports_export")).status_code == 403
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client: Any, story: Story) -> None:
-    for url in (REPORTS, EXPORT):
-        response = client.get(url)
+    for path in (url("reports"), url("reports_export")):
+        response = client.get(path)
         assert response.status_code == 302
-        assert response["Location"].startswith("/accounts/login/")
+        assert response["Location"].startswith(reverse("login"))
 
 
 def test_another_settings_lead_sees_none_of_oakfields_figures(client: Any, story: Story) -> None:
@@ -425,18 +434,17 @@ def test_another_settings_lead_sees_none_of_oakfields_figures(client: Any, story
     assert "OAK-100" not in body and "Oakfield" not in body and "grace" not in body
     for share in ("s1", "s2", "s3", "s4", "s5", "s6", "s7"):
         assert f"#{story.shares[share].pk}<" not in body
-    export = client.get(EXPORT)
+    export = client.get(url("reports_export"))
     rows = list(csv.reader(io.StringIO(content_of(export))))
     assert [row[1] for row in rows[1:]] == ["RIV-100"]
 
 
 def test_the_menu_offers_reports_to_readers_only(client: Any, story: Story) -> None:
     client.force_login(story.people["auditor"])
-    assert 'href="/safeguarding/reports/"' in client.get("/safeguarding/cases/").content.decode()
+    reports_link = f'href="{url("reports")}"'
+    assert reports_link in client.get(url("case_list")).content.decode()
     client.force_login(story.people["practitioner"])
-    assert (
-        'href="/safeguarding/reports/"' not in client.get("/safeguarding/cases/").content.decode()
-    )
+    assert reports_link not in client.get(url("case_list")).content.decode()
 
 
 def test_a_month_range_on_the_page(client: Any, story: Story) -> None:
@@ -446,7 +454,7 @@ def test_a_month_range_on_the_page(client: Any, story: Story) -> None:
     assert "<dt>Review rounds decided</dt><dd>2</dd>" in body
     assert "<dt>Median time to decision</dt><dd>4.0 h</dd>" in body
     # The export link carries the filter.
-    assert "/safeguarding/reports/export.csv?month_from=2026-02&amp;month_to=2026-02" in body
+    assert url("reports_export") + "?month_from=2026-02&amp;month_to=2026-02" in body
 
 
 @pytest.mark.parametrize(
@@ -473,7 +481,7 @@ def test_bad_filter_input_is_explained_next_to_its_field(
     )
     assert "Review rounds decided" not in body
     client.force_login(story.people["lead"])
-    export = client.get(EXPORT + query)
+    export = client.get(url("reports_export") + query)
     assert export.status_code == 400
     assert message in export.content.decode()
 
@@ -495,7 +503,7 @@ def test_a_reader_of_several_settings_chooses_one(client: Any, story: Story) -> 
     assert response.status_code == 400
     assert "Choose one of the settings in the list." in text_of(response)
 
-    export = client.get(EXPORT + f"?setting={story.oakfield.pk}")
+    export = client.get(url("reports_export") + f"?setting={story.oakfield.pk}")
     refs = {row[1] for row in list(csv.reader(io.StringIO(content_of(export))))[1:]}
     assert refs == {"OAK-100"}
 
@@ -531,7 +539,7 @@ HEADER = (
 
 def test_csv_export_is_exact(client: Any, story: Story) -> None:
     client.force_login(story.people["auditor"])
-    response = client.get(EXPORT)
+    response = client.get(url("reports_export"))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     assert response["Content-Disposition"].startswith('attachment; filename="share-timings-')
@@ -573,7 +581,10 @@ def test_csv_shows_the_latest_round_of_a_resubmitted_share(client: Any, story: S
     open_review(s4, lead, at(2, 3, 9, 10))
     decide(s4, lead, at(2, 3, 9, 30), choices.Outcome.APPROVE)
     client.force_login(story.people["manager"])
-    rows = {row[0]: row for row in csv.reader(io.StringIO(content_of(client.get(EXPORT))))}
+    rows = {
+        row[0]: row
+        for row in csv.reader(io.StringIO(content_of(client.get(url("reports_export")))))
+    }
     assert rows[str(s4.pk)] == (
         f"{s4.pk},OAK-100,Oakfield,urgent,approved,approve,grace,lead,2,"
         "2026-02-02T08:00:00Z,2026-02-03T09:00:00Z,2026-02-03T09:10:00Z,2026-02-03T09:30:00Z,"
@@ -585,14 +596,14 @@ def test_csv_shows_the_latest_round_of_a_resubmitted_share(client: Any, story: S
 def test_csv_has_no_child_names_or_case_content(client: Any, story: Story) -> None:
     for persona in ("lead", "manager", "otherlead"):
         client.force_login(story.people[persona])
-        content = content_of(client.get(EXPORT))
+        content = content_of(client.get(url("reports_export")))
         for text in (*CHILD_NAMES, "Bruise", "social care", "Reasons."):
             assert text not in content
 
 
 def test_csv_month_range_keeps_shares_proposed_or_decided_in_it(client: Any, story: Story) -> None:
     client.force_login(story.people["lead"])
-    content = content_of(client.get(EXPORT + "?month_from=2026-02"))
+    content = content_of(client.get(url("reports_export") + "?month_from=2026-02"))
     ids = [row[0] for row in csv.reader(io.StringIO(content))][1:]
     assert ids == [str(story.shares[name].pk) for name in ("s4", "s5", "s6", "s7")]
 
@@ -600,7 +611,7 @@ def test_csv_month_range_keeps_shares_proposed_or_decided_in_it(client: Any, sto
 def test_csv_cells_are_never_spreadsheet_formulas(client: Any, story: Story) -> None:
     Case.objects.filter(pk=story.case.pk).update(reference="=HYPERLINK(1)")
     client.force_login(story.people["lead"])
-    rows = list(csv.reader(io.StringIO(content_of(client.get(EXPORT)))))
+    rows = list(csv.reader(io.StringIO(content_of(client.get(url("reports_export"))))))
     assert {row[1] for row in rows[1:]} == {"'=HYPERLINK(1)"}
 
 
@@ -632,9 +643,9 @@ def _more_shares(story: Story, count: int) -> None:
         )
 
 
-def _queries(client: Any, url: str) -> int:
+def _queries(client: Any, path: str) -> int:
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
+        response = client.get(path)
         if isinstance(response, StreamingHttpResponse):
             content_of(response)
     assert response.status_code == 200
@@ -645,15 +656,15 @@ def test_the_page_and_export_cost_the_same_with_5_or_200_shares(
     client: Any, story: Story, django_assert_max_num_queries: Any
 ) -> None:
     client.force_login(story.people["lead"])
-    client.get(REPORTS)  # warm-up: session, permission caches
-    budgets = {url: _queries(client, url) for url in (REPORTS, EXPORT)}
+    client.get(url("reports"))  # warm-up: session, permission caches
+    budgets = {path: _queries(client, path) for path in (url("reports"), url("reports_export"))}
     _more_shares(story, 200 - Share.objects.filter(case=story.case).count())
     assert Share.objects.filter(case=story.case).count() == 200
-    for url, budget in budgets.items():
+    for path, budget in budgets.items():
         with django_assert_max_num_queries(budget):
-            response = client.get(url)
+            response = client.get(path)
             if isinstance(response, StreamingHttpResponse):
                 content_of(response)
         assert response.status_code == 200
-    body = text_of(client.get(REPORTS))
+    body = text_of(client.get(url("reports")))
     assert "Page 1 of 4" in body

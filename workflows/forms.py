@@ -208,6 +208,30 @@ class DecisionForm(forms.Form):
         return data
 
 
+class ReconsiderationForm(DecisionForm):
+    """The lead review's form, for looking again at a refusal: no return to the proposer."""
+
+    def __init__(self, *args: Any, share: Share, **kwargs: Any) -> None:
+        super().__init__(*args, share=share, **kwargs)
+        self.fields["outcome"].choices = [
+            (choices.Outcome.APPROVE, "Approve: the information may now be shared"),
+            (choices.Outcome.APPROVE_IN_PART, "Approve in part"),
+            (choices.Outcome.REFUSE, "Refuse again: the refusal stands"),
+        ]
+        self.fields["refusal_reason"].label = "Main reason the refusal stands"
+        reasons = "Why you looked again, and the reasons for this outcome (kept on the record)"
+        self.fields["reasons"].label = reasons
+
+
+class FamilyToldForm(forms.Form):
+    informed_on = forms.DateField(
+        label="When the family was told",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    informed_by = forms.CharField(label="Who told them", max_length=200, required=False)
+
+
 class ReleaseForm(forms.Form):
     sent_at = forms.DateTimeField(
         label="When it was sent",

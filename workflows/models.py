@@ -8,7 +8,7 @@ from django.db.models import Q
 from viewflow.workflow.managers import TaskQuerySet
 from viewflow.workflow.models import Process, Task
 
-from cases.models import Share
+from cases.models import FamilyFollowUp, Share
 from permissions.selectors import review_queue_for, share_list_for
 
 
@@ -92,6 +92,10 @@ class NotificationKind(models.TextChoices):
         "review_still_overdue",
         "A share is still undecided, well past its deadline",
     )
+    FAMILY_FOLLOW_UP_OVERDUE = (
+        "family_follow_up_overdue",
+        "A family has not yet been told, and the date set to tell them has passed",
+    )
 
 
 class Notification(models.Model):
@@ -108,6 +112,14 @@ class Notification(models.Model):
     escalation = models.ForeignKey(
         Escalation, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
+    # Or the promise to tell a family (golden rule 2) whose deadline passed.
+    family_follow_up = models.ForeignKey(
+        FamilyFollowUp,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Claimed by one delivery at a time; a claim older than claim_timeout() may be retaken,
     # so a worker killed mid-send does not lose the email.
@@ -120,7 +132,11 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["recipient", "escalation"], name="one_notification_per_escalation"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "family_follow_up"],
+                name="one_notification_per_family_follow_up",
+            ),
         ]
         indexes = [models.Index(fields=["emailed_at", "email_claimed_at"])]
 

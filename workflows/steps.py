@@ -122,10 +122,22 @@ def decide(*, share: Share, user: AbstractBaseUser, **decision: Any) -> Decision
     )
 
 
+def _approved_on_reconsideration(share: Share) -> bool:
+    latest = share.decisions.order_by("-decided_at", "-pk").first()
+    return latest is not None and latest.reconsiders_id is not None
+
+
 def record_release(*, share: Share, user: AbstractBaseUser, **release: Any) -> Release:
-    return _complete(
-        share,
-        ShareFlow.record_release,
-        user,
-        lambda: services.release_record(share=share, user=user, **release),
-    )
+    """Record what was sent, completing the flow's release step.
+
+    A refusal reconsidered into an approval came after the process had ended at "refused";
+    that process stays as it ended, and the release is recorded on the decision alone.
+    """
+
+    def work() -> Release:
+        return services.release_record(share=share, user=user, **release)
+
+    with transaction.atomic():
+        if _approved_on_reconsideration(share):
+            return work()
+    return _complete(share, ShareFlow.record_release, user, work)

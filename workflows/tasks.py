@@ -15,6 +15,7 @@ from viewflow.workflow.timers import fire_due_timers
 
 from cases import app_settings
 
+from .family_follow_ups import chase_overdue_family_follow_ups
 from .models import Notification
 
 logger = logging.getLogger(__name__)
@@ -34,12 +35,18 @@ def claim_timeout() -> timedelta:
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_timers() -> int:
-    """Fire due workflow timers; never two sweeps at once (beat may overlap a slow one)."""
+    """Fire due workflow timers; never two sweeps at once (beat may overlap a slow one).
+
+    Overdue promises to tell a family are chased on the same beat, so the embedded server's
+    sweep thread covers them too. Returns the number of timers fired.
+    """
     if not cache.add(SWEEP_LOCK, 1, SWEEP_LOCK_SECONDS):
         logger.info("Timer sweep skipped: another sweep is running")
         return 0
     try:
-        return fire_due_timers()
+        fired = fire_due_timers()
+        chase_overdue_family_follow_ups()
+        return fired
     finally:
         cache.delete(SWEEP_LOCK)
 

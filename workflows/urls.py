@@ -9,7 +9,15 @@ from viewflow.urls import Application
 from cases import views as case_views
 from permissions import views as access_views
 
-from . import deadline_views, views
+from . import (
+    advice_views,
+    chronology_views,
+    deadline_views,
+    family_views,
+    reconsideration_views,
+    views,
+)
+from .record_views import DecisionRecordPdfView, DecisionRecordView
 from .report_views import ReportExportView, ReportsView
 
 
@@ -52,6 +60,24 @@ class SafeguardingApp(Application):
     lead_review_path = path(
         "shares/<int:pk>/review/", views.LeadReviewView.as_view(), name="lead_review"
     )
+    reconsider_path = path(
+        "shares/<int:pk>/reconsider/",
+        reconsideration_views.ReconsiderView.as_view(),
+        name="reconsider",
+    )
+    family_told_path = path(
+        "shares/<int:pk>/family-told/", family_views.FamilyToldView.as_view(), name="family_told"
+    )
+    family_follow_ups_path = path(
+        "family-follow-ups/",
+        family_views.FamilyFollowUpListView.as_view(),
+        name="family_follow_ups",
+    )
+    chronology_path = path(
+        "cases/<int:pk>/chronology/",
+        chronology_views.ChronologyView.as_view(),
+        name="chronology",
+    )
     case_team_path = path(
         "cases/<int:pk>/team/", access_views.CaseTeamView.as_view(), name="case_team"
     )
@@ -66,6 +92,21 @@ class SafeguardingApp(Application):
     audit_log_path = path("audit/", access_views.AuditLogView.as_view(), name="audit_log")
     record_release_path = path(
         "shares/<int:pk>/release/", views.RecordReleaseView.as_view(), name="record_release"
+    )
+    advice_ask_path = path(
+        "shares/<int:pk>/advice/", advice_views.AskAdviceView.as_view(), name="advice_ask"
+    )
+    advice_asked_of_me_path = path(
+        "advice/", advice_views.AdviceAskedOfMeView.as_view(), name="advice_asked_of_me"
+    )
+    advice_answer_path = path(
+        "advice/<int:pk>/", advice_views.AnswerAdviceView.as_view(), name="advice_answer"
+    )
+    decision_record_path = path(
+        "shares/<int:pk>/record/", DecisionRecordView.as_view(), name="decision_record"
+    )
+    decision_record_pdf_path = path(
+        "shares/<int:pk>/record.pdf", DecisionRecordPdfView.as_view(), name="decision_record_pdf"
     )
     reports_path = path("reports/", ReportsView.as_view(), name="reports")
     reports_export_path = path(

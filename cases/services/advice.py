@@ -12,7 +12,7 @@ from permissions.roles import role_in
 from permissions.rules import can_ask_advice, can_be_adviser, can_give_advice
 
 from ..choices import AdviserCapacity, Role
-from ..deidentify import deidentified_text, known_names, scrub
+from ..deidentify import deidentified_question, deidentified_text
 from ..errors import raise_if, refuse
 from ..models import Consultation, Share
 from .shares import locked
@@ -57,7 +57,7 @@ def advice_ask(
         asked_by=user,
         adviser=adviser,
         adviser_capacity=_CAPACITY.get(role, AdviserCapacity.COLLEAGUE),
-        question=scrub(question, known_names(share)),
+        question=deidentified_question(share, question),
         shared_text=deidentified_text(share),
     )
     record_event(

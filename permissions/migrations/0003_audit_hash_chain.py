@@ -4,6 +4,12 @@ Entries already written are chained in their original order (by id) before the c
 become required. The triggers are the last step: Django's ORM never updates or deletes an
 entry, and nobody else may either. On SQLite, rebuilding this table in a later migration
 drops its triggers; tests/test_audit_chain.py checks they are still in place.
+
+SQLite's INSERT OR REPLACE removes the row it collides with without firing delete triggers,
+so a third trigger refuses any insert that would land on an existing entry. PostgreSQL's
+INSERT ... ON CONFLICT DO UPDATE fires the update trigger. TRUNCATE fires no row trigger on
+PostgreSQL and is left open: Django's flush (which test runs use between transactional
+tests) truncates every table. Emptying the log is caught by ``verify_audit --anchor``.
 """
 
 import django.db.models.deletion
@@ -33,9 +39,17 @@ SQLITE_TRIGGERS = [
         BEFORE {event} ON permissions_auditentry
         BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"""
     for event in ("UPDATE", "DELETE")
+] + [
+    f"""CREATE TRIGGER permissions_auditentry_no_replace
+        BEFORE INSERT ON permissions_auditentry
+        WHEN EXISTS (SELECT 1 FROM permissions_auditentry WHERE id = NEW.id)
+            OR EXISTS (SELECT 1 FROM permissions_auditentry WHERE sequence = NEW.sequence)
+            OR EXISTS (SELECT 1 FROM permissions_auditentry WHERE entry_hash = NEW.entry_hash)
+        BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"""
 ]
 SQLITE_DROP = [
-    f"DROP TRIGGER IF EXISTS permissions_auditentry_no_{event}" for event in ("update", "delete")
+    f"DROP TRIGGER IF EXISTS permissions_auditentry_no_{event}"
+    for event in ("update", "delete", "replace")
 ]
 
 

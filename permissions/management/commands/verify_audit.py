@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from argparse import ArgumentTypeError
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -9,12 +11,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from permissions.audit_chain import verify
 from permissions.models import AuditEntry
 
+_ANCHOR = re.compile(r"([1-9][0-9]*):([0-9a-fA-F]{64})")
+
 
 def _anchor(value: str) -> tuple[int, str]:
-    sequence, _, digest = value.partition(":")
-    if not sequence.isdigit() or len(digest) != 64:
-        raise CommandError("Give an anchor as SEQUENCE:HASH, as printed by an earlier run.")
-    return int(sequence), digest.lower()
+    # argparse turns this error into a usage message (exit status 2), not a traceback.
+    match = _ANCHOR.fullmatch(value.strip())
+    if match is None:
+        raise ArgumentTypeError("give an anchor as SEQUENCE:HASH, as printed by an earlier run")
+    return int(match[1]), match[2].lower()
 
 
 class Command(BaseCommand):
@@ -49,10 +54,17 @@ class Command(BaseCommand):
                 .values_list("entry_hash", flat=True)
                 .first()
             )
+            if held is None:
+                raise CommandError(
+                    f"Audit chain broken at entry {sequence}: the entry written down is no "
+                    f"longer there (the log now ends at entry {report.head_sequence}), so the log "
+                    "was cut short."
+                )
             if held != digest:
                 raise CommandError(
                     f"Audit chain broken at entry {sequence}: it no longer carries the hash "
-                    "written down for it, so the log was rewritten from there on or cut short."
+                    "written down for it, so an entry up to it was changed and every later "
+                    "hash rewritten to hide it."
                 )
         self.stdout.write(
             f"Audit chain intact: {report.count} entries. Head: "

@@ -1,0 +1,56 @@
+"""Looking again at a refusal: a new decision linked to it, the refusal kept as it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from cases.choices import ShareStatus
+from cases.services import decision_reconsider
+from permissions.lookups import get_share_to_act_on, note_viewed
+from permissions.rules import can_decide
+
+from .forms import ReconsiderationForm, apply_service_errors
+from .views import share_url
+
+
+class ReconsiderView(View):
+    """A lead or deputy reconsiders a refused share: approve, approve in part, or uphold.
+
+    The share's process ended at "refused" and is left as it ended; an approval here makes
+    the release recordable on the share's own page (``steps.record_release``).
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
+        decisions = list(share.decisions.select_related("decided_by", "reconsiders"))
+        note_viewed(request.user, share.case, share, *decisions)
+        if request.method != "POST" and share.status != ShareStatus.REFUSED:
+            messages.info(
+                request, f"This share is {share.get_status_display().lower()}, not refused."
+            )
+            return redirect(share_url(share))
+        form = ReconsiderationForm(request.POST if request.method == "POST" else None, share=share)
+        if request.method == "POST" and form.is_valid():
+            try:
+                decision = decision_reconsider(
+                    share=share, user=request.user, **form.service_kwargs()
+                )
+            except ValidationError as error:
+                apply_service_errors(error, form)
+            else:
+                messages.success(
+                    request, f"Reconsideration recorded: {decision.get_outcome_display()}."
+                )
+                return redirect(share_url(share))
+        return render(
+            request,
+            "workflows/reconsider.html",
+            {"share": share, "items": share.items.all(), "decisions": decisions, "form": form},
+            status=400 if request.method == "POST" else 200,
+        )
