@@ -6,6 +6,7 @@ from typing import Any
 
 from django.views.generic import DetailView, ListView
 
+from cases.people import signed_in
 from permissions.forms import TeamMemberForm
 from permissions.lookups import get_case_for, get_share_for, note_viewed
 from permissions.rules import can_oversee, can_propose_share, share_actions
@@ -62,7 +63,7 @@ class MyShareListView(ListView):
     paginate_by = 50
 
     def get_queryset(self) -> Any:
-        return share_list_for(self.request.user).filter(proposed_by=self.request.user)
+        return share_list_for(self.request.user).filter(proposed_by=signed_in(self.request))
 
 
 class ShareDetailView(DetailView):

@@ -35,7 +35,7 @@ def _entry(action: str, record: models.Model, **fields: Any) -> AuditEntry:
     return AuditEntry(
         organisation_id=case.organisation_id,
         action=action,
-        object_type=record._meta.model_name,
+        object_type=str(record._meta.model_name),
         object_id=record.pk,
         case=case,
         share=share,
@@ -82,7 +82,7 @@ def record_access_change(
                 actor=actor,
                 organisation_id=organisation_id,
                 action=action,
-                object_type=target._meta.model_name,
+                object_type=str(target._meta.model_name),
                 object_id=target.pk,
                 case=case,
                 subject_id=subject_id,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
+from django.db.models import Field
 
 from .models import AuditEntry
 
@@ -45,7 +46,9 @@ def _canonical(entry: AuditEntry, name: str) -> object:
     # Hash each value as the database will hand it back, not as the caller happened to give
     # it (an id as "7", a naive or non-UTC time), or verify() would report a sound entry as
     # altered.
-    value = entry._meta.get_field(name).get_prep_value(getattr(entry, name))
+    field = entry._meta.get_field(name)
+    assert isinstance(field, Field)
+    value = field.get_prep_value(getattr(entry, name))
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat(timespec="microseconds")
     return value

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
@@ -15,6 +14,7 @@ from cases import app_settings
 from cases.choices import DECIDING_ROLES
 from cases.errors import refuse
 from cases.models import Case
+from cases.people import Person
 
 from .audit import record_access_change
 from .models import AuditAction, BreakGlassGrant
@@ -30,7 +30,7 @@ def break_glass_hours() -> int:
 
 @transaction.atomic
 def break_glass_take(
-    *, user: AbstractBaseUser, case: Case, reason: str, hours: int | None = None
+    *, user: Person, case: Case, reason: str, hours: int | None = None
 ) -> BreakGlassGrant:
     """Open a case to someone of its setting for a limited time; the leads are alerted at once."""
     if not can_break_glass(user, case):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from cases.models import Membership, Organisation
-
-UserLike = AbstractBaseUser | AnonymousUser
+from cases.people import UserLike
 
 
 def current_memberships(user: UserLike) -> QuerySet[Membership]:

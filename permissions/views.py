@@ -7,10 +7,12 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import ListView
 
+from cases.people import signed_in
 from cases.services import case_close, case_team_add, case_team_remove
 
 from .break_glass import break_glass_review, break_glass_take
@@ -43,7 +45,7 @@ class BreakGlassView(View):
             else:
                 try:
                     break_glass_take(
-                        user=request.user,
+                        user=signed_in(request),
                         case=case,
                         reason=form.cleaned_data["reason"],
                         hours=form.cleaned_data["hours"],
@@ -70,7 +72,7 @@ class BreakGlassReviewView(ListView):
     context_object_name = "grants"
     paginate_by = 50
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not settings_where(request.user, "cases.oversee_cases").exists():
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)
@@ -90,7 +92,7 @@ class AuditLogView(ListView):
     context_object_name = "entries"
     paginate_by = 100
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not settings_where(request.user, "cases.view_audit_log").exists():
             raise PermissionDenied
         return super().dispatch(request, *args, **kwargs)

@@ -19,6 +19,7 @@ from django.views.generic import ListView
 
 from cases.choices import Role
 from cases.deidentify import deidentified_question, deidentified_text
+from cases.people import signed_in
 from cases.services import advice_ask, advice_give
 from permissions.lookups import (
     get_consultation_for_adviser,
@@ -59,7 +60,7 @@ class AskAdviceForm(forms.Form):
 
     def __init__(self, *args: Any, advisers: QuerySet, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["adviser"].queryset = advisers
+        self.fields["adviser"].queryset = advisers  # type: ignore[attr-defined]
 
 
 class AdviceForm(forms.Form):
@@ -92,7 +93,7 @@ class AskAdviceView(View):
                 try:
                     consultation = advice_ask(
                         share=share,
-                        user=request.user,
+                        user=signed_in(request),
                         adviser=form.cleaned_data["adviser"],
                         question=question,
                     )
@@ -139,7 +140,7 @@ class AnswerAdviceView(View):
             try:
                 advice_give(
                     consultation=consultation,
-                    user=request.user,
+                    user=signed_in(request),
                     advice=form.cleaned_data["advice"],
                 )
             except ValidationError as error:

@@ -109,7 +109,7 @@ def _share_rows(shares: list[Share], versions: list[ShareVersion]) -> Iterator[R
 
 def _withdrawal_rows(entries: Iterable[AuditEntry], shares: dict[int, Share]) -> Iterator[Row]:
     for entry in entries:
-        share = shares.get(entry.share_id)
+        share = shares.get(entry.share_id) if entry.share_id else None
         yield Row(
             entry.at,
             f"Share #{entry.share_id} withdrawn",
@@ -122,7 +122,7 @@ def _withdrawal_rows(entries: Iterable[AuditEntry], shares: dict[int, Share]) ->
 def _decision_rows(decisions: Iterable[Decision]) -> Iterator[Row]:
     for decision in decisions:
         what = f"Share #{decision.share_id}: {decision.get_outcome_display()}"
-        if decision.reconsiders_id:
+        if decision.reconsiders is not None:
             what += f", reconsidering the decision of {_when(decision.reconsiders.decided_at)}"
         reason = f"{decision.get_refusal_reason_display()}. " if decision.refusal_reason else ""
         yield Row(

@@ -20,12 +20,12 @@ from permissions.selectors import people_to_alert
 
 from .models import Escalation, EscalationLevel, Notification, NotificationKind
 
-_WHO = {
+_WHO: dict[str, set[str]] = {
     EscalationLevel.REMINDER: {Role.LEAD},
     EscalationLevel.DEPUTIES: {Role.DEPUTY, Role.LEAD},
     EscalationLevel.MANAGER: {Role.MANAGER},
 }
-_KIND = {
+_KIND: dict[str, str] = {
     EscalationLevel.REMINDER: NotificationKind.REVIEW_REMINDER,
     EscalationLevel.DEPUTIES: NotificationKind.REVIEW_OVERDUE,
     EscalationLevel.MANAGER: NotificationKind.REVIEW_STILL_OVERDUE,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import ListView
 
+from cases.people import signed_in
 from cases.services import family_told_record
 from permissions.lookups import get_share_to_act_on, note_viewed
 from permissions.rules import can_record_family_told
@@ -50,7 +51,7 @@ class FamilyToldView(View):
             try:
                 family_told_record(
                     follow_up=follow_up,
-                    user=request.user,
+                    user=signed_in(request),
                     informed_on=form.cleaned_data["informed_on"],
                     informed_by=form.cleaned_data["informed_by"],
                 )

@@ -82,8 +82,10 @@ class ShareForm(forms.ModelForm):
 
     def __init__(self, *args: Any, recipients: QuerySet[Recipient], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["recipient"].queryset = recipients
-        self.fields["recipient"].empty_label = "Choose a recipient"
+        recipient = self.fields["recipient"]
+        assert isinstance(recipient, forms.ModelChoiceField)
+        recipient.queryset = recipients
+        recipient.empty_label = "Choose a recipient"
         for field in self.fields.values():
             if isinstance(field.widget, forms.Textarea):
                 field.widget.attrs["rows"] = 3
@@ -197,7 +199,7 @@ class DecisionForm(forms.Form):
 
     def __init__(self, *args: Any, share: Share, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["approved_items"].choices = [
+        self.fields["approved_items"].choices = [  # type: ignore[attr-defined]
             (item.pk, f"{item.position + 1}. {item.get_category_display()}")
             for item in share.items.all()
         ]
@@ -213,7 +215,7 @@ class ReconsiderationForm(DecisionForm):
 
     def __init__(self, *args: Any, share: Share, **kwargs: Any) -> None:
         super().__init__(*args, share=share, **kwargs)
-        self.fields["outcome"].choices = [
+        self.fields["outcome"].choices = [  # type: ignore[attr-defined]
             (choices.Outcome.APPROVE, "Approve: the information may now be shared"),
             (choices.Outcome.APPROVE_IN_PART, "Approve in part"),
             (choices.Outcome.REFUSE, "Refuse again: the refusal stands"),
@@ -327,7 +329,8 @@ def apply_service_errors(
                 continue
             key = "__all__"
         if key == "items" and formset is not None:
-            formset._non_form_errors = formset.error_class(
+            # Django keeps a formset's own errors here; there is no public way to add one.
+            formset._non_form_errors = formset.error_class(  # type: ignore[attr-defined]
                 [*formset.non_form_errors(), *messages], error_class="nonform"
             )
             continue

@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.expressions import Combinable
 from viewflow.workflow.managers import TaskQuerySet
 from viewflow.workflow.models import Process, Task
 
@@ -15,7 +16,10 @@ from permissions.selectors import review_queue_for, share_list_for
 class ShareProcess(Process):
     """The workflow instance routing one share; the share itself holds the record."""
 
-    share = models.OneToOneField(Share, on_delete=models.PROTECT, related_name="process")
+    # Annotated because viewflow's Process carries no types for the plugin to start from.
+    share: models.OneToOneField[Share | Combinable, Share] = models.OneToOneField(
+        Share, on_delete=models.PROTECT, related_name="process"
+    )
 
     class Meta:
         verbose_name = "share process"

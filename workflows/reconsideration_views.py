@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from cases.choices import ShareStatus
+from cases.people import signed_in
 from cases.services import decision_reconsider
 from permissions.lookups import get_share_to_act_on, note_viewed
 from permissions.rules import can_decide
@@ -39,7 +40,7 @@ class ReconsiderView(View):
         if request.method == "POST" and form.is_valid():
             try:
                 decision = decision_reconsider(
-                    share=share, user=request.user, **form.service_kwargs()
+                    share=share, user=signed_in(request), **form.service_kwargs()
                 )
             except ValidationError as error:
                 apply_service_errors(error, form)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import services
 from cases.models import Case, Decision, Release, Share
+from cases.people import Person
 
 from .flows import ShareFlow
 from .nodes import mark_opened
@@ -40,14 +40,14 @@ def open_task(share: Share, node: Any) -> Task | None:
     )
 
 
-def note_opened(share: Share, node: Any, user: AbstractBaseUser) -> None:
+def note_opened(share: Share, node: Any, user: Person) -> None:
     """Someone who may do this step opened its page: stamp it for the timing reports."""
     task = open_task(share, node)
     if task is not None:
         mark_opened(task, user)
 
 
-def _complete(share: Share, node: Any, user: AbstractBaseUser, work: Callable[[], T]) -> T:
+def _complete(share: Share, node: Any, user: Person, work: Callable[[], T]) -> T:
     task = open_task(share, node)
     if task is None:
         # The flow is not waiting here: the service explains why in the user's own terms.
@@ -69,7 +69,7 @@ def _complete(share: Share, node: Any, user: AbstractBaseUser, work: Callable[[]
 
 
 def propose(
-    *, case: Case, user: AbstractBaseUser, fields: dict[str, Any], items: list[dict[str, Any]]
+    *, case: Case, user: Person, fields: dict[str, Any], items: list[dict[str, Any]]
 ) -> Share:
     """Create the draft and the process that will route it; the draft task goes to the proposer."""
     with transaction.atomic():
@@ -78,14 +78,14 @@ def propose(
     return share
 
 
-def submit(*, share: Share, user: AbstractBaseUser) -> Share:
+def submit(*, share: Share, user: Person) -> Share:
     return _complete(
         share, ShareFlow.draft, user, lambda: services.share_submit(share=share, user=user)
     )
 
 
 def save_and_submit(
-    *, share: Share, user: AbstractBaseUser, fields: dict[str, Any], items: list[dict[str, Any]]
+    *, share: Share, user: Person, fields: dict[str, Any], items: list[dict[str, Any]]
 ) -> Share:
     def work() -> Share:
         services.share_update_draft(share=share, user=user, fields=fields, items=items)
@@ -94,7 +94,7 @@ def save_and_submit(
     return _complete(share, ShareFlow.draft, user, work)
 
 
-def withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Share:
+def withdraw(*, share: Share, user: Person, reason: str) -> Share:
     return _complete(
         share,
         ShareFlow.draft,
@@ -103,7 +103,7 @@ def withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Share:
     )
 
 
-def release_in_emergency(*, share: Share, user: AbstractBaseUser, **release: Any) -> Release:
+def release_in_emergency(*, share: Share, user: Person, **release: Any) -> Release:
     """Release the draft at once; the flow goes on to the (now retrospective) lead review."""
     return _complete(
         share,
@@ -113,7 +113,7 @@ def release_in_emergency(*, share: Share, user: AbstractBaseUser, **release: Any
     )
 
 
-def decide(*, share: Share, user: AbstractBaseUser, **decision: Any) -> Decision:
+def decide(*, share: Share, user: Person, **decision: Any) -> Decision:
     return _complete(
         share,
         ShareFlow.lead_review,
@@ -127,7 +127,7 @@ def _approved_on_reconsideration(share: Share) -> bool:
     return latest is not None and latest.reconsiders_id is not None
 
 
-def record_release(*, share: Share, user: AbstractBaseUser, **release: Any) -> Release:
+def record_release(*, share: Share, user: Person, **release: Any) -> Release:
     """Record what was sent, completing the flow's release step.
 
     A refusal reconsidered into an approval came after the process had ended at "refused";

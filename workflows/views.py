@@ -16,6 +16,7 @@ from django.views.generic import ListView
 
 from cases.choices import ShareStatus
 from cases.models import Share
+from cases.people import signed_in
 from cases.services import share_update_draft
 from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
 from permissions.rules import can_decide, can_edit_draft, can_propose_share, can_record_release
@@ -109,7 +110,7 @@ class ProposeShareView(_ShareFormPage):
     def save(
         self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
     ) -> Share:
-        user = self.request.user
+        user = signed_in(self.request)
         # One transaction: if submission is refused, not even the draft is kept.
         with transaction.atomic():
             share = steps.propose(
@@ -129,14 +130,18 @@ class EditDraftView(_ShareFormPage):
         last_decision = share.decisions.order_by("-decided_at", "-pk").first()
         note_viewed(request.user, share.case, share, *([last_decision] if last_decision else []))
         if request.method == "GET":
-            steps.note_opened(share, ShareFlow.draft, request.user)
+            steps.note_opened(share, ShareFlow.draft, signed_in(request))
         return self.handle(share.case, share)
 
     def save(
         self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
     ) -> Share:
         assert share is not None
-        user, fields, items = self.request.user, form.service_fields(), formset.service_items()
+        user, fields, items = (
+            signed_in(self.request),
+            form.service_fields(),
+            formset.service_items(),
+        )
         if submitting:
             return steps.save_and_submit(share=share, user=user, fields=fields, items=items)
         return share_update_draft(share=share, user=user, fields=fields, items=items)
@@ -150,7 +155,9 @@ class WithdrawView(View):
         form = WithdrawForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
-                steps.withdraw(share=share, user=request.user, reason=form.cleaned_data["reason"])
+                steps.withdraw(
+                    share=share, user=signed_in(request), reason=form.cleaned_data["reason"]
+                )
             except ValidationError as error:
                 apply_service_errors(_rename(error, "withdrawn_reason", "reason"), form)
             else:
@@ -185,7 +192,9 @@ class EmergencyReleaseView(View):
         )
         if request.method == "POST" and form.is_valid():
             try:
-                steps.release_in_emergency(share=share, user=request.user, **form.service_kwargs())
+                steps.release_in_emergency(
+                    share=share, user=signed_in(request), **form.service_kwargs()
+                )
             except ValidationError as error:
                 apply_service_errors(_item_errors_by_pk(error, items), form)
             else:
@@ -221,7 +230,9 @@ class LeadReviewView(View):
         if request.method == "POST":
             if form.is_valid():
                 try:
-                    decision = steps.decide(share=share, user=request.user, **form.service_kwargs())
+                    decision = steps.decide(
+                        share=share, user=signed_in(request), **form.service_kwargs()
+                    )
                 except ValidationError as error:
                     apply_service_errors(error, form)
                 else:
@@ -230,7 +241,7 @@ class LeadReviewView(View):
                     )
                     return redirect(share_url(share))
         elif share.status in (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY):
-            steps.note_opened(share, ShareFlow.lead_review, request.user)
+            steps.note_opened(share, ShareFlow.lead_review, signed_in(request))
         else:
             return _moved_on(request, share)
         return render(
@@ -254,14 +265,16 @@ class RecordReleaseView(View):
         if request.method == "POST":
             if form.is_valid():
                 try:
-                    steps.record_release(share=share, user=request.user, **form.service_kwargs())
+                    steps.record_release(
+                        share=share, user=signed_in(request), **form.service_kwargs()
+                    )
                 except ValidationError as error:
                     apply_service_errors(_item_errors_by_pk(error, approved), form)
                 else:
                     messages.success(request, "The release is recorded.")
                     return redirect(share_url(share))
         elif share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
-            steps.note_opened(share, ShareFlow.record_release, request.user)
+            steps.note_opened(share, ShareFlow.record_release, signed_in(request))
         else:
             return _moved_on(request, share)
         return render(
@@ -292,7 +305,7 @@ class NotificationListView(ListView):
     paginate_by = 50
 
     def get_queryset(self) -> Any:
-        return Notification.objects.filter(recipient=self.request.user)
+        return Notification.objects.filter(recipient=signed_in(self.request))
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         self.get_queryset().filter(read_at__isnull=True).update(read_at=timezone.now())

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from cases.people import Person
 from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.roles import role_in
@@ -17,7 +17,7 @@ from ..errors import raise_if, refuse
 from ..models import Consultation, Share
 from .shares import locked
 
-_CAPACITY = {
+_CAPACITY: dict[str, str] = {
     Role.LEAD: AdviserCapacity.LEAD,
     Role.DEPUTY: AdviserCapacity.LEAD,
     Role.AUDITOR: AdviserCapacity.DATA_PROTECTION_OFFICER,
@@ -34,7 +34,7 @@ def _text_errors(field: str, text: str, limit: int, missing: str) -> dict[str, l
 
 @transaction.atomic
 def advice_ask(
-    *, share: Share, user: AbstractBaseUser, adviser: AbstractBaseUser | None, question: str
+    *, share: Share, user: Person, adviser: Person | None, question: str
 ) -> Consultation:
     """Ask a colleague, the lead or the data protection officer; they see no identity.
 
@@ -51,7 +51,8 @@ def advice_ask(
     if adviser is None or not can_be_adviser(adviser, share):
         errors["adviser"] = ["Choose someone of this setting, other than yourself, to ask."]
     raise_if(errors)
-    role = role_in(adviser, share.organisation)
+    assert adviser is not None  # refused above otherwise
+    role = role_in(adviser, share.organisation) or ""
     consultation = Consultation.objects.create(
         share=share,
         asked_by=user,
@@ -67,7 +68,7 @@ def advice_ask(
 
 
 @transaction.atomic
-def advice_give(*, consultation: Consultation, user: AbstractBaseUser, advice: str) -> Consultation:
+def advice_give(*, consultation: Consultation, user: Person, advice: str) -> Consultation:
     """The adviser's answer, kept with the share; it is given once and not changed after."""
     consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
     if not can_give_advice(user, consultation):

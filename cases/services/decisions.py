@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from cases.people import Person
 from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.roles import role_in
@@ -23,7 +23,7 @@ from ..errors import raise_if, refuse
 from ..models import ApprovedItem, Decision, Share
 from .shares import locked
 
-_STATUS_AFTER = {
+_STATUS_AFTER: dict[str, str] = {
     Outcome.APPROVE: ShareStatus.APPROVED,
     Outcome.APPROVE_IN_PART: ShareStatus.APPROVED_IN_PART,
     Outcome.REFUSE: ShareStatus.REFUSED,
@@ -31,7 +31,7 @@ _STATUS_AFTER = {
 }
 
 
-def _capacity(user: AbstractBaseUser, share: Share, rationale: str) -> str:
+def _capacity(user: Person, share: Share, rationale: str) -> str:
     """In what capacity the user decides; refuses self-decision outside a one-person setting."""
     if share.proposed_by_id == user.pk:
         if not share.organisation.is_one_person_setting:
@@ -61,12 +61,11 @@ def _outcome_errors(
     if refusal_reason and refusal_reason not in RefusalReason.values:
         errors["refusal_reason"] = ["Choose a reason from the list."]
     if not reasons.strip():
-        errors["reasons"] = [
-            {
-                Outcome.RETURN: "Say what more information is needed.",
-                Outcome.REFUSE: "Explain the refusal in your own words; it is kept on the record.",
-            }.get(outcome, "Record the reasons for this decision.")
-        ]
+        reason_prompts: dict[str, str] = {
+            Outcome.RETURN: "Say what more information is needed.",
+            Outcome.REFUSE: "Explain the refusal in your own words; it is kept on the record.",
+        }
+        errors["reasons"] = [reason_prompts.get(outcome, "Record the reasons for this decision.")]
     if outcome == Outcome.APPROVE_IN_PART:
         all_ids = set(share.items.values_list("pk", flat=True))
         if not item_ids:
@@ -80,7 +79,7 @@ def _outcome_errors(
 
 def _write(
     share: Share,
-    user: AbstractBaseUser,
+    user: Person,
     *,
     outcome: str,
     reasons: str,
@@ -98,12 +97,12 @@ def _write(
 
     now = timezone.now()
     # A reconsideration answers no deadline; a first decision may come after its own.
-    late = reconsiders is None and share.review_due_at is not None and now > share.review_due_at
+    due = share.review_due_at if reconsiders is None else None
     decision = Decision(
         share=share,
         version=share.versions.order_by("-number").first(),
         reconsiders=reconsiders,
-        late_by=(now - share.review_due_at) if late else None,
+        late_by=(now - due) if due is not None and now > due else None,
         outcome=outcome,
         refusal_reason=refusal_reason if outcome == Outcome.REFUSE else "",
         reasons=reasons.strip(),
@@ -128,7 +127,7 @@ def _write(
 def decision_record(
     *,
     share: Share,
-    user: AbstractBaseUser,
+    user: Person,
     outcome: str,
     reasons: str,
     refusal_reason: str = "",
@@ -184,7 +183,7 @@ def decision_record(
 def decision_reconsider(
     *,
     share: Share,
-    user: AbstractBaseUser,
+    user: Person,
     outcome: str,
     reasons: str,
     refusal_reason: str = "",
@@ -209,6 +208,7 @@ def decision_reconsider(
             "information, ask the proposer to propose a new share.",
         )
     original = share.decisions.order_by("-decided_at", "-pk").first()
+    assert original is not None, "a refused share carries its refusal"
     decision = _write(
         share,
         user,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from cases.people import Person
 from permissions.break_glass import end_break_glass_on
 from permissions.grants import sync_users
 
@@ -18,7 +18,7 @@ from ..models import Case, Membership, Organisation
 
 @transaction.atomic
 def membership_start(
-    *, user: AbstractBaseUser, organisation: Organisation, role: str, by: Any = None
+    *, user: Person, organisation: Organisation, role: str, by: Any = None
 ) -> Membership:
     if role not in Role.values:
         raise refuse("role", "Choose a role from the list.")
@@ -63,7 +63,7 @@ def _leave_case_teams(membership: Membership) -> None:
 
 
 @transaction.atomic
-def case_team_add(*, case: Case, user: AbstractBaseUser, by: Any = None) -> Case:
+def case_team_add(*, case: Case, user: Person, by: Any = None) -> Case:
     if not case.is_open:
         raise refuse("user", "This case is closed.")
     if not Membership.objects.filter(
@@ -76,7 +76,7 @@ def case_team_add(*, case: Case, user: AbstractBaseUser, by: Any = None) -> Case
 
 
 @transaction.atomic
-def case_team_remove(*, case: Case, user: AbstractBaseUser, by: Any = None) -> Case:
+def case_team_remove(*, case: Case, user: Person, by: Any = None) -> Case:
     case.team.remove(user)
     sync_users([user.pk], actor=by)
     return case

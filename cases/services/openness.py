@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from cases.people import Person
 from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.rules import can_record_family_told
@@ -37,7 +37,7 @@ def family_follow_up_open(share: Share, at: datetime) -> FamilyFollowUp | None:
 
 @transaction.atomic
 def family_told_record(
-    *, follow_up: FamilyFollowUp, user: AbstractBaseUser, informed_on: date | None, informed_by: str
+    *, follow_up: FamilyFollowUp, user: Person, informed_on: date | None, informed_by: str
 ) -> FamilyFollowUp:
     """Record that the family has now been told; the follow-up is then closed for good."""
     follow_up = FamilyFollowUp.objects.select_for_update().get(pk=follow_up.pk)

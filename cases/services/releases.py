@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from cases.people import Person
 from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.rules import can_edit_draft, can_record_release
@@ -23,7 +23,7 @@ from .versions import version_freeze
 ItemHandling = Mapping[int, tuple[str, str]]
 
 
-def _check_sent_at(sent_at: datetime | None, not_before: datetime | None) -> None:
+def _check_sent_at(sent_at: datetime | None, not_before: datetime | None) -> datetime:
     if sent_at is None:
         raise refuse("sent_at", "Enter the date and time the information was sent.")
     if sent_at > timezone.now():
@@ -31,6 +31,7 @@ def _check_sent_at(sent_at: datetime | None, not_before: datetime | None) -> Non
     # Times sent are entered to the minute, so compare at that precision.
     if not_before is not None and sent_at < not_before.replace(second=0, microsecond=0):
         raise refuse("sent_at", "The time sent cannot be before the share was approved.")
+    return sent_at
 
 
 def _apply_handling(items: list[ShareItem], handling: ItemHandling) -> None:
@@ -49,7 +50,7 @@ def _apply_handling(items: list[ShareItem], handling: ItemHandling) -> None:
 def release_record(
     *,
     share: Share,
-    user: AbstractBaseUser,
+    user: Person,
     sent_at: datetime | None,
     third_party_handling: ItemHandling | None = None,
     note: str = "",
@@ -67,7 +68,7 @@ def release_record(
     decision = share.decisions.order_by("-decided_at", "-pk").first()
     if decision is None or decision.outcome not in (Outcome.APPROVE, Outcome.APPROVE_IN_PART):
         raise refuse("__all__", "There is no approval to release against.")
-    _check_sent_at(sent_at, not_before=decision.decided_at)
+    sent_at = _check_sent_at(sent_at, not_before=decision.decided_at)
 
     approved = list(decision.approved_items.order_by("position", "pk"))
     release = _freeze(share, decision, approved, user, sent_at, third_party_handling, note)
@@ -81,7 +82,7 @@ def _freeze(
     share: Share,
     decision: Decision | None,
     items: list[ShareItem],
-    user: AbstractBaseUser,
+    user: Person,
     sent_at: datetime,
     third_party_handling: ItemHandling | None,
     note: str,
@@ -96,6 +97,7 @@ def _freeze(
         item.save(update_fields=["third_party_handling", "redacted_content"])
 
     recipient = share.recipient
+    assert recipient is not None, "approval and emergency release both require a recipient"
     release = Release(
         share=share,
         decision=decision,
@@ -126,7 +128,7 @@ def _freeze(
 def release_in_emergency(
     *,
     share: Share,
-    user: AbstractBaseUser,
+    user: Person,
     justification: str,
     sent_at: datetime | None,
     third_party_handling: ItemHandling | None = None,
@@ -146,7 +148,7 @@ def release_in_emergency(
             "justification",
             "Explain why the child is at immediate risk and why no lead could be reached.",
         )
-    _check_sent_at(sent_at, not_before=None)
+    sent_at = _check_sent_at(sent_at, not_before=None)
     raise_if(rules.submission_errors(share, list(share.items.all())))
     share.emergency_justification = justification
     raise_if(rules.text_length_errors(share))

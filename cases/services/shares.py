@@ -3,11 +3,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from cases.people import Person
 from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.rules import can_edit_draft, can_propose_share
@@ -79,7 +79,7 @@ def _validated_items(share: Share, items: Sequence[ItemData]) -> list[ShareItem]
     built: list[ShareItem] = []
     errors: dict[str, list[str]] = {}
     for index, data in enumerate(items):
-        item = existing.get(data.get("id")) or ShareItem(share=share)
+        item = existing.get(data.get("id") or 0) or ShareItem(share=share)
         for name in ITEM_FIELDS:
             if name in data:
                 setattr(item, name, data[name] if data[name] is not None else "")
@@ -131,7 +131,7 @@ def _save_draft(share: Share, fields: Mapping[str, Any], items: Sequence[ItemDat
 def share_propose(
     *,
     case: Case,
-    proposed_by: AbstractBaseUser,
+    proposed_by: Person,
     fields: Mapping[str, Any],
     items: Sequence[ItemData],
 ) -> Share:
@@ -158,7 +158,7 @@ def locked(share: Share) -> Share:
 def share_update_draft(
     *,
     share: Share,
-    user: AbstractBaseUser,
+    user: Person,
     fields: Mapping[str, Any],
     items: Sequence[ItemData],
 ) -> Share:
@@ -176,7 +176,7 @@ def share_update_draft(
 
 
 @transaction.atomic
-def share_submit(*, share: Share, user: AbstractBaseUser) -> Share:
+def share_submit(*, share: Share, user: Person) -> Share:
     """Send a complete draft for lead review; every golden rule must be met first."""
     share = locked(share)
     if share.status != ShareStatus.DRAFT:
@@ -195,7 +195,7 @@ def share_submit(*, share: Share, user: AbstractBaseUser) -> Share:
 
 
 @transaction.atomic
-def share_withdraw(*, share: Share, user: AbstractBaseUser, reason: str) -> Share:
+def share_withdraw(*, share: Share, user: Person, reason: str) -> Share:
     share = locked(share)
     if share.status != ShareStatus.DRAFT:
         raise refuse("__all__", "Only a draft can be withdrawn; this share has moved on.")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
+
+from cases.people import Person
 
 from ..models import Share, ShareItem, ShareVersion
 
@@ -24,6 +25,7 @@ def _snapshot(share: Share, items: list[ShareItem]) -> dict[str, Any]:
     fields = {}
     for name in SHARE_FIELDS:
         field = Share._meta.get_field(name)
+        assert isinstance(field, models.Field)
         fields[name] = _plain(share, field)
         if field.choices:
             fields[f"{name}_label"] = getattr(share, f"get_{name}_display")()
@@ -37,7 +39,7 @@ def _snapshot(share: Share, items: list[ShareItem]) -> dict[str, Any]:
     }
 
 
-def version_freeze(share: Share, user: AbstractBaseUser, at: datetime) -> ShareVersion:
+def version_freeze(share: Share, user: Person, at: datetime) -> ShareVersion:
     """Keep the share as submitted; a resubmission after a return is the next version."""
     previous = share.versions.order_by("-number").first()
     return ShareVersion.objects.create(

@@ -1,0 +1,30 @@
+"""The people who act, as the type checker sees them.
+
+Safeshare works with the project's user model (``settings.AUTH_USER_MODEL``). django-stubs
+resolves that setting to Django's own ``User``, so annotations name it through this alias;
+at run time it is the base every user model shares.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeAlias
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    Person: TypeAlias = User
+else:
+    Person = AbstractBaseUser
+
+# Someone who may not have signed in (a selector answers "nothing" for them).
+UserLike: TypeAlias = "Person | AnonymousUser"
+
+
+def signed_in(request: HttpRequest) -> Person:
+    """The person behind a request the sign-in middleware has already let through."""
+    user = request.user
+    assert user.is_authenticated, "LoginRequiredMiddleware lets only signed-in people here"
+    return user
