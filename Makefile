@@ -1,6 +1,6 @@
 # Two commands for a fresh machine with Python 3.11:
 #   make run   - install, migrate, seed the demo and serve http://127.0.0.1:8000 (SQLite, in-process tasks)
-#   make test  - install what the tests need, make sure PostgreSQL and Redis run, run the whole suite
+#   make test  - install what the tests need, make sure PostgreSQL, Redis and Chromium are there, run the whole suite
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -45,9 +45,20 @@ services:
 browser:
 	.ci/browser
 
+# The core tests run a second time in a host project that is not config/ (tests/host_project),
+# on its own test database, to prove Safeshare installs as a plugin.
+HOST_PROJECT_TESTS = tests/test_plugin.py tests/test_flow_paths.py tests/test_decisions.py \
+	tests/test_releases.py tests/test_share_rules.py tests/test_http_walkthroughs.py \
+	tests/test_audit_events.py tests/test_access_matrix.py tests/test_escalation.py
+
 test: install-dev services browser
 	$(BIN)/ruff check .
-	DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" $(BIN)/pytest
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" $(BIN)/pytest \
+		--cov --cov-report=term
+	DATABASE_URL="$(DATABASE_URL)" TEST_DATABASE_NAME=test_host_project $(BIN)/pytest \
+		--ds=tests.host_project.settings -p no:cacheprovider -q $(HOST_PROJECT_TESTS)
 
 lint:
 	$(BIN)/ruff check .
