@@ -45,6 +45,10 @@ services:
 browser:
 	.ci/browser
 
+# One test process per core, each on its own test database; a test file stays on one process,
+# so the file-scoped demo data is seeded once and the Celery integration tests never overlap.
+PARALLEL = -n auto --dist loadfile
+
 # The core tests run a second time in a host project that is not config/ (tests/host_project),
 # on its own test database, to prove Safeshare installs as a plugin.
 HOST_PROJECT_TESTS = tests/test_plugin.py tests/test_flow_paths.py tests/test_decisions.py \
@@ -55,9 +59,9 @@ test: install-dev services browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" $(BIN)/pytest \
+	DATABASE_URL="$(DATABASE_URL)" REDIS_URL="$(REDIS_URL)" $(BIN)/pytest $(PARALLEL) \
 		--cov --cov-report=term
-	DATABASE_URL="$(DATABASE_URL)" TEST_DATABASE_NAME=test_host_project $(BIN)/pytest \
+	DATABASE_URL="$(DATABASE_URL)" TEST_DATABASE_NAME=test_host_project $(BIN)/pytest $(PARALLEL) \
 		--ds=tests.host_project.settings -p no:cacheprovider -q $(HOST_PROJECT_TESTS)
 
 lint:

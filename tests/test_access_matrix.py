@@ -24,9 +24,10 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
@@ -190,8 +191,27 @@ def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield prefix + str(pattern.pattern), pattern
 
 
+# The project's own sign-in pages, which every project that mounts Safeshare provides.
+PROJECT_ROUTES = ("accounts/login/", "accounts/logout/")
+
+
+def site_root() -> str:
+    """Where the project mounted Safeshare: "/" here, "/child-protection/" in the host project."""
+    return reverse("safeguarding:case_list").removesuffix("safeguarding/cases/")
+
+
 def all_routes() -> list[str]:
-    return [route for route, _ in walk(get_resolver().url_patterns)]
+    """Safeshare's routes relative to where it is mounted, and the project's sign-in pages."""
+    return [
+        *PROJECT_ROUTES,
+        *(route for route, _ in walk(get_resolver("workflows.site").url_patterns)),
+    ]
+
+
+def test_the_site_project_adds_nothing_else():
+    # Safeshare's own project (config) is nothing but the sign-in pages and the site.
+    if settings.ROOT_URLCONF == "config.urls":
+        assert {route for route, _ in walk(get_resolver().url_patterns)} == set(all_routes())
 
 
 # --- What each persona must get -------------------------------------------------------------
@@ -410,7 +430,7 @@ class Probe:
 
 
 def _fill(route: str, **ids: int) -> str:
-    path = "/" + route
+    path = ("/" if route in PROJECT_ROUTES else site_root()) + route
     for name, value in ids.items():
         path = path.replace(f"<int:{name}>", str(value))
     assert "<" not in path, f"no way to fill {route!r}: add its ids to the matrix"
@@ -486,9 +506,10 @@ def _hidden_names(demo: Demo, persona: str) -> re.Pattern[str]:
 
 
 def _hidden_links(demo: Demo, persona: str) -> re.Pattern[str]:
-    links = [f"/safeguarding/cases/{r.pk}/" for r in demo.cases if not sees(persona, r)]
-    links += [f"/safeguarding/shares/{r.pk}/" for r in demo.shares if not sees(persona, r)]
-    links += [f"/share/{r.pk}/" for r in demo.processes if not sees(persona, r)]
+    root = site_root()
+    links = [f"{root}safeguarding/cases/{r.pk}/" for r in demo.cases if not sees(persona, r)]
+    links += [f"{root}safeguarding/shares/{r.pk}/" for r in demo.shares if not sees(persona, r)]
+    links += [f"{root}share/{r.pk}/" for r in demo.processes if not sees(persona, r)]
     return re.compile(r"""(?:href|action)=["'](""" + "|".join(map(re.escape, links)) + ")")
 
 
@@ -617,7 +638,7 @@ def test_changing_a_case_team_answers_outsiders_not_found(client: Any, db: Any, 
         client.force_login(demo.users[persona])
         for action in ("add", "remove", "close"):
             response = client.post(
-                f"/safeguarding/cases/{pk}/team/",
+                f"{site_root()}safeguarding/cases/{pk}/team/",
                 {"action": action, "user": demo.users["colleague"].pk},
             )
             assert response.status_code == want, (persona, pk, action, response.status_code)
@@ -676,7 +697,8 @@ def test_the_matrix_reports_a_leaked_name_and_a_wrong_status(
     monkeypatch.setattr("permissions.lookups.case_list_for", _everything(Case))
     found = check(client, demo, "practitioner", ["safeguarding/cases/<int:pk>/"])
     oak3 = demo.by_reference["OAK-003"]
-    assert any(f"/safeguarding/cases/{oak3}/ " in m and "200, expected 404" in m for m in found)
+    case_page = f"{site_root()}safeguarding/cases/{oak3}/ "
+    assert any(case_page in m and "200, expected 404" in m for m in found)
     assert any("shows" in m and "'Ava'" in m and "'Patel'" in m for m in found), found
 
 

@@ -35,9 +35,11 @@ def _free_port() -> int:
 
 
 def _e2e_database_name() -> str:
-    # Two runs sharing one PostgreSQL server name their test databases apart; follow suit.
+    # Two runs sharing one PostgreSQL server name their test databases apart, and so do the
+    # parallel workers of one run (pytest-xdist); follow suit.
     prefix = os.environ.get("TEST_DATABASE_NAME") or "safeshare"
-    return f"{prefix}_e2e"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return f"{prefix}_e2e{'_' + worker if worker else ''}"
 
 
 def _recreate_postgres_database(url: str) -> str:
