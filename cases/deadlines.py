@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+
+from django.utils import timezone
 
 from .calendar import WorkingCalendar
 from .models import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule, Organisation
@@ -36,3 +38,8 @@ def review_deadline(organisation: Organisation, urgency: str, submitted_at: date
     if rule == DeadlineRule.END_OF_WORKING_DAY:
         return calendar.end_of_working_day(submitted_at)
     return calendar.add_working_days(submitted_at, amount)
+
+
+def today_in(organisation: Organisation) -> date:
+    """Today as the setting counts days, in its own timezone."""
+    return timezone.localdate(timezone=calendar_of(organisation).zone)

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 
 from django.db import models
-from django.utils import timezone
 
 from . import choices
+from .deadlines import today_in
 from .models import Organisation, Share, ShareItem
 
 Errors = dict[str, list[str]]
@@ -182,7 +182,7 @@ def family_errors(share: Share, today: date | None = None) -> Errors:
     if share.family_informed == choices.FamilyInformed.TOLD:
         if share.family_informed_on is None:
             errors["family_informed_on"].append("Enter the date the family was told.")
-        elif share.family_informed_on > (today or timezone.localdate()):
+        elif share.family_informed_on > (today or today_in(share.case.organisation)):
             errors["family_informed_on"].append("The date they were told cannot be in the future.")
         if not share.family_informed_by.strip():
             errors["family_informed_by"].append("Say who told the family.")

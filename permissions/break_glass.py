@@ -111,10 +111,13 @@ def break_glass_review(
             "__all__", "Only the setting's lead or a deputy can review break-glass access."
         )
     now = timezone.now()
+    # Only a grant still open can be ended (and logged as revoked): an expired or already
+    # ended one has nothing left to take away.
+    ending = end_now and grant.is_active
     grant.reviewed_by, grant.reviewed_at = lead, now
-    if end_now and grant.is_active:
+    if ending:
         grant.ended_at = now
     grant.save(update_fields=["reviewed_by", "reviewed_at", "ended_at"])
-    if end_now:
+    if ending:
         _record_ended(grant, lead, "ended by the lead")
     return grant

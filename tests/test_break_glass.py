@@ -342,6 +342,26 @@ def test_the_lead_marks_it_reviewed_and_access_goes_on(
     assert "Reviewed by Dan Deputy" in page_text(deputy.get(url("break_glass_review")))
 
 
+def test_ending_a_grant_that_has_lapsed_revokes_nothing_more(
+    demo: Demo, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Reviewed after it expired, or reviewed twice, a grant is logged as revoked once at most:
+    the log records only access actually taken away."""
+    grant = _grant(demo, django_capture_on_commit_callbacks)
+    lead = demo.user("lead")
+    break_glass_review(grant=grant, lead=lead, end_now=True)
+    break_glass_review(grant=grant, lead=lead, end_now=True)
+    assert AuditEntry.objects.filter(action=AuditAction.REVOKE, case=grant.case).count() == 1
+
+    lapsed = _grant(demo, django_capture_on_commit_callbacks)
+    BreakGlassGrant.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now())
+    lapsed.refresh_from_db()
+    break_glass_review(grant=lapsed, lead=lead, end_now=True)
+    lapsed.refresh_from_db()
+    assert lapsed.ended_at is None and lapsed.reviewed_by == lead
+    assert AuditEntry.objects.filter(action=AuditAction.REVOKE, case=grant.case).count() == 1
+
+
 @pytest.mark.parametrize("username", ["practitioner", "colleague", "manager", "auditor"])
 def test_only_leads_and_deputies_use_the_review_page(
     demo: Demo, django_capture_on_commit_callbacks: Any, username: str

@@ -236,3 +236,22 @@ def test_someone_who_left_the_setting_is_not_alerted(
     membership_end(membership=Membership.objects.get(user=leaver))
     fire(clock, datetime(2026, 3, 2, 18, 1, tzinfo=UTC), django_capture_on_commit_callbacks)
     assert "leaver@example.org" not in [m.to[0] for m in mail.outbox]
+
+
+def test_an_escalation_that_cannot_be_logged_fails_rather_than_passing_as_done(
+    urgent, monkeypatch
+):
+    """Only a second escalation of the same round is quietly skipped; a failed audit write
+    must undo the escalation and surface, or the log would miss a step."""
+    from django.db import IntegrityError
+
+    from workflows import escalation
+
+    def refuse(*args, **kwargs):
+        raise IntegrityError("the audit log refused the entry")
+
+    monkeypatch.setattr(escalation, "record_event", refuse)
+    with pytest.raises(IntegrityError):
+        escalation.escalate(urgent, EscalationLevel.REMINDER)
+    assert not Escalation.objects.filter(share=urgent).exists()
+    assert not Notification.objects.exists()

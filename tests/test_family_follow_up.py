@@ -365,3 +365,16 @@ def test_a_promise_kept_in_time_is_not_chased(
     clock.move_to(DUE_AT + timedelta(days=1), tick=False)
     sweep(django_capture_on_commit_callbacks)
     assert overdue_notices() == []
+
+
+def test_the_day_the_family_was_told_is_the_settings_own_day(
+    follow_up: FamilyFollowUp, practitioner: Any, clock: Any
+):
+    """At 20:00 UTC on 4 June it is already 5 June in Auckland: a setting there may record
+    that the family was told "today", which the site's London clock would call tomorrow."""
+    organisation = follow_up.share.case.organisation
+    organisation.timezone = "Pacific/Auckland"
+    organisation.save(update_fields=["timezone"])
+    clock.move_to(datetime(2025, 6, 4, 20, 0, tzinfo=UTC), tick=False)
+    told = tell(follow_up, practitioner, informed_on=date(2025, 6, 5))
+    assert told.informed_on == date(2025, 6, 5)

@@ -38,7 +38,7 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases import choices
+from cases import choices, services
 from cases.models import Case, Organisation, Recipient, Share
 from cases.services import case_team_add
 from workflows import steps
@@ -318,6 +318,20 @@ def test_each_review_round_of_a_returned_share_counts(story: Story) -> None:
     assert figures(story, "all") == [("All review rounds", 6, 2 * HOUR, 10 * HOUR, 4)]
     assert ("Return for more information", 1, 4 * HOUR, 4 * HOUR, 1) in figures(story, "outcome")
     assert ("grace", 4, 1 * HOUR, 4 * HOUR, 4) in figures(story, "decider")
+
+
+def test_a_reconsidered_refusal_is_not_another_review_round(story: Story) -> None:
+    """s3 was refused; the lead approving it on reconsideration a week later starts no new
+    round and does not make the original decision look slower."""
+    with time_machine.travel(at(1, 14, 9), tick=False):
+        services.decision_reconsider(
+            share=story.shares["s3"],
+            user=story.people["deputy"],
+            outcome=choices.Outcome.APPROVE,
+            reasons="The health visitor asked again with a new concern.",
+        )
+    assert figures(story, "all") == [("All review rounds", 5, 3 * HOUR, 10 * HOUR, 3)]
+    assert ("Refuse", 1, 3 * HOUR, 3 * HOUR, 1) in figures(story, "outcome")
 
 
 def test_each_figure_group_is_one_query(story: Story, django_assert_num_queries: Any) -> None:

@@ -45,14 +45,22 @@ def escalate(share: Share, level: str) -> Escalation | None:
     if share.status not in (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY):
         return None  # decided in the meantime: nobody needs chasing
     submitted_at, due = review_window(share)
-    try:
-        with transaction.atomic():
-            escalation = Escalation.objects.create(
-                share=share, level=level, submitted_at=submitted_at, review_due_at=due
-            )
-            record_event(AuditAction.ESCALATION, share, detail=escalation.get_level_display())
-    except IntegrityError:
-        return None  # this round was already escalated to this level
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                escalation = Escalation.objects.create(
+                    share=share, level=level, submitted_at=submitted_at, review_due_at=due
+                )
+        except IntegrityError:
+            return None  # this round was already escalated to this level
+        # Outside the guard above: a failure to log must fail the escalation, not pass for
+        # "already escalated".
+        record_event(AuditAction.ESCALATION, share, detail=escalation.get_level_display())
+        _notify(share, level, escalation)
+    return escalation
+
+
+def _notify(share: Share, level: str, escalation: Escalation) -> None:
     # Leads and deputies get the review itself; a manager cannot open it (no case content),
     # so theirs carries no link: they chase the leads, they do not decide.
     link = (
@@ -71,4 +79,3 @@ def escalate(share: Share, level: str) -> Escalation | None:
         transaction.on_commit(
             lambda pk=notification.pk: deliver_notification.delay(pk)  # type: ignore[misc]
         )
-    return escalation

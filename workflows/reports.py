@@ -99,7 +99,10 @@ def _round_started() -> Case:
 
 def review_rounds(scope: ReportScope) -> QuerySet[Decision]:
     """Every review round decided within the scope: one decision each, with its duration."""
-    rounds = Decision.objects.filter(share__case__organisation__in=scope.settings)
+    # A reconsideration answers no review round: it is the same lead looking again, later.
+    rounds = Decision.objects.filter(
+        share__case__organisation__in=scope.settings, reconsiders__isnull=True
+    )
     if scope.since is not None:
         rounds = rounds.filter(decided_at__gte=scope.since)
     if scope.until is not None:
@@ -334,10 +337,10 @@ def share_timelines(scope: ReportScope) -> QuerySet[Share, dict[str, Any]]:
         decided_in_range = Decision.objects.filter(decided, share=OuterRef("pk"))
         shares = shares.filter(created | Q(Exists(decided_in_range)))
     closing = Decision.objects.filter(
-        share=OuterRef("pk"), decided_at__gte=OuterRef("submitted_at")
+        share=OuterRef("pk"), decided_at__gte=OuterRef("submitted_at"), reconsiders__isnull=True
     ).order_by("-decided_at", "-pk")
     rounds = (
-        Decision.objects.filter(share=OuterRef("pk"))
+        Decision.objects.filter(share=OuterRef("pk"), reconsiders__isnull=True)
         .order_by()
         .values("share")
         .annotate(n=Count("pk"))

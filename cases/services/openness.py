@@ -14,7 +14,7 @@ from permissions.rules import can_record_family_told
 
 from .. import app_settings
 from ..choices import FamilyInformed, FamilyNotToldReason
-from ..deadlines import calendar_of
+from ..deadlines import calendar_of, today_in
 from ..errors import raise_if, refuse
 from ..models import FamilyFollowUp, Share
 
@@ -48,11 +48,12 @@ def family_told_record(
         raise refuse("__all__", "Only the proposer or the setting's lead can record this.")
     errors: dict[str, list[str]] = {}
     informed_by = (informed_by or "").strip()
+    zone = calendar_of(share.organisation).zone
     if informed_on is None:
         errors["informed_on"] = ["Enter the date the family was told."]
-    elif informed_on > timezone.localdate():
+    elif informed_on > today_in(share.organisation):
         errors["informed_on"] = ["The date they were told cannot be in the future."]
-    elif informed_on < timezone.localdate(share.submitted_at or share.created_at):
+    elif informed_on < timezone.localdate(share.submitted_at or share.created_at, zone):
         errors["informed_on"] = [
             "That is before the share was submitted, when it was not yet possible."
         ]
