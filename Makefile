@@ -53,7 +53,11 @@ PARALLEL = -n auto --dist loadfile
 # on its own test database, to prove Safeshare installs as a plugin.
 HOST_PROJECT_TESTS = tests/test_plugin.py tests/test_flow_paths.py tests/test_decisions.py \
 	tests/test_releases.py tests/test_share_rules.py tests/test_http_walkthroughs.py \
-	tests/test_audit_events.py tests/test_access_matrix.py tests/test_escalation.py
+	tests/test_audit_events.py tests/test_access_matrix.py tests/test_escalation.py \
+	tests/test_emergency_release.py tests/test_break_glass.py tests/test_grants.py \
+	tests/test_audit_chain.py tests/test_advice.py tests/test_decision_record.py \
+	tests/test_reconsideration.py tests/test_family_follow_up.py \
+	tests/test_history_and_chronology.py
 
 test: install-dev services browser
 	$(BIN)/ruff check .

@@ -292,7 +292,7 @@ def test_the_colleague_answers_but_still_cannot_open_the_case_or_the_share(demo:
     text = page_text(page)
     for name in ("Maisie", "Thompson", "OAK-001", "Share #", f"#{share.pk}"):
         assert name not in text, name
-    assert not re.search(r"/safeguarding/(cases|shares)/\d+/|/share/\d+/", body)
+    assert not re.search(r"/safeguarding/(cases|shares)/\d+/|/share/\d+/", body)  # any mount
     assert "Priya Practitioner" in text  # who asked
     assert "Have you seen a drop in weight like this" in text  # the question
 

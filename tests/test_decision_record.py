@@ -24,7 +24,7 @@ from workflows import steps
 from workflows.decision_record import Fields, Table, Text, decision_record
 from workflows.decision_record_pdf import decision_record_pdf
 
-from .http_helpers import page_text
+from .http_helpers import page_text, url
 from .seeded import Demo, seeded_once
 
 FORMATS = ("page", "pdf")
@@ -51,9 +51,9 @@ def oak_share(status: str) -> Share:
     return Share.objects.get(status=status, case__reference__startswith="OAK")
 
 
-def record_url(share: Share, form: str) -> str:
-    suffix = "record.pdf" if form == "pdf" else "record/"
-    return f"/safeguarding/shares/{share.pk}/{suffix}"
+def record_url(share: Share | int, form: str) -> str:
+    pk = share if isinstance(share, int) else share.pk
+    return url("decision_record_pdf" if form == "pdf" else "decision_record", pk)
 
 
 FOOTER = re.compile(r"^(Decision record, share #\d+|Page \d+ of \d+)$", re.M)
@@ -302,8 +302,7 @@ def test_someone_who_may_not_see_the_share_gets_not_found(demo: Demo, persona: s
     client = browser(demo, persona)
     for status in (choices.ShareStatus.REFUSED, choices.ShareStatus.RELEASED):
         assert client.get(record_url(oak_share(status), form)).status_code == 404
-    missing = "/safeguarding/shares/999999/" + ("record.pdf" if form == "pdf" else "record/")
-    assert client.get(missing).status_code == 404
+    assert client.get(record_url(999999, form)).status_code == 404
 
 
 @pytest.mark.parametrize("form", FORMATS)
@@ -342,9 +341,9 @@ def test_a_refused_copy_is_not_written_for_an_outsider(demo: Demo) -> None:
 
 def test_the_share_page_links_to_the_record_and_its_pdf(demo: Demo) -> None:
     share = oak_share(choices.ShareStatus.REFUSED)
-    page = browser(demo, "lead").get(f"/safeguarding/shares/{share.pk}/").content.decode()
-    assert f'href="/safeguarding/shares/{share.pk}/record/"' in page
-    assert f'href="/safeguarding/shares/{share.pk}/record.pdf"' in page
+    page = browser(demo, "lead").get(url("share_detail", share.pk)).content.decode()
+    assert f'href="{record_url(share, "page")}"' in page
+    assert f'href="{record_url(share, "pdf")}"' in page
 
 
 def test_the_record_costs_the_same_queries_however_much_advice_was_sought(demo: Demo) -> None:
