@@ -3,8 +3,9 @@
 Golden rule 3: advice is sought with the child de-identified. Structured identifiers are
 simply left out (names, date of birth, address, NHS number, pupil number, the recipient's
 name). Free text is scrubbed of every name the setting knows for the child, the carers,
-other children and their carers and the people named on the share, then of anything that
-looks like a date, postcode, phone number, email address or identifier.
+other children and their carers, the people named on the share and the setting's case
+references, then of anything that looks like a date, postcode, phone number, email address
+or identifier.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from collections.abc import Iterable
 from datetime import date
 
-from .models import Carer, Child, Share
+from .models import Carer, Case, Child, Share
 
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _TITLES = ("Mr", "Mrs", "Ms", "Miss", "Mx", "Dr")
@@ -143,6 +144,11 @@ def known_names(share: Share) -> dict[str, str]:
             "[another carer]",
         )
     )
+    # A case reference is all break glass asks for: it points at a child as a name does.
+    for reference in Case.objects.filter(organisation_id=organisation_id).values_list(
+        "reference", flat=True
+    ):
+        terms[reference] = "[case reference]"
     terms.update(_carer_terms(child.carers.all(), "[carer]"))
     terms.update(_child_terms(child, "[the child]"))
     for name in (

@@ -238,9 +238,7 @@ def test_someone_who_left_the_setting_is_not_alerted(
     assert "leaver@example.org" not in [m.to[0] for m in mail.outbox]
 
 
-def test_an_escalation_that_cannot_be_logged_fails_rather_than_passing_as_done(
-    urgent, monkeypatch
-):
+def test_an_escalation_that_cannot_be_logged_fails_rather_than_passing_as_done(urgent, monkeypatch):
     """Only a second escalation of the same round is quietly skipped; a failed audit write
     must undo the escalation and surface, or the log would miss a step."""
     from django.db import IntegrityError

@@ -258,7 +258,11 @@ def chronology_of(case: Case) -> Chronology:
         .order_by("pk")
     )
     releases = list(Release.objects.filter(**on_case).select_related("share__case", "released_by"))
-    consultations = Consultation.objects.filter(**on_case).select_related("asked_by", "adviser")
+    consultations = list(
+        Consultation.objects.filter(**on_case)
+        .select_related("share__case", "asked_by", "adviser")
+        .order_by("pk")
+    )
     escalations = Escalation.objects.filter(**on_case).order_by("pk")
     follow_ups = FamilyFollowUp.objects.filter(**on_case).select_related("recorded_by")
     grants = BreakGlassGrant.objects.filter(case=case).select_related("user", "reviewed_by")
@@ -271,7 +275,7 @@ def chronology_of(case: Case) -> Chronology:
         *_withdrawal_rows(withdrawals, {share.pk: share for share in shares}),
         *_decision_rows(decisions),
         *_release_rows(releases),
-        *_advice_rows(consultations.order_by("pk")),
+        *_advice_rows(consultations),
         *_escalation_rows(escalations),
         *_family_rows(shares, follow_ups.order_by("pk")),
         *_break_glass_rows(grants.order_by("pk")),
@@ -279,4 +283,4 @@ def chronology_of(case: Case) -> Chronology:
     zone = ZoneInfo(case.organisation.timezone)
     # A stable sort: rows of the same moment keep the order in which they were built.
     rows.sort(key=lambda row: _moment(row, zone))
-    return Chronology(case=case, rows=rows, shown=[*shares, *decisions, *releases])
+    return Chronology(case=case, rows=rows, shown=[*shares, *decisions, *releases, *consultations])

@@ -15,19 +15,21 @@ from django.utils import timezone
 
 from cases.choices import Role
 from cases.models import FamilyFollowUp
+from permissions.rules import can_record_family_told
 from permissions.selectors import people_to_alert
 
 from .models import Notification, NotificationKind
 
 
 def _people_to_chase(follow_up: FamilyFollowUp) -> list[Any]:
-    """The proposer, while still a member of the setting, and the setting's leads."""
+    """The proposer and the setting's leads, each only while they may record it: the link
+    names the share, and someone who may no longer see it must not learn it is waiting."""
     share = follow_up.share
     organisation = share.case.organisation
     proposer = people_to_alert(organisation, set(Role.values)).filter(pk=share.proposed_by_id)
     people = {person.pk: person for person in proposer}
     people.update({person.pk: person for person in people_to_alert(organisation, {Role.LEAD})})
-    return list(people.values())
+    return [person for person in people.values() if can_record_family_told(person, share)]
 
 
 def _chase(follow_up: FamilyFollowUp) -> bool:

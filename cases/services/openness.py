@@ -53,7 +53,9 @@ def family_told_record(
         errors["informed_on"] = ["Enter the date the family was told."]
     elif informed_on > today_in(share.organisation):
         errors["informed_on"] = ["The date they were told cannot be in the future."]
-    elif informed_on < timezone.localdate(share.submitted_at or share.created_at, zone):
+    elif informed_on < timezone.localdate(follow_up.created_at, zone):
+        # The promise dates from the submission that made it, and a resubmission after a
+        # return keeps it open: a family told in between is recorded on its own day.
         errors["informed_on"] = [
             "That is before the share was submitted, when it was not yet possible."
         ]
