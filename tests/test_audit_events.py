@@ -62,7 +62,7 @@ def on(record: Model, case: Case, share: Share | None) -> dict[str, Any]:
     }
 
 
-def check(entry: AuditEntry, **expected: Any) -> None:
+def assert_entry(entry: AuditEntry, **expected: Any) -> None:
     assert {name: getattr(entry, name) for name in expected} == expected
 
 
@@ -93,8 +93,10 @@ def test_proposing_a_share_logs_it_once(case: Case, practitioner: Any, recipient
         case=case, user=practitioner, fields=complete_fields(recipient), items=[item()]
     )
     entry = the_only_entry(mark)
-    check(entry, action=AuditAction.SHARE_CREATED, actor_id=practitioner.pk, basis="practitioner")
-    check(entry, **on(share, case, share))
+    assert_entry(
+        entry, action=AuditAction.SHARE_CREATED, actor_id=practitioner.pk, basis="practitioner"
+    )
+    assert_entry(entry, **on(share, case, share))
 
 
 def test_changing_a_draft_logs_it_once(draft: Share, practitioner: Any, recipient: Any) -> None:
@@ -106,22 +108,24 @@ def test_changing_a_draft_logs_it_once(draft: Share, practitioner: Any, recipien
         items=[item()],
     )
     entry = the_only_entry(mark)
-    check(entry, action=AuditAction.SHARE_EDITED, actor_id=practitioner.pk, basis="practitioner")
-    check(entry, **on(draft, draft.case, draft))
+    assert_entry(
+        entry, action=AuditAction.SHARE_EDITED, actor_id=practitioner.pk, basis="practitioner"
+    )
+    assert_entry(entry, **on(draft, draft.case, draft))
 
 
 def test_submitting_a_share_logs_it_once_with_its_version(draft: Share, practitioner: Any) -> None:
     mark = last_sequence()
     steps.submit(share=draft, user=practitioner)
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.SHARE_SUBMITTED,
         actor_id=practitioner.pk,
         basis="practitioner",
         detail="version 1",
     )
-    check(entry, **on(draft, draft.case, draft))
+    assert_entry(entry, **on(draft, draft.case, draft))
 
 
 DECISIONS = [
@@ -154,14 +158,14 @@ def test_each_decision_is_logged_once_in_the_deciders_role(
     mark = last_sequence()
     decision = steps.decide(share=share, user=user, outcome=outcome, reasons="Weighed.", **extra)
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.SHARE_DECIDED,
         actor_id=user.pk,
         basis=decider,
         detail=decision.get_outcome_display(),
     )
-    check(entry, **on(decision, case, share))
+    assert_entry(entry, **on(decision, case, share))
 
 
 def test_returning_a_share_logs_it_once(submitted: Share, lead: Any) -> None:
@@ -170,22 +174,22 @@ def test_returning_a_share_logs_it_once(submitted: Share, lead: Any) -> None:
         share=submitted, user=lead, outcome=choices.Outcome.RETURN, reasons="Which day?"
     )
     entry = the_only_entry(mark)
-    check(entry, action=AuditAction.SHARE_RETURNED, actor_id=lead.pk, basis="lead")
-    check(entry, **on(decision, submitted.case, submitted))
+    assert_entry(entry, action=AuditAction.SHARE_RETURNED, actor_id=lead.pk, basis="lead")
+    assert_entry(entry, **on(decision, submitted.case, submitted))
 
 
 def test_recording_a_release_logs_it_once(approved: Share, practitioner: Any) -> None:
     mark = last_sequence()
     release = steps.record_release(share=approved, user=practitioner, sent_at=timezone.now())
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.SHARE_RELEASED,
         actor_id=practitioner.pk,
         basis="practitioner",
         detail=f"release #{release.pk}",
     )
-    check(entry, **on(approved, approved.case, approved))
+    assert_entry(entry, **on(approved, approved.case, approved))
 
 
 def test_an_emergency_release_logs_it_once_as_before_any_decision(
@@ -199,22 +203,24 @@ def test_an_emergency_release_logs_it_once_as_before_any_decision(
         sent_at=timezone.now(),
     )
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.SHARE_RELEASED,
         actor_id=practitioner.pk,
         basis="practitioner",
         detail=f"release #{release.pk}, in an emergency before any decision",
     )
-    check(entry, **on(draft, draft.case, draft))
+    assert_entry(entry, **on(draft, draft.case, draft))
 
 
 def test_withdrawing_a_share_logs_it_once(draft: Share, practitioner: Any) -> None:
     mark = last_sequence()
     steps.withdraw(share=draft, user=practitioner, reason="Social care already know.")
     entry = the_only_entry(mark)
-    check(entry, action=AuditAction.SHARE_WITHDRAWN, actor_id=practitioner.pk, basis="practitioner")
-    check(entry, **on(draft, draft.case, draft))
+    assert_entry(
+        entry, action=AuditAction.SHARE_WITHDRAWN, actor_id=practitioner.pk, basis="practitioner"
+    )
+    assert_entry(entry, **on(draft, draft.case, draft))
 
 
 def test_reconsidering_a_refusal_logs_it_once(refused: Share, deputy: Any) -> None:
@@ -224,28 +230,28 @@ def test_reconsidering_a_refusal_logs_it_once(refused: Share, deputy: Any) -> No
         share=refused, user=deputy, outcome=choices.Outcome.APPROVE, reasons="New information."
     )
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.SHARE_RECONSIDERED,
         actor_id=deputy.pk,
         basis="deputy",
         detail=f"Approve, reconsidering decision #{original.pk}",
     )
-    check(entry, **on(decision, refused.case, refused))
+    assert_entry(entry, **on(decision, refused.case, refused))
 
 
 def test_an_escalation_is_logged_once_as_done_by_the_system(submitted: Share) -> None:
     mark = last_sequence()
     escalation = escalate(submitted, EscalationLevel.DEPUTIES)
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.ESCALATION,
         actor_id=None,
         basis="system",
         detail=escalation.get_level_display(),
     )
-    check(entry, **on(submitted, submitted.case, submitted))
+    assert_entry(entry, **on(submitted, submitted.case, submitted))
 
 
 def test_asking_advice_logs_it_once(draft: Share, practitioner: Any, colleague: Any) -> None:
@@ -254,22 +260,22 @@ def test_asking_advice_logs_it_once(draft: Share, practitioner: Any, colleague: 
         share=draft, user=practitioner, adviser=colleague, question="Would you share this?"
     )
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.ADVICE_ASKED,
         actor_id=practitioner.pk,
         basis="practitioner",
         detail=f"adviser #{colleague.pk}",
     )
-    check(entry, **on(consultation, draft.case, draft))
+    assert_entry(entry, **on(consultation, draft.case, draft))
 
 
 def test_giving_advice_logs_it_once(consultation: Consultation, lead: Any) -> None:
     mark = last_sequence()
     advice_give(consultation=consultation, user=lead, advice="Yes: it is proportionate.")
     entry = the_only_entry(mark)
-    check(entry, action=AuditAction.ADVICE_GIVEN, actor_id=lead.pk, basis="lead")
-    check(entry, **on(consultation, consultation.share.case, consultation.share))
+    assert_entry(entry, action=AuditAction.ADVICE_GIVEN, actor_id=lead.pk, basis="lead")
+    assert_entry(entry, **on(consultation, consultation.share.case, consultation.share))
 
 
 def test_recording_that_the_family_was_told_logs_it_once(
@@ -287,14 +293,14 @@ def test_recording_that_the_family_was_told_logs_it_once(
         follow_up=follow_up, user=practitioner, informed_on=today, informed_by="Priya, at pick-up"
     )
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.FAMILY_INFORMED,
         actor_id=practitioner.pk,
         basis="practitioner",
         detail=f"told on {today:%d %B %Y} by Priya, at pick-up",
     )
-    check(entry, **on(share, case, share))
+    assert_entry(entry, **on(share, case, share))
 
 
 # --- Access -----------------------------------------------------------------------------------
@@ -304,42 +310,42 @@ def test_joining_a_case_team_logs_the_grant_once(case: Case, colleague: Any, lea
     mark = last_sequence()
     case_team_add(case=case, user=colleague, by=lead)
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.GRANT,
         actor_id=lead.pk,
         subject_id=colleague.pk,
         basis="cases.view_case",
     )
-    check(entry, **on(case, case, None))
+    assert_entry(entry, **on(case, case, None))
 
 
 def test_leaving_a_case_team_logs_the_revoke_once(case: Case, practitioner: Any, lead: Any) -> None:
     mark = last_sequence()
     case_team_remove(case=case, user=practitioner, by=lead)
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.REVOKE,
         actor_id=lead.pk,
         subject_id=practitioner.pk,
         basis="cases.view_case",
     )
-    check(entry, **on(case, case, None))
+    assert_entry(entry, **on(case, case, None))
 
 
 def test_taking_break_glass_access_logs_it_once(case: Case, colleague: Any) -> None:
     mark = last_sequence()
     grant = break_glass_take(user=colleague, case=case, reason="Mum asked me at the door.")
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.BREAK_GLASS,
         actor_id=colleague.pk,
         subject_id=colleague.pk,
         basis=f"break-glass grant #{grant.pk}, 24 hours",
     )
-    check(entry, **on(case, case, None))
+    assert_entry(entry, **on(case, case, None))
 
 
 def test_the_lead_ending_break_glass_access_logs_it_once(
@@ -349,14 +355,14 @@ def test_the_lead_ending_break_glass_access_logs_it_once(
     mark = last_sequence()
     break_glass_review(grant=grant, lead=lead, end_now=True)
     entry = the_only_entry(mark)
-    check(
+    assert_entry(
         entry,
         action=AuditAction.REVOKE,
         actor_id=lead.pk,
         subject_id=colleague.pk,
         basis=f"break-glass grant #{grant.pk} ended by the lead",
     )
-    check(entry, **on(case, case, None))
+    assert_entry(entry, **on(case, case, None))
 
 
 def test_closing_a_case_logs_the_end_of_each_break_glass_grant_once(
@@ -409,8 +415,8 @@ def test_each_record_shown_is_logged_once_with_the_basis_of_access(
     mark = last_sequence()
     note_viewed(practitioner, approved.case, records[kind])
     entry = the_only_entry(mark)
-    check(entry, action=action, actor_id=practitioner.pk, basis="case team", subject_id=None)
-    check(entry, **on(records[kind], approved.case, share))
+    assert_entry(entry, action=action, actor_id=practitioner.pk, basis="case team", subject_id=None)
+    assert_entry(entry, **on(records[kind], approved.case, share))
 
 
 def test_the_share_page_logs_each_record_it_shows_once(approved: Share, practitioner: Any) -> None:
