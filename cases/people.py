@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 else:
     Person = AbstractBaseUser
 
+# Who acted when nobody did: a timer, an escalation.
+AUTOMATIC = "Safeshare, automatically"
+
+
+def display_name(user: Person | None) -> str:
+    """A person as colleagues know them; the system itself where nobody acted."""
+    if user is None:
+        return AUTOMATIC
+    return user.get_full_name() or user.get_username()
+
+
 # Someone who may not have signed in (a selector answers "nothing" for them).
 UserLike: TypeAlias = "Person | AnonymousUser"
 

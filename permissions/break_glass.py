@@ -14,7 +14,7 @@ from cases import app_settings
 from cases.choices import DECIDING_ROLES
 from cases.errors import refuse
 from cases.models import Case
-from cases.people import Person
+from cases.people import Person, display_name
 
 from .audit import record_access_change
 from .models import AuditAction, BreakGlassGrant
@@ -69,7 +69,7 @@ def alert_leads(grant: BreakGlassGrant) -> None:
     )
     if not recipients:
         return
-    who = grant.user.get_full_name() or grant.user.get_username()
+    who = display_name(grant.user)
     link = app_settings.get("SAFESHARE_SITE_URL").rstrip("/") + reverse(
         "safeguarding:break_glass_review"
     )

@@ -4,6 +4,8 @@ from typing import Any
 
 from django import forms
 
+from cases.people import display_name
+
 from .break_glass import MAX_HOURS, break_glass_hours
 
 
@@ -30,7 +32,7 @@ class PersonChoiceField(forms.ModelChoiceField):
     """People by the name colleagues know them by."""
 
     def label_from_instance(self, obj: Any) -> str:
-        return obj.get_full_name() or obj.get_username()
+        return display_name(obj)
 
 
 class TeamMemberForm(forms.Form):

@@ -19,8 +19,9 @@ from django.views.generic import ListView
 
 from cases.choices import Role
 from cases.deidentify import deidentified_question, deidentified_text
-from cases.people import signed_in
+from cases.people import display_name, signed_in
 from cases.services import advice_ask, advice_give
+from permissions.forms import PersonChoiceField
 from permissions.lookups import (
     get_consultation_for_adviser,
     get_share_to_act_on,
@@ -31,13 +32,12 @@ from permissions.rules import can_edit_draft
 from permissions.selectors import advice_asked_of, advisers_for
 
 from .forms import apply_service_errors
-from .views import _moved_on, share_url
+from .views import moved_on, share_url
 
 
-class AdviserChoiceField(forms.ModelChoiceField):
+class AdviserChoiceField(PersonChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        name = obj.get_full_name() or obj.get_username()
-        return f"{name}, {Role(obj.role_here).label}"
+        return f"{super().label_from_instance(obj)}, {Role(obj.role_here).label}"
 
 
 class AskAdviceForm(forms.Form):
@@ -78,7 +78,7 @@ class AskAdviceView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
         if not share.is_draft:
-            return _moved_on(request, share)
+            return moved_on(request, share)
         note_viewed(request.user, share.case, share)
         posted = request.method == "POST"
         form = AskAdviceForm(
@@ -103,7 +103,7 @@ class AskAdviceView(View):
                     adviser = consultation.adviser
                     messages.success(
                         request,
-                        f"Your question was sent to {adviser.get_full_name() or adviser}. "
+                        f"Your question was sent to {display_name(adviser)}. "
                         "Their advice will appear under Advice sought.",
                     )
                     return redirect(share_url(share))

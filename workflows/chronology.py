@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db.models import Model
@@ -21,13 +20,13 @@ from django.utils.dateformat import format as format_date
 
 from cases.choices import FamilyInformed
 from cases.models import Case, Consultation, Decision, FamilyFollowUp, Release, Share, ShareVersion
+from cases.people import AUTOMATIC, display_name
 from permissions.models import AuditAction, AuditEntry, BreakGlassGrant
 
 from .models import Escalation
 
 # Times sent or told are typed to the minute; closer than this, "recorded" adds nothing.
 _SAME_MOMENT = timedelta(minutes=1)
-AUTOMATIC = "Safeshare, automatically"
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,6 @@ class Chronology:
     shown: list[Model] = field(default_factory=list)
 
 
-def _name(user: Any) -> str:
-    return (user.get_full_name() or user.get_username()) if user else AUTOMATIC
-
-
 def _when(moment: datetime) -> str:
     return format_date(timezone.localtime(moment), "j M Y H:i")
 
@@ -85,7 +80,7 @@ def _share_rows(shares: list[Share], versions: list[ShareVersion]) -> Iterator[R
         yield Row(
             share.created_at,
             f"Share #{share.pk} proposed ({share.get_direction_display().lower()})",
-            _name(share.proposed_by),
+            display_name(share.proposed_by),
             share.purpose,
             share_id=share.pk,
         )
@@ -93,7 +88,7 @@ def _share_rows(shares: list[Share], versions: list[ShareVersion]) -> Iterator[R
             yield Row(
                 share.submitted_at,
                 f"Share #{share.pk} submitted for lead review",
-                _name(share.proposed_by),
+                display_name(share.proposed_by),
                 share_id=share.pk,
             )
     for version in versions:
@@ -102,7 +97,7 @@ def _share_rows(shares: list[Share], versions: list[ShareVersion]) -> Iterator[R
             version.submitted_at,
             f"Share #{version.share_id} submitted for lead review (version {version.number}"
             f"{corrects})",
-            _name(version.submitted_by),
+            display_name(version.submitted_by),
             share_id=version.share_id,
         )
 
@@ -113,7 +108,7 @@ def _withdrawal_rows(entries: Iterable[AuditEntry], shares: dict[int, Share]) ->
         yield Row(
             entry.at,
             f"Share #{entry.share_id} withdrawn",
-            _name(entry.actor),
+            display_name(entry.actor),
             share.withdrawn_reason if share else "",
             share_id=entry.share_id,
         )
@@ -128,7 +123,7 @@ def _decision_rows(decisions: Iterable[Decision]) -> Iterator[Row]:
         yield Row(
             decision.decided_at,
             what,
-            f"{_name(decision.decided_by)} ({decision.get_capacity_display()})",
+            f"{display_name(decision.decided_by)} ({decision.get_capacity_display()})",
             reason + decision.reasons,
             share_id=decision.share_id,
         )
@@ -141,7 +136,7 @@ def _release_rows(releases: Iterable[Release]) -> Iterator[Row]:
             release.sent_at,
             f"Share #{release.share_id} released {how}to {release.recipient_name}, "
             f"{release.recipient_agency}",
-            _name(release.released_by),
+            display_name(release.released_by),
             f"By {release.get_sending_method_display().lower()}",
             recorded=release.recorded_at,
             share_id=release.share_id,
@@ -150,11 +145,11 @@ def _release_rows(releases: Iterable[Release]) -> Iterator[Row]:
 
 def _advice_rows(consultations: Iterable[Consultation]) -> Iterator[Row]:
     for asked in consultations:
-        adviser = f"{_name(asked.adviser)} ({asked.get_adviser_capacity_display().lower()})"
+        adviser = f"{display_name(asked.adviser)} ({asked.get_adviser_capacity_display().lower()})"
         yield Row(
             asked.asked_at,
             f"Advice asked on share #{asked.share_id}, without naming the child",
-            _name(asked.asked_by),
+            display_name(asked.asked_by),
             f"Of {adviser}: {asked.question}",
             share_id=asked.share_id,
         )
@@ -196,7 +191,7 @@ def _family_rows(shares: list[Share], follow_ups: Iterable[FamilyFollowUp]) -> I
             yield Row(
                 share.submitted_at,
                 f"Family not told about share #{share.pk}",
-                _name(share.proposed_by),
+                display_name(share.proposed_by),
                 f"{reason}. {share.family_not_told_detail}".strip(),
                 share_id=share.pk,
             )
@@ -215,7 +210,7 @@ def _family_rows(shares: list[Share], follow_ups: Iterable[FamilyFollowUp]) -> I
                 follow_up.informed_on,
                 f"Family told about share #{follow_up.share_id}",
                 follow_up.informed_by,
-                f"Recorded by {_name(follow_up.recorded_by)}",
+                f"Recorded by {display_name(follow_up.recorded_by)}",
                 recorded=follow_up.recorded_at,
                 share_id=follow_up.share_id,
             )
@@ -227,13 +222,15 @@ def _break_glass_rows(grants: Iterable[BreakGlassGrant]) -> Iterator[Row]:
         yield Row(
             grant.granted_at,
             f"Break-glass access taken for {hours} hours",
-            _name(grant.user),
+            display_name(grant.user),
             grant.reason,
         )
         if grant.ended_at:
-            yield Row(grant.ended_at, "Break-glass access ended early", _name(grant.user))
+            yield Row(grant.ended_at, "Break-glass access ended early", display_name(grant.user))
         if grant.reviewed_at:
-            yield Row(grant.reviewed_at, "Break-glass access reviewed", _name(grant.reviewed_by))
+            yield Row(
+                grant.reviewed_at, "Break-glass access reviewed", display_name(grant.reviewed_by)
+            )
 
 
 def _moment(row: Row, zone: ZoneInfo) -> datetime:

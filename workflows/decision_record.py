@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from cases import choices
 from cases.models import Decision, Release, Share, ShareVersion
-from permissions.models import EVENT_ACTIONS
+from cases.people import display_name
+from permissions.selectors import share_history_for
 
 from . import reports
 from .record_wording import ABBREVIATIONS, INTRODUCTION, audit_explanation
@@ -86,12 +87,6 @@ _ROLE_LABELS = dict(choices.Role.choices)
 _CATEGORY_LABELS = dict(choices.ItemCategory.choices)
 
 
-def _name(user: Any) -> str:
-    if user is None:
-        return "Safeshare, automatically"
-    return user.get_full_name() or user.get_username()
-
-
 def _role(basis: str) -> str:
     if basis == "system":
         return "None: done by the system"
@@ -132,7 +127,7 @@ def _outcome(share: Share, decisions: list[Decision], release: Release | None, w
     if decisions:
         last = decisions[-1]
         said.append(
-            f"Decision: {last.get_outcome_display()}, by {_name(last.decided_by)} "
+            f"Decision: {last.get_outcome_display()}, by {display_name(last.decided_by)} "
             f"({last.get_capacity_display()}) on {when(last.decided_at)}."
         )
     if release is not None:
@@ -158,8 +153,8 @@ def _overview(share: Share, when: _Clock, reader: Any, outcome: str) -> Section:
         ("Share", f"#{share.pk}"),
         ("Status now", share.get_status_display()),
         ("Outcome", outcome),
-        ("Proposed by", f"{_name(share.proposed_by)} on {when(share.created_at)}"),
-        ("Record produced", f"{when(timezone.now())} for {_name(reader)}"),
+        ("Proposed by", f"{display_name(share.proposed_by)} on {when(share.created_at)}"),
+        ("Record produced", f"{when(timezone.now())} for {display_name(reader)}"),
     )
     return Section(
         "overview",
@@ -235,7 +230,7 @@ def _family(share: Share, when: _Clock) -> Section:
             outcome = (
                 f"Due by {when(follow_up.due_at)}. The family was told on "
                 f"{_day(follow_up.informed_on)} by {follow_up.informed_by}; recorded on "
-                f"{when(follow_up.recorded_at)} by {_name(follow_up.recorded_by)}."
+                f"{when(follow_up.recorded_at)} by {display_name(follow_up.recorded_by)}."
             )
         rows.append((f"Follow-up {number}: telling the family later", outcome))
     return Section("family", "Openness with the family", (Fields("", tuple(rows)),))
@@ -299,7 +294,7 @@ def _versions(versions: list[ShareVersion], when: _Clock) -> Block:
     rows = tuple(
         (
             str(v.number),
-            _name(v.submitted_by),
+            display_name(v.submitted_by),
             when(v.submitted_at),
             f"corrects version {v.number - 1}" if v.corrects_id else "first submission",
         )
@@ -308,21 +303,16 @@ def _versions(versions: list[ShareVersion], when: _Clock) -> Block:
     return Table("Versions submitted", ("Version", "Submitted by", "When", "Note"), rows)
 
 
-def _steps(share: Share, when: _Clock) -> Section:
-    entries = (
-        share.audit_entries.filter(action__in=EVENT_ACTIONS)
-        .select_related("actor")
-        .order_by("sequence")
-    )
+def _steps(share: Share, reader: Any, when: _Clock) -> Section:
     rows = tuple(
         (
             when(entry.at),
             entry.get_action_display(),
-            _name(entry.actor),
+            display_name(entry.actor),
             _role(entry.basis),
             entry.detail,
         )
-        for entry in entries
+        for entry in share_history_for(reader, share)
     )
     table = Table("", ("When", "What happened", "Who", "In which role", "Detail"), rows)
     return Section("steps", "Each step, who took it, when and in which role", (table,))
@@ -334,8 +324,8 @@ def _consultations(share: Share, when: _Clock) -> Section | None:
         share.consultations.select_related("asked_by", "adviser"), start=1
     ):
         rows = (
-            ("Asked by", f"{_name(asked.asked_by)} on {when(asked.asked_at)}"),
-            ("Adviser", f"{_name(asked.adviser)} ({asked.get_adviser_capacity_display()})"),
+            ("Asked by", f"{display_name(asked.asked_by)} on {when(asked.asked_at)}"),
+            ("Adviser", f"{display_name(asked.adviser)} ({asked.get_adviser_capacity_display()})"),
             ("Question, as the adviser saw it (without the child's identity)", asked.question),
             ("Advice", asked.advice if asked.is_answered else "Not answered yet"),
             ("Answered", when(asked.answered_at) or "Not yet"),
@@ -357,7 +347,7 @@ def _decision_block(
 ) -> Fields:
     rows = [
         ("Outcome", decision.get_outcome_display()),
-        ("Decided by", _name(decision.decided_by)),
+        ("Decided by", display_name(decision.decided_by)),
         ("In which capacity", decision.get_capacity_display()),
         ("When", when(decision.decided_at)),
     ]
@@ -409,13 +399,15 @@ def _release(share: Share, release: Release | None, when: _Clock) -> Section:
     against = "no decision: released in an emergency, before the lead's review"
     decision = release.decision
     if decision is not None:
-        against = f"the decision of {when(decision.decided_at)} by {_name(decision.decided_by)}"
+        against = (
+            f"the decision of {when(decision.decided_at)} by {display_name(decision.decided_by)}"
+        )
     rows = (
         ("Sent to (person, role, organisation)", to),
         ("How", release.get_sending_method_display()),
         ("When it was sent", when(release.sent_at)),
         ("When the release was recorded", when(release.recorded_at)),
-        ("Recorded by", _name(release.released_by)),
+        ("Recorded by", display_name(release.released_by)),
         ("Purpose given", release.purpose),
         ("Released against", against),
         ("Note", _or(release.note, "None")),
@@ -513,7 +505,7 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
         _family(share, when),
         items,
         _consultations(share, when),
-        _steps(share, when),
+        _steps(share, reader, when),
         _decisions(decisions, latest, when),
         *_endings(share),
         _release(share, release, when),

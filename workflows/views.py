@@ -47,7 +47,7 @@ def share_page_for_process(request: HttpRequest, process_pk: int) -> HttpRespons
     return redirect(share_url(share))
 
 
-def _moved_on(request: HttpRequest, share: Share) -> HttpResponseRedirect:
+def moved_on(request: HttpRequest, share: Share) -> HttpResponseRedirect:
     messages.info(request, f"This share is now {share.get_status_display().lower()}.")
     return redirect(share_url(share))
 
@@ -125,7 +125,7 @@ class EditDraftView(_ShareFormPage):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
         if not share.is_draft:
-            return _moved_on(request, share)
+            return moved_on(request, share)
         # The page shows the lead's note when the share was returned: that decision is read too.
         last_decision = share.decisions.order_by("-decided_at", "-pk").first()
         note_viewed(request.user, share.case, share, *([last_decision] if last_decision else []))
@@ -151,7 +151,7 @@ class WithdrawView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
         if not share.is_draft:
-            return _moved_on(request, share)
+            return moved_on(request, share)
         form = WithdrawForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -183,7 +183,7 @@ class EmergencyReleaseView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
         if not share.is_draft:
-            return _moved_on(request, share)
+            return moved_on(request, share)
         note_viewed(request.user, share.case, share)
         items = list(share.items.all())
         flagged = [item for item in items if item.identifies_third_party]
@@ -243,7 +243,7 @@ class LeadReviewView(View):
         elif share.status in (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY):
             steps.note_opened(share, ShareFlow.lead_review, signed_in(request))
         else:
-            return _moved_on(request, share)
+            return moved_on(request, share)
         return render(
             request,
             "workflows/lead_review.html",
@@ -276,7 +276,7 @@ class RecordReleaseView(View):
         elif share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
             steps.note_opened(share, ShareFlow.record_release, signed_in(request))
         else:
-            return _moved_on(request, share)
+            return moved_on(request, share)
         return render(
             request,
             "workflows/record_release.html",
