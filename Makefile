@@ -57,7 +57,7 @@ HOST_PROJECT_TESTS = tests/test_plugin.py tests/test_flow_paths.py tests/test_de
 	tests/test_emergency_release.py tests/test_break_glass.py tests/test_grants.py \
 	tests/test_audit_chain.py tests/test_advice.py tests/test_decision_record.py \
 	tests/test_reconsideration.py tests/test_family_follow_up.py \
-	tests/test_history_and_chronology.py
+	tests/test_history_and_chronology.py tests/test_date_inputs.py
 
 test: install-dev services browser
 	$(BIN)/ruff check .

@@ -81,6 +81,8 @@ class Schedule1Paragraph(models.TextChoices):
 
     PARA_2 = "para_2", "Sch 1 para 2: health or social care purposes"
     PARA_6 = "para_6", "Sch 1 para 6: statutory and government purposes"
+    # What police requests rely on for special category data, with Art 9(2)(g).
+    PARA_10 = "para_10", "Sch 1 para 10: preventing or detecting unlawful acts"
     PARA_18 = "para_18", "Sch 1 para 18: safeguarding of children and individuals at risk"
 
 
@@ -135,9 +137,36 @@ class ItemCategory(models.TextChoices):
     OBSERVATION = "observation", "Observation"
     ATTENDANCE = "attendance", "Attendance"
     HEALTH = "health", "Health or development"
+    ETHNICITY_RELIGION_OR_SEXUALITY = (
+        "identity",
+        "Ethnicity, religion or belief, sex life or sexual orientation",
+    )
     FAMILY = "family", "Family circumstances"
     CHRONOLOGY_EXTRACT = "chronology_extract", "Extract from the chronology"
     OTHER = "other", "Other"
+
+
+# Information of these kinds is special category data (UK GDPR Art 9(1)) by what it is, so
+# an item in one of them needs an Art 9 condition whether or not its box was ticked. Other
+# categories can hold special category data too (a concern may reveal a religion): their box
+# says so.
+SPECIAL_CATEGORY_BY_NATURE: frozenset[str] = frozenset(
+    {ItemCategory.HEALTH, ItemCategory.ETHNICITY_RELIGION_OR_SEXUALITY}
+)
+
+
+def is_special_category_by_nature(category: object) -> bool:
+    # Not a str: a bad value the item's own validation refuses; it is not special by nature.
+    return isinstance(category, str) and category in SPECIAL_CATEGORY_BY_NATURE
+
+
+def counts_as_special_category(category: object, marked_special: bool) -> bool:
+    """Whether an item is special category data: by its category, or because it was marked so.
+
+    The one answer every reader uses (the rules, the submitted version, the decision
+    record, the share page), for items as stored and for items frozen in a version.
+    """
+    return bool(marked_special) or is_special_category_by_nature(category)
 
 
 class ThirdPartyHandling(models.TextChoices):

@@ -13,20 +13,33 @@ from datetime import date
 
 from django.db import models
 
-from . import choices
+from . import choices, redaction
 from .deadlines import today_in
 from .models import Organisation, Share, ShareItem
 
 Errors = dict[str, list[str]]
 
-# Art 9(2)(g) and (h) need a DPA 2018 Schedule 1 condition beside them; (a) and (c) stand alone.
-_PARAGRAPHS_FOR_CONDITION: dict[str, set[str]] = {
-    choices.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST: {
-        choices.Schedule1Paragraph.PARA_6,
-        choices.Schedule1Paragraph.PARA_18,
-    },
-    choices.Article9Condition.HEALTH_OR_SOCIAL_CARE: {choices.Schedule1Paragraph.PARA_2},
+# The DPA 2018 Schedule 1 paragraphs each Art 9 condition may rest on. Art 9(2)(g) and (h)
+# need one beside them (DPA 2018 s10); (a) and (c) stand alone and take none. Every condition
+# is listed, so a new one cannot slip through unchecked.
+_PARAGRAPHS_FOR_CONDITION: dict[str, frozenset[str]] = {
+    choices.Article9Condition.EXPLICIT_CONSENT: frozenset(),
+    choices.Article9Condition.VITAL_INTERESTS: frozenset(),
+    choices.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST: frozenset(
+        {
+            choices.Schedule1Paragraph.PARA_6,
+            choices.Schedule1Paragraph.PARA_10,
+            choices.Schedule1Paragraph.PARA_18,
+        }
+    ),
+    choices.Article9Condition.HEALTH_OR_SOCIAL_CARE: frozenset({choices.Schedule1Paragraph.PARA_2}),
 }
+
+# UK GDPR Art 6(1): neither (f) nor (ea) (added by the Data (Use and Access) Act 2025) is open
+# to a public authority performing its tasks; it relies on (e) or (c) instead.
+_NOT_FOR_PUBLIC_AUTHORITIES = frozenset(
+    {choices.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST, choices.LawfulBasis.LEGITIMATE_INTERESTS}
+)
 
 
 def item_key(index: int, field: str) -> str:
@@ -45,14 +58,12 @@ def lawful_basis_errors(
         errors["lawful_basis"].append(
             "Choose the lawful basis (UK GDPR Article 6) this share relies on."
         )
-    elif (
-        share.lawful_basis == choices.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST
-        and organisation.is_public_authority
-    ):
+    elif share.lawful_basis in _NOT_FOR_PUBLIC_AUTHORITIES and organisation.is_public_authority:
+        basis = choices.LawfulBasis(share.lawful_basis).label
         errors["lawful_basis"].append(
-            f"{organisation.name} is a public authority, so it cannot rely on Art 6(1)(ea) "
-            "recognised legitimate interest. Use Art 6(1)(e) public task (naming the power, "
-            "for example Children Act 2004 s11) or Art 6(1)(c) legal obligation."
+            f"{organisation.name} is a public authority, so it cannot rely on {basis} for "
+            "its tasks. Use Art 6(1)(e) public task (naming the power, for example Children "
+            "Act 2004 s11) or Art 6(1)(c) legal obligation."
         )
     if (
         share.lawful_basis == choices.LawfulBasis.PUBLIC_TASK
@@ -62,11 +73,12 @@ def lawful_basis_errors(
             "Name the power or duty the public task rests on, for example Children Act 2004 s11."
         )
 
-    if any(item.is_special_category for item in items):
+    if any(item.counts_as_special_category for item in items):
         if not share.article9_condition:
             errors["article9_condition"].append(
                 "This share includes special category data: choose the Article 9 condition "
                 "relied on (usually Art 9(2)(g) with Schedule 1 paragraph 18)."
+                + _special_by_nature_note(items)
             )
         allowed = _PARAGRAPHS_FOR_CONDITION.get(share.article9_condition)
         if allowed and not share.schedule1_paragraph:
@@ -77,6 +89,13 @@ def lawful_basis_errors(
             errors["schedule1_paragraph"].append(
                 "This Schedule 1 paragraph does not go with the Article 9 condition chosen."
             )
+        elif allowed is not None and not allowed and share.schedule1_paragraph:
+            # A paragraph beside a condition that takes none would put a wrong law on the record.
+            condition = choices.Article9Condition(share.article9_condition).label
+            errors["schedule1_paragraph"].append(
+                f"{condition} stands alone: it needs no DPA 2018 Schedule 1 paragraph, so "
+                "leave the paragraph empty."
+            )
         if share.schedule1_paragraph == choices.Schedule1Paragraph.PARA_18 and not (
             share.para18_reason
         ):
@@ -86,6 +105,22 @@ def lawful_basis_errors(
             )
     errors.update(gateway_errors(share))
     return dict(errors)
+
+
+def _special_by_nature_note(items: Sequence[ShareItem]) -> str:
+    """Which items count by their category, since a box left unticked does not take them out."""
+    by_nature = [
+        f"item {index + 1} ({item.get_category_display()})"
+        for index, item in enumerate(items)
+        if choices.is_special_category_by_nature(item.category)
+    ]
+    if not by_nature:
+        return ""
+    named = ", ".join(by_nature)
+    return (
+        f" {named[0].upper()}{named[1:]}: information of that kind is always special "
+        "category data, whether or not its box is ticked."
+    )
 
 
 def gateway_errors(share: Share) -> Errors:
@@ -154,6 +189,12 @@ def item_errors(items: Sequence[ShareItem]) -> Errors:
             errors[item_key(index, "necessity")].append(
                 "Say why this item is needed for the purpose."
             )
+        # Without them, nothing can tell whether a redaction on release took the person out.
+        if item.identifies_third_party and not item.third_party_details.strip():
+            errors[item_key(index, "third_party_details")].append(
+                "Say who this item identifies: the names, addresses or other details to take "
+                "out if it is redacted."
+            )
     return dict(errors)
 
 
@@ -164,16 +205,34 @@ def third_party_errors(items: Iterable[ShareItem]) -> Errors:
         if not item.identifies_third_party:
             continue
         if item.third_party_handling == choices.ThirdPartyHandling.REDACTED:
-            if not item.redacted_content.strip():
-                errors[item_key(index, "redacted_content")].append(
-                    "Enter the redacted text that will be sent."
-                )
+            for message in _redaction_errors(item):
+                errors[item_key(index, "redacted_content")].append(message)
         elif item.third_party_handling != choices.ThirdPartyHandling.CONFIRMED:
             errors[item_key(index, "third_party_handling")].append(
                 "This item identifies someone else (a referrer, witness or another child): "
                 "redact it, or confirm it must be sent as written."
             )
     return dict(errors)
+
+
+def _redaction_errors(item: ShareItem) -> list[str]:
+    """A text recorded as "redacted" must have had the flagged person taken out of it."""
+    redacted = item.redacted_content
+    if not redacted.strip():
+        return ["Enter the redacted text that will be sent."]
+    if redaction.same_text(redacted, item.content):
+        return [
+            "This is the original text: take out what identifies someone else, or confirm "
+            "it must be sent as written."
+        ]
+    left = redaction.details_left_in(redacted, item.third_party_details)
+    if left:
+        return [
+            f"The redacted text still contains {', '.join(f'“{found}”' for found in left)}, "
+            "flagged as identifying someone else: take it out, or confirm the item must be "
+            "sent as written."
+        ]
+    return []
 
 
 def family_errors(share: Share, today: date | None = None) -> Errors:
@@ -210,6 +269,39 @@ def submission_errors(share: Share, items: Sequence[ShareItem]) -> Errors:
         for key, messages in found.items():
             merged.setdefault(key, []).extend(messages)
     return merged
+
+
+def approval_errors(share: Share, approved: Sequence[ShareItem], remedy: str) -> Errors:
+    """Golden rule 1 again as a lead approves, for the items approved, keyed to the outcome.
+
+    Submission checked it, but the share may have been submitted before a rule tightened (a
+    public authority relying on Art 6(1)(f); a health item whose box was left unticked), and
+    nothing may be approved in breach of the law as it stands. ``remedy`` tells the lead
+    what they can do instead, which depends on the step they are at.
+    """
+    found = lawful_basis_errors(share, approved, share.case.organisation)
+    if not found:
+        return {}
+    problems = [
+        f"It cannot be approved as it stands. {message}"
+        for messages in found.values()
+        for message in messages
+    ]
+    return {"outcome": [*problems, remedy]}
+
+
+def emergency_release_errors(share: Share) -> Errors:
+    """An emergency release goes without the lead's sign-off, so only for immediate risk."""
+    if share.urgency == choices.Urgency.IMMEDIATE:
+        return {}
+    return {
+        "urgency": [
+            f"This share is marked {share.get_urgency_display().lower()}. Only a share marked "
+            "immediate risk can be released in an emergency, before the lead's review: "
+            "submit it for review, or, if the child is at immediate risk, change its urgency "
+            "on the draft first."
+        ]
+    }
 
 
 def text_length_errors(instance: models.Model, prefix: str = "") -> Errors:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cases.choices import Role, ShareStatus
+from cases.choices import Role, ShareStatus, Urgency
 from cases.models import Case, Consultation, Organisation, Share
 
 from .roles import UserLike, current_memberships, role_in
@@ -78,7 +78,10 @@ def share_actions(user: UserLike, share: Share) -> set[str]:
     """What the user may do next with this share, for the buttons on its page."""
     actions: set[str] = set()
     if share.status == ShareStatus.DRAFT and can_edit_draft(user, share):
-        actions |= {"edit", "withdraw", "emergency", "ask_advice"}
+        actions |= {"edit", "withdraw", "ask_advice"}
+        # Only immediate risk may go before the lead's sign-off (the service refuses the rest).
+        if share.urgency == Urgency.IMMEDIATE:
+            actions.add("emergency")
     if can_reconsider(user, share):
         actions.add("reconsider")
     under_review = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)

@@ -88,6 +88,10 @@ def complete_fields(recipient: Recipient, **overrides: Any) -> dict[str, Any]:
         "recipient": recipient,
         "sending_method": choices.SendingMethod.SECURE_EMAIL,
     }
+    if recipient.organisation.is_public_authority:
+        # Art 6(1)(f) is not open to a public authority: it relies on its public task.
+        fields["lawful_basis"] = choices.LawfulBasis.PUBLIC_TASK
+        fields["lawful_basis_power"] = "Children Act 2004 s11"
     fields.update(overrides)
     return fields
 

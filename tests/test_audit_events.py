@@ -195,6 +195,8 @@ def test_recording_a_release_logs_it_once(approved: Share, practitioner: Any) ->
 def test_an_emergency_release_logs_it_once_as_before_any_decision(
     draft: Share, practitioner: Any
 ) -> None:
+    # Only a share marked immediate risk may be released before a decision.
+    Share.objects.filter(pk=draft.pk).update(urgency=choices.Urgency.IMMEDIATE)
     mark = last_sequence()
     release = steps.release_in_emergency(
         share=draft,

@@ -18,11 +18,12 @@ from django.test.utils import CaptureQueriesContext
 from pypdf import PdfReader
 
 from cases import choices, services
-from cases.models import Release, Share
+from cases.models import Release, Share, ShareVersion
 from permissions.models import AuditAction, AuditEntry
 from workflows import steps
-from workflows.decision_record import Fields, Table, Text, decision_record
+from workflows.decision_record import Fields, Table, Text, _item_blocks, decision_record
 from workflows.decision_record_pdf import decision_record_pdf
+from workflows.record_wording import ABBREVIATIONS
 
 from .http_helpers import page_text, url
 from .seeded import Demo, seeded_once
@@ -219,6 +220,27 @@ def test_an_emergency_release_gives_its_justification(demo: Demo) -> None:
     assert "no decision: released in an emergency, before the lead's review" in text
 
 
+def test_a_retrospective_decision_says_it_could_not_unsend_what_had_gone(demo: Demo) -> None:
+    share = oak_share(choices.ShareStatus.RELEASED_IN_EMERGENCY)
+    steps.decide(
+        share=share,
+        user=demo.user("lead"),
+        outcome=choices.Outcome.REFUSE,
+        refusal_reason=choices.RefusalReason.NOT_PROPORTIONATE,
+        reasons="The deputy's mobile was on; this could have waited an hour.",
+    )
+    for form in FORMATS:
+        text = read(browser(demo, "lead"), share, form)
+        assert "A retrospective review: the information had already been sent, in an " in text
+        assert "This decision records the lead's view; it could not unsend it." in text
+
+
+def test_an_item_identifying_someone_says_who_as_the_proposer_flagged_it(demo: Demo) -> None:
+    text = read(browser(demo, "lead"), oak_share(choices.ShareStatus.APPROVED), "page")
+    assert "identifies someone else (a referrer, a witness or another child)" in text
+    assert "Who it identifies Ms J. Rowe" in text
+
+
 def test_the_anchor_shown_is_accepted_by_verify_audit(demo: Demo, capsys: Any) -> None:
     share = oak_share(choices.ShareStatus.RELEASED)
     text = read(browser(demo, "lead"), share, "pdf")
@@ -275,6 +297,53 @@ def test_text_typed_with_markup_characters_prints_as_typed(demo: Demo) -> None:
     page = client.get(record_url(share, "page")).content.decode()
     assert html.escape(awkward, quote=True) in page
     assert "<b>left</b>" not in page
+
+
+def _flags(blocks: Any) -> list[str]:
+    return [
+        value
+        for block in blocks
+        if isinstance(block, Fields)
+        for label, value in block.rows
+        if label == "Flags"
+    ]
+
+
+def test_an_item_special_by_nature_is_recorded_as_special_category_whatever_its_box(
+    demo: Demo,
+) -> None:
+    draft = Share.objects.get(purpose="Ask the health visitor to check on weight loss.")
+    assert draft.items.get().category == choices.ItemCategory.HEALTH
+    draft.items.update(is_special_category=False)  # as stored before health counted by nature
+    record = decision_record(draft, demo.user("practitioner"))
+    drafted = next(section for section in record.sections if section.key == "items")
+    assert _flags(drafted.blocks) == ["special category data"]
+
+    # A version frozen before then holds False too; the record still says what the law says.
+    frozen = ShareVersion(
+        share=draft,
+        number=1,
+        content={
+            "items": [
+                {
+                    "id": 1,
+                    "category": choices.ItemCategory.HEALTH,
+                    "content": "Weight has dropped.",
+                    "necessity": "For the health visitor.",
+                    "is_special_category": False,
+                    "identifies_third_party": False,
+                }
+            ]
+        },
+    )
+    assert _flags(_item_blocks(draft, frozen)) == ["special category data"]
+
+
+def test_the_words_used_explain_every_schedule1_paragraph_a_share_can_name() -> None:
+    explained = dict(ABBREVIATIONS)["Sch 1 para"]
+    for paragraph in choices.Schedule1Paragraph:
+        assert f"Paragraph {paragraph.value.removeprefix('para_')} (" in explained, paragraph
+    assert "preventing or detecting unlawful acts" in explained
 
 
 def test_a_control_character_pasted_in_does_not_stop_the_pdf(demo: Demo) -> None:

@@ -12,7 +12,7 @@ from viewflow.workflow.status import STATUS
 
 from cases import choices
 from cases.models import ApprovedItem, Case, Decision, Organisation, Recipient, Share
-from cases.services import RuleViolation
+from cases.services import RuleViolation, decision_reconsider
 from workflows import steps
 from workflows.flows import ShareFlow
 
@@ -594,3 +594,135 @@ def test_conditions_are_kept_on_an_approval(submitted, lead):
 
     decision.refresh_from_db()
     assert decision.conditions == "Send only to the named social worker."
+
+
+# ---------------------------------------------------------------- the law, again on approval
+# A share may have been submitted before a rule of law tightened; a lead must not approve
+# it in breach of the rule as it stands.
+
+
+def made_a_public_authority(organisation: Organisation) -> None:
+    """The setting is recorded as a public authority after its share on Art 6(1)(f) went in."""
+    organisation.is_public_authority = True
+    organisation.save(update_fields=["is_public_authority"])
+
+
+@pytest.mark.parametrize("outcome", [Outcome.APPROVE, Outcome.APPROVE_IN_PART])
+def test_a_share_on_legitimate_interests_cannot_be_approved_for_a_public_authority(
+    three_items, lead, oakfield, outcome
+):
+    assert three_items.lawful_basis == C.LawfulBasis.LEGITIMATE_INTERESTS
+    made_a_public_authority(oakfield)
+
+    errors = violation(
+        lambda: steps.decide(
+            share=three_items,
+            user=lead,
+            outcome=outcome,
+            reasons="Necessary.",
+            approved_item_ids=item_ids(three_items)[:1],
+        )
+    )
+
+    assert errors == {
+        "outcome": [
+            "It cannot be approved as it stands. Oakfield is a public authority, so it cannot "
+            "rely on Art 6(1)(f) legitimate interests for its tasks. Use Art 6(1)(e) public "
+            "task (naming the power, for example Children Act 2004 s11) or Art 6(1)(c) legal "
+            "obligation.",
+            "Return it to the proposer to put this right, or refuse it.",
+        ]
+    }
+    assert_undecided(three_items)
+
+
+def test_a_share_approvable_no_longer_may_still_be_returned(three_items, lead, oakfield):
+    made_a_public_authority(oakfield)
+
+    steps.decide(share=three_items, user=lead, outcome=Outcome.RETURN, reasons="Use (e).")
+
+    three_items.refresh_from_db()
+    assert three_items.status == C.ShareStatus.DRAFT
+
+
+def test_a_health_item_submitted_unticked_blocks_approval_but_not_approval_without_it(
+    three_items, lead
+):
+    first, second, third = item_ids(three_items)
+    # As stored before health counted as special category whatever its box said.
+    three_items.items.filter(pk=third).update(
+        category=C.ItemCategory.HEALTH, is_special_category=False
+    )
+
+    errors = violation(
+        lambda: steps.decide(
+            share=three_items, user=lead, outcome=Outcome.APPROVE, reasons="Necessary."
+        )
+    )
+    assert errors["outcome"][0].startswith(
+        "It cannot be approved as it stands. This share includes special category data: "
+        "choose the Article 9 condition"
+    )
+    assert "Item 3 (Health or development)" in errors["outcome"][0]
+    assert_undecided(three_items)
+
+    decision = steps.decide(
+        share=three_items,
+        user=lead,
+        outcome=Outcome.APPROVE_IN_PART,
+        reasons="The health information is not ours to send without an Art 9 condition.",
+        approved_item_ids=[first, second],
+    )
+
+    assert set(decision.approved_items.values_list("pk", flat=True)) == {first, second}
+
+
+def test_a_refusal_cannot_be_reconsidered_into_an_approval_in_breach(three_items, lead, oakfield):
+    steps.decide(
+        share=three_items,
+        user=lead,
+        outcome=Outcome.REFUSE,
+        refusal_reason=C.RefusalReason.NOT_PROPORTIONATE,
+        reasons="Not proportionate.",
+    )
+    made_a_public_authority(oakfield)
+
+    errors = violation(
+        lambda: decision_reconsider(
+            share=three_items, user=lead, outcome=Outcome.APPROVE, reasons="Looked again."
+        )
+    )
+
+    assert errors["outcome"][-1] == (
+        "Let the refusal stand; the proposer can propose a new share that puts this right."
+    )
+    assert three_items.decisions.count() == 1
+
+
+def test_an_emergency_release_on_a_basis_refused_cannot_be_endorsed(
+    case, practitioner, recipient, lead, oakfield
+):
+    share = steps.propose(
+        case=case,
+        user=practitioner,
+        fields=complete_fields(recipient, urgency=C.Urgency.IMMEDIATE),
+        items=[item()],
+    )
+    steps.release_in_emergency(
+        share=share,
+        user=practitioner,
+        justification="Afraid to go home; no lead reachable.",
+        sent_at=timezone.now(),
+    )
+    made_a_public_authority(oakfield)
+
+    errors = violation(
+        lambda: steps.decide(share=share, user=lead, outcome=Outcome.APPROVE, reasons="Fine.")
+    )
+
+    assert errors["outcome"][-1] == (
+        "Refuse, to record that it should not have been shared on this basis."
+    )
+    share.refresh_from_db()
+    assert share.status == C.ShareStatus.RELEASED_IN_EMERGENCY
+    assert share.decisions.count() == 0

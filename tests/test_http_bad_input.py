@@ -16,7 +16,7 @@ import pytest
 from django.utils import timezone
 
 from cases import choices
-from cases.models import Case, Decision, Recipient, Release, Share
+from cases.models import Case, Decision, Organisation, Recipient, Release, Share
 from workflows.demo import seed_demo
 
 from .http_helpers import (
@@ -143,6 +143,13 @@ SUBMISSION_RULES = [
         id="special-category-without-art9",
     ),
     pytest.param(
+        {"items-0-category": choices.ItemCategory.HEALTH},
+        "id_article9_condition",
+        "Item 1 (Health or development): information of that kind is always special category "
+        "data, whether or not its box is ticked.",
+        id="health-item-unticked-without-art9",
+    ),
+    pytest.param(
         {"items-0-is_special_category": "on", "article9_condition": "9_2_g"},
         "id_schedule1_paragraph",
         "Choose the DPA 2018 Schedule 1 paragraph that goes with this Article 9 condition.",
@@ -221,6 +228,12 @@ SUBMISSION_RULES = [
         "id_items-0-necessity",
         "Say why this item is needed for the purpose.",
         id="item-without-necessity",
+    ),
+    pytest.param(
+        {"items-0-identifies_third_party": "on", "items-0-third_party_details": " "},
+        "id_items-0-third_party_details",
+        "Say who this item identifies: the names, addresses or other details to take out",
+        id="item-identifying-someone-without-who",
     ),
 ]
 
@@ -439,26 +452,46 @@ def test_a_recipient_from_another_setting_is_refused(
     assert_kept(response, purpose=TYPED_PURPOSE)
 
 
-def test_a_public_authority_cannot_rely_on_recognised_legitimate_interest(client, demo):
+@pytest.mark.parametrize(
+    "basis",
+    [choices.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST, choices.LawfulBasis.LEGITIMATE_INTERESTS],
+)
+def test_a_public_authority_cannot_rely_on_legitimate_interests_of_either_kind(client, demo, basis):
     riverside_case = Case.objects.get(reference="RIV-002")
     login(client, "otherlead")
     page = get_ok(client, url("share_propose", riverside_case.pk), "Propose a share for Ella")
     mash = Recipient.objects.get(person_name="Jordan Lee")
     before = snapshot()
-    data = complete_share(
-        page,
-        mash.pk,
-        purpose=TYPED_PURPOSE,
-        lawful_basis=choices.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST,
-    )
+    data = complete_share(page, mash.pk, purpose=TYPED_PURPOSE, lawful_basis=basis)
     response = client.post(url("share_propose", riverside_case.pk), data)
     assert_refused(
         response,
         "id_lawful_basis",
-        "Riverside Primary School is a public authority, so it cannot rely on Art 6(1)(ea)",
+        f"Riverside Primary School is a public authority, so it cannot rely on {basis.label} "
+        "for its tasks. Use Art 6(1)(e) public task",
         before,
     )
     assert_kept(response, purpose=TYPED_PURPOSE)
+
+
+def test_the_special_category_box_says_which_items_always_count_and_shows_them_ticked(
+    client, incomplete_draft
+):
+    item = incomplete_draft.items.get()
+    assert item.category == choices.ItemCategory.HEALTH
+    # As stored before health counted whatever its box said.
+    incomplete_draft.items.update(is_special_category=False)
+    login(client, "practitioner")
+
+    page = get_ok(client, url("share_edit", incomplete_draft.pk), "Weight has dropped")
+
+    assert form_data(page)["items-0-is_special_category"] == "on"
+    help_text = text_of_id(page, "id_items-0-is_special_category-help")
+    assert "“Health or development”" in help_text
+    assert "is always special category data" in help_text
+    assert 'aria-describedby="id_items-0-is_special_category-help"' in page.content.decode()
+    shown = get_ok(client, url("share_detail", incomplete_draft.pk), "Weight has dropped")
+    assert "special category" in texts_of_class(shown, "ss-flag")
 
 
 # Editing a draft: a refused edit leaves the draft exactly as it was.
@@ -611,6 +644,32 @@ def test_a_decision_that_breaks_a_rule(client, awaiting, changes, field_id, mess
     assert awaiting.purpose in page_text(response)
 
 
+def test_a_share_on_a_basis_a_public_authority_may_not_use_cannot_be_approved(client, awaiting):
+    # Submitted on Art 6(1)(f) before its setting was recorded as a public authority.
+    assert awaiting.lawful_basis == choices.LawfulBasis.LEGITIMATE_INTERESTS
+    Organisation.objects.filter(pk=awaiting.case.organisation_id).update(is_public_authority=True)
+    login(client, "lead")
+    page = get_ok(client, url("lead_review", awaiting.pk), "Your decision")
+    before = snapshot()
+
+    response = client.post(
+        url("lead_review", awaiting.pk), form_data(page, outcome="approve", reasons="Necessary.")
+    )
+
+    assert_refused(
+        response,
+        "id_outcome",
+        "It cannot be approved as it stands. Oakfield Nursery is a public authority, so it "
+        "cannot rely on Art 6(1)(f) legitimate interests for its tasks.",
+        before,
+    )
+    assert "Return it to the proposer to put this right, or refuse it." in error_text(
+        response, "id_outcome"
+    )
+    awaiting.refresh_from_db()
+    assert awaiting.status == choices.ShareStatus.AWAITING_REVIEW
+
+
 @pytest.mark.parametrize(
     ("first", "second"),
     [
@@ -749,6 +808,41 @@ def test_release_redacted_without_redacted_text(client, clock, approved):
     assert_refused(
         response, f"id_redacted_{flagged.pk}", "Enter the redacted text that will be sent.", before
     )
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        pytest.param(
+            "Another parent, Ms J. Rowe, reported shouting heard from the flat.",
+            "This is the original text: take out what identifies someone else",
+            id="the-original",
+        ),
+        pytest.param(
+            "Another parent, Ms Rowe, reported shouting heard from the flat.",
+            "The redacted text still contains “Rowe”",
+            id="the-surname-left-in",
+        ),
+    ],
+)
+def test_release_redacted_with_nothing_taken_out(client, clock, approved, typed, message):
+    """The redacted text starts empty; the original, or one still naming the person the
+    proposer flagged, is refused beside it, with what was typed kept and nothing written."""
+    page = release_page(client, approved)
+    flagged = approved.items.get(identifies_third_party=True)
+    name = f"redacted_{flagged.pk}"
+    assert form_data(page)[name] == ""
+    assert "without: Ms J. Rowe" in page_text(page)
+    before = snapshot()
+    data = form_data(
+        page,
+        sent_at=sent_at_typed(clock, START),
+        note="Typed note.",
+        **{f"handling_{flagged.pk}": "redacted", name: typed},
+    )
+    response = client.post(url("record_release", approved.pk), data)
+    assert_refused(response, f"id_{name}", message, before)
+    assert_kept(response, note="Typed note.", **{name: typed})
 
 
 @pytest.mark.parametrize(

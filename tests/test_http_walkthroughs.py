@@ -122,6 +122,7 @@ def test_practitioner_proposes_lead_approves_practitioner_releases(client, demo,
         "items-0-necessity",
         "items-0-is_special_category",
         "items-0-identifies_third_party",
+        "items-0-third_party_details",
         "action",
     } <= form_field_names(page)
 
@@ -414,6 +415,7 @@ def test_third_party_item_must_be_redacted_or_confirmed_on_release(client, demo,
             "items-1-content": witness,
             "items-1-necessity": "A second account from outside the nursery.",
             "items-1-identifies_third_party": "on",
+            "items-1-third_party_details": "Ms J. Rowe",
         },
     )
     flagged = share.items.get(identifies_third_party=True)

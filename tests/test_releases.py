@@ -12,7 +12,7 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from cases import choices
+from cases import choices, redaction
 from cases.models import Case, Recipient, Release, Share
 from cases.services import RuleViolation
 from workflows import steps
@@ -25,6 +25,7 @@ Outcome = C.Outcome
 DECIDED_AT = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 
 WITNESS = "Reported by Mrs Jones at number 4, who saw the bruise."
+WHO_IT_IDENTIFIES = "Mrs Jones; number 4"
 REDACTED = "Reported by a neighbour, who saw the bruise."
 
 
@@ -67,7 +68,12 @@ def with_third_party(case: Case, practitioner: Any, recipient: Recipient, lead: 
         recipient,
         [
             item(),
-            item(category=C.ItemCategory.CONCERN, content=WITNESS, identifies_third_party=True),
+            item(
+                category=C.ItemCategory.CONCERN,
+                content=WITNESS,
+                identifies_third_party=True,
+                third_party_details=WHO_IT_IDENTIFIES,
+            ),
         ],
     )
     steps.decide(share=share, user=lead, outcome=Outcome.APPROVE, reasons="Necessary.")
@@ -325,7 +331,12 @@ def test_a_third_party_item_left_out_of_a_part_approval_needs_no_handling(
         case,
         practitioner,
         recipient,
-        [item(), item(content=WITNESS, identifies_third_party=True)],
+        [
+            item(),
+            item(
+                content=WITNESS, identifies_third_party=True, third_party_details=WHO_IT_IDENTIFIES
+            ),
+        ],
     )
     plain = share.items.get(identifies_third_party=False)
     steps.decide(
@@ -340,6 +351,130 @@ def test_a_third_party_item_left_out_of_a_part_approval_needs_no_handling(
 
     assert [entry["item"] for entry in release.content] == [plain.pk]
     assert WITNESS not in str(release.content)
+
+
+# ------------------------------------------------- a redaction must take the person out
+
+
+def redact(share: Share, user: Any, text: str) -> Release:
+    return steps.record_release(
+        share=share,
+        user=user,
+        sent_at=timezone.now(),
+        third_party_handling={third_party_item(share).pk: (C.ThirdPartyHandling.REDACTED, text)},
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(WITNESS, id="as-written"),
+        pytest.param(f"\n  {WITNESS.upper()}  ", id="other-case-and-spacing"),
+        pytest.param(WITNESS.replace(" at ", "   at\n"), id="other-line-breaks"),
+    ],
+)
+def test_the_original_text_is_not_a_redaction(with_third_party, lead, text):
+    errors = violation(lambda: redact(with_third_party, lead, text))
+
+    assert errors == {
+        "items.1.redacted_content": [
+            "This is the original text: take out what identifies someone else, or confirm "
+            "it must be sent as written."
+        ]
+    }
+    assert_not_released(with_third_party)
+    flagged = third_party_item(with_third_party)
+    assert (flagged.third_party_handling, flagged.redacted_content) == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "left"),
+    [
+        pytest.param("Reported by a neighbour (Jones), who saw it.", "“Jones”", id="surname"),
+        pytest.param("Reported by MRS JONES, who saw it.", "“Mrs Jones”", id="whole-name"),
+        pytest.param("Reported by a neighbour at number 4.", "“number 4”", id="address"),
+    ],
+)
+def test_a_redaction_still_holding_a_flagged_detail_is_refused(with_third_party, lead, text, left):
+    errors = violation(lambda: redact(with_third_party, lead, text))
+
+    assert list(errors) == ["items.1.redacted_content"]
+    assert f"still contains {left}" in errors["items.1.redacted_content"][0]
+    assert_not_released(with_third_party)
+
+
+def test_a_redaction_keeping_only_common_words_is_released_and_marked_redacted(
+    with_third_party, lead
+):
+    # "neighbour", "number" and "the" are common words: they identify nobody.
+    text = "Reported by a neighbour, who saw the bruise from a house further up the road."
+    release = redact(with_third_party, lead, text)
+
+    entry = next(e for e in release.content if e["item"] == third_party_item(with_third_party).pk)
+    assert (entry["text"], entry["redacted"]) == (text, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "details", "left"),
+    [
+        pytest.param("Seen by Rowe.", "Jo Rowe", ["Rowe"], id="either-significant-word"),
+        pytest.param("Seen by JO ROWE.", "Jo Rowe", ["Jo Rowe"], id="the-whole-detail"),
+        pytest.param("Seen by Rowena.", "Jo Rowe", [], id="whole-words-only"),
+        pytest.param("Seen by Jo.", "Jo Rowe", [], id="short-words-alone-pass"),
+        pytest.param(
+            "A neighbour on the road.", "Jo Rowe, neighbour at 4 Elm Road", [], id="common"
+        ),
+        pytest.param(
+            "Call 07700 about Elm.",
+            "Jo Rowe; 07700 900123\n4 Elm Road",
+            ["07700", "Elm"],
+            id="each-detail-on-its-own",
+        ),
+    ],
+)
+def test_what_counts_as_a_flagged_detail_left_in(text, details, left):
+    assert redaction.details_left_in(text, details) == left
+
+
+def test_the_same_refusal_holds_on_the_emergency_path(case, practitioner, recipient):
+    share = steps.propose(
+        case=case,
+        user=practitioner,
+        fields=complete_fields(recipient, urgency=C.Urgency.IMMEDIATE),
+        items=[item(content=WITNESS, identifies_third_party=True, third_party_details="Mrs Jones")],
+    )
+    errors = violation(
+        lambda: steps.release_in_emergency(
+            share=share,
+            user=practitioner,
+            justification="Threat made tonight; lead and deputy unreachable.",
+            sent_at=timezone.now(),
+            third_party_handling={
+                third_party_item(share).pk: (C.ThirdPartyHandling.REDACTED, WITNESS.lower())
+            },
+        )
+    )
+    assert "This is the original text" in errors["items.0.redacted_content"][0]
+    assert_not_released(share, C.ShareStatus.DRAFT)
+
+
+def test_a_flagged_item_must_say_who_it_identifies_before_submission(case, practitioner, recipient):
+    share = steps.propose(
+        case=case,
+        user=practitioner,
+        fields=complete_fields(recipient),
+        items=[item(), item(content=WITNESS, identifies_third_party=True)],
+    )
+    errors = violation(lambda: steps.submit(share=share, user=practitioner))
+
+    assert list(errors) == ["items.1.third_party_details"]
+    share.refresh_from_db()
+    assert share.status == C.ShareStatus.DRAFT
+
+
+def test_who_it_identifies_is_frozen_with_the_version_submitted(with_third_party):
+    version = with_third_party.versions.get()
+    assert [i["third_party_details"] for i in version.content["items"]] == ["", WHO_IT_IDENTIFIES]
 
 
 # ---------------------------------------------------------------- who records it

@@ -181,6 +181,25 @@ SUBMISSION_REFUSALS = [
     ),
     pytest.param(
         {
+            "article9_condition": C.Article9Condition.HEALTH_OR_SOCIAL_CARE,
+            "schedule1_paragraph": C.Schedule1Paragraph.PARA_10,
+        },
+        [special()],
+        "schedule1_paragraph",
+        id="9-2-h-with-para-10-mismatched",
+    ),
+    pytest.param(
+        {
+            "article9_condition": C.Article9Condition.VITAL_INTERESTS,
+            "schedule1_paragraph": C.Schedule1Paragraph.PARA_18,
+            "para18_reason": C.Para18Reason.CANNOT_BE_GIVEN,
+        },
+        [special()],
+        "schedule1_paragraph",
+        id="9-2-c-takes-no-schedule1-paragraph",
+    ),
+    pytest.param(
+        {
             "article9_condition": C.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST,
             "schedule1_paragraph": C.Schedule1Paragraph.PARA_18,
             "para18_reason": "",
@@ -310,6 +329,14 @@ SUBMISSION_ACCEPTANCES = [
     ),
     pytest.param(
         {
+            "article9_condition": C.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST,
+            "schedule1_paragraph": C.Schedule1Paragraph.PARA_10,
+        },
+        [special()],
+        id="9-2-g-para-10-for-a-police-request",
+    ),
+    pytest.param(
+        {
             "article9_condition": C.Article9Condition.HEALTH_OR_SOCIAL_CARE,
             "schedule1_paragraph": C.Schedule1Paragraph.PARA_2,
         },
@@ -320,6 +347,14 @@ SUBMISSION_ACCEPTANCES = [
         {"article9_condition": C.Article9Condition.VITAL_INTERESTS},
         [special()],
         id="9-2-c-stands-alone",
+    ),
+    pytest.param(
+        {
+            "article9_condition": C.Article9Condition.EXPLICIT_CONSENT,
+            "consent_status": C.ConsentStatus.GIVEN,
+        },
+        [special()],
+        id="9-2-a-stands-alone",
     ),
     pytest.param({}, [item(), item(category=C.ItemCategory.ATTENDANCE)], id="two-items"),
     pytest.param({"consent_status": C.ConsentStatus.GIVEN}, None, id="consent-given"),
@@ -378,25 +413,120 @@ def test_a_non_special_share_needs_no_article9_condition(propose, practitioner):
     assert_submitted(share)
 
 
-# ---------------------------------------------------------------- Art 6(1)(ea)
+# ---------------------------------------------------------------- special category by nature
+
+SPECIAL_BY_NATURE = sorted(C.SPECIAL_CATEGORY_BY_NATURE)
 
 
-def test_recognised_legitimate_interest_is_refused_for_a_public_authority(
-    riverside_case, riverside_practitioner, riverside_recipient
+def test_health_and_development_is_special_category_by_nature():
+    assert C.ItemCategory.HEALTH in C.SPECIAL_CATEGORY_BY_NATURE
+    assert C.ItemCategory.ETHNICITY_RELIGION_OR_SEXUALITY in C.SPECIAL_CATEGORY_BY_NATURE
+    # A concern or an observation may or may not reveal such things: its box says.
+    assert C.ItemCategory.CONCERN not in C.SPECIAL_CATEGORY_BY_NATURE
+
+
+@pytest.mark.parametrize("category", SPECIAL_BY_NATURE)
+def test_an_item_special_by_nature_needs_art9_though_its_box_is_unticked(
+    propose, practitioner, category
+):
+    share = propose(
+        items=[item(), item(category=category, is_special_category=False)], article9_condition=""
+    )
+
+    errors = violation(lambda: steps.submit(share=share, user=practitioner))
+
+    message = " ".join(errors["article9_condition"])
+    assert "choose the Article 9 condition" in message
+    label = C.ItemCategory(category).label
+    assert f"Item 2 ({label}): information of that kind is always special category" in message
+    assert_still_an_open_draft(share)
+
+
+@pytest.mark.parametrize("category", SPECIAL_BY_NATURE)
+def test_an_item_special_by_nature_needs_its_schedule1_paragraph_too(
+    propose, practitioner, category
+):
+    share = propose(
+        items=[item(category=category, is_special_category=False)],
+        article9_condition=C.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST,
+        schedule1_paragraph="",
+    )
+
+    errors = violation(lambda: steps.submit(share=share, user=practitioner))
+
+    assert "schedule1_paragraph" in errors
+    assert_still_an_open_draft(share)
+
+
+def test_an_item_special_by_nature_is_stored_as_special_category(propose):
+    share = propose(items=[item(category=C.ItemCategory.HEALTH, is_special_category=False), item()])
+
+    assert list(share.items.values_list("is_special_category", flat=True)) == [True, False]
+
+
+def test_a_health_item_saved_unticked_before_the_rule_counts_and_is_submitted_as_special(
+    propose, practitioner
+):
+    share = propose(items=[item(category=C.ItemCategory.HEALTH)], article9_condition="")
+    # As it was stored before health counted whatever the box said.
+    ShareItem.objects.filter(share=share).update(is_special_category=False)
+
+    errors = violation(lambda: steps.submit(share=share, user=practitioner))
+    assert "article9_condition" in errors
+    assert_still_an_open_draft(share)
+
+    Share.objects.filter(pk=share.pk).update(
+        article9_condition=C.Article9Condition.SUBSTANTIAL_PUBLIC_INTEREST,
+        schedule1_paragraph=C.Schedule1Paragraph.PARA_18,
+        para18_reason=C.Para18Reason.WOULD_PREJUDICE_PROTECTION,
+    )
+    steps.submit(share=share, user=practitioner)
+
+    assert_submitted(share)
+    frozen = share.versions.get().content["items"][0]
+    assert frozen["is_special_category"] is True
+
+
+def test_a_stand_alone_condition_is_told_to_leave_the_paragraph_empty(propose, practitioner):
+    share = propose(
+        items=[special()],
+        article9_condition=C.Article9Condition.EXPLICIT_CONSENT,
+        schedule1_paragraph=C.Schedule1Paragraph.PARA_10,
+        consent_status=C.ConsentStatus.GIVEN,
+    )
+
+    errors = violation(lambda: steps.submit(share=share, user=practitioner))
+
+    assert errors["schedule1_paragraph"] == [
+        "Art 9(2)(a) explicit consent stands alone: it needs no DPA 2018 Schedule 1 "
+        "paragraph, so leave the paragraph empty."
+    ]
+    assert_still_an_open_draft(share)
+
+
+# ---------------------------------------------------------------- Art 6(1)(ea) and (f)
+
+
+@pytest.mark.parametrize(
+    "basis", [C.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST, C.LawfulBasis.LEGITIMATE_INTERESTS]
+)
+def test_legitimate_interests_of_either_kind_are_refused_for_a_public_authority(
+    riverside_case, riverside_practitioner, riverside_recipient, basis
 ):
     share = steps.propose(
         case=riverside_case,
         user=riverside_practitioner,
-        fields=complete_fields(
-            riverside_recipient, lawful_basis=C.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST
-        ),
+        fields=complete_fields(riverside_recipient, lawful_basis=basis),
         items=[item()],
     )
 
     errors = violation(lambda: steps.submit(share=share, user=riverside_practitioner))
 
-    assert "lawful_basis" in errors
-    assert "public authority" in " ".join(errors["lawful_basis"])
+    assert errors["lawful_basis"] == [
+        f"Riverside is a public authority, so it cannot rely on {basis.label} for its tasks. "
+        "Use Art 6(1)(e) public task (naming the power, for example Children Act 2004 s11) "
+        "or Art 6(1)(c) legal obligation."
+    ]
     assert_still_an_open_draft(share)
 
 
@@ -419,11 +549,14 @@ def test_a_public_authority_may_rely_on_its_public_task(
     assert_submitted(share)
 
 
-def test_recognised_legitimate_interest_is_accepted_for_a_non_public_setting(
-    propose, practitioner, oakfield
+@pytest.mark.parametrize(
+    "basis", [C.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST, C.LawfulBasis.LEGITIMATE_INTERESTS]
+)
+def test_legitimate_interests_of_either_kind_are_accepted_for_a_non_public_setting(
+    propose, practitioner, oakfield, basis
 ):
     assert not oakfield.is_public_authority
-    share = propose(lawful_basis=C.LawfulBasis.RECOGNISED_LEGITIMATE_INTEREST)
+    share = propose(lawful_basis=basis)
 
     steps.submit(share=share, user=practitioner)
 

@@ -239,7 +239,14 @@ def _family(share: Share, when: _Clock) -> Section:
 def _item_blocks(share: Share, version: ShareVersion | None) -> tuple[Block, ...]:
     if version is not None:
         items = [
-            {**item, "category_label": _CATEGORY_LABELS.get(item["category"], item["category"])}
+            {
+                **item,
+                "category_label": _CATEGORY_LABELS.get(item["category"], item["category"]),
+                # A version frozen before a category counted by nature may hold False here.
+                "is_special_category": choices.counts_as_special_category(
+                    item["category"], item.get("is_special_category", False)
+                ),
+            }
             for item in version.content["items"]
         ]
         source = f"As submitted in version {version.number}."
@@ -254,8 +261,9 @@ def _item_blocks(share: Share, version: ShareVersion | None) -> tuple[Block, ...
                 "category_label": item.get_category_display(),
                 "content": item.content,
                 "necessity": item.necessity,
-                "is_special_category": item.is_special_category,
+                "is_special_category": item.counts_as_special_category,
                 "identifies_third_party": item.identifies_third_party,
+                "third_party_details": item.third_party_details,
             }
             for item in share.items.all()
         ]
@@ -273,16 +281,15 @@ def _item_blocks(share: Share, version: ShareVersion | None) -> tuple[Block, ...
             )
             if item.get(flag)
         ]
-        blocks.append(
-            Fields(
-                f"Item {number}: {item['category_label']}",
-                (
-                    ("What it says", item["content"]),
-                    ("Why it is needed", _or(item.get("necessity", ""))),
-                    ("Flags", ", ".join(flags) or "None"),
-                ),
-            )
-        )
+        rows = [
+            ("What it says", item["content"]),
+            ("Why it is needed", _or(item.get("necessity", ""))),
+            ("Flags", ", ".join(flags) or "None"),
+        ]
+        if item.get("identifies_third_party"):
+            # Versions frozen before the proposer was asked for this have no such key.
+            rows.append(("Who it identifies", _or(item.get("third_party_details", ""))))
+        blocks.append(Fields(f"Item {number}: {item['category_label']}", tuple(rows)))
     if not items:
         blocks.append(Text("", ("No items.",)))
     return tuple(blocks)
@@ -343,7 +350,11 @@ def _item_numbers(version: ShareVersion | None) -> dict[int, int]:
 
 
 def _decision_block(
-    number: int, decision: Decision, when: _Clock, numbers: dict[int, int]
+    number: int,
+    decision: Decision,
+    when: _Clock,
+    numbers: dict[int, int],
+    sent_before: datetime | None = None,
 ) -> Fields:
     rows = [
         ("Outcome", decision.get_outcome_display()),
@@ -351,6 +362,15 @@ def _decision_block(
         ("In which capacity", decision.get_capacity_display()),
         ("When", when(decision.decided_at)),
     ]
+    if sent_before is not None:
+        rows.append(
+            (
+                "Made after the release",
+                f"A retrospective review: the information had already been sent, in an "
+                f"emergency, on {when(sent_before)}. This decision records the lead's view; "
+                "it could not unsend it.",
+            )
+        )
     if decision.version is not None:
         rows.append(("Decided on", f"version {decision.version.number} of the share"))
     earlier = decision.reconsiders
@@ -379,10 +399,17 @@ def _decision_block(
     return Fields(f"Decision {number}: {decision.get_outcome_display()}", tuple(rows))
 
 
-def _decisions(decisions: list[Decision], version: ShareVersion | None, when: _Clock) -> Section:
+def _decisions(
+    decisions: list[Decision],
+    version: ShareVersion | None,
+    release: Release | None,
+    when: _Clock,
+) -> Section:
     numbers = _item_numbers(version)
+    # After an emergency release every decision is a retrospective review of what had gone.
+    sent_before = release.sent_at if release is not None and release.decision_id is None else None
     blocks: tuple[Block, ...] = tuple(
-        _decision_block(n, d, when, numbers) for n, d in enumerate(decisions, start=1)
+        _decision_block(n, d, when, numbers, sent_before) for n, d in enumerate(decisions, start=1)
     ) or (Text("", ("No decision has been made.",)),)
     return Section("decisions", "Decisions and their reasons", blocks)
 
@@ -506,7 +533,7 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
         items,
         _consultations(share, when),
         _steps(share, reader, when),
-        _decisions(decisions, latest, when),
+        _decisions(decisions, latest, release, when),
         *_endings(share),
         _release(share, release, when),
         _audit(sequence, digest, this_copy),

@@ -86,6 +86,7 @@ def _items(with_third_party: bool = False) -> list[dict[str, Any]]:
                 "content": "Another parent, Ms J. Rowe, reported shouting heard from the flat.",
                 "necessity": "A second account of concern from outside the nursery.",
                 "identifies_third_party": True,
+                "third_party_details": "Ms J. Rowe",
             }
         )
     return items

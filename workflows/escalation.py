@@ -73,9 +73,6 @@ def _notify(share: Share, level: str, escalation: Escalation) -> None:
         for person in people_to_alert(share.case.organisation, _WHO[level])
     ]
     Notification.objects.bulk_create(notifications)
-    from .tasks import deliver_notification  # late import: tasks import this module's models
+    from .tasks import deliver_after_commit  # late import: tasks import this module's models
 
-    for notification in Notification.objects.filter(escalation=escalation):
-        transaction.on_commit(
-            lambda pk=notification.pk: deliver_notification.delay(pk)  # type: ignore[misc]
-        )
+    deliver_after_commit(Notification.objects.filter(escalation=escalation))

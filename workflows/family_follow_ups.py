@@ -50,12 +50,9 @@ def _chase(follow_up: FamilyFollowUp) -> bool:
             Notification.objects.bulk_create(notifications)
     except IntegrityError:
         return False  # another sweep chased it first
-    from .tasks import deliver_notification  # late import: tasks import this module
+    from .tasks import deliver_after_commit  # late import: tasks import this module
 
-    for notification in Notification.objects.filter(family_follow_up=follow_up):
-        transaction.on_commit(
-            lambda pk=notification.pk: deliver_notification.delay(pk)  # type: ignore[misc]
-        )
+    deliver_after_commit(Notification.objects.filter(family_follow_up=follow_up))
     return True
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from cases import choices
+from cases.date_inputs import IsoDateInput, IsoDateTimeInput
 from cases.models import Recipient, Share, ShareItem
 from cases.services.shares import SHARE_FIELDS
 
@@ -67,13 +68,11 @@ class ShareForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    requested_on = forms.DateField(
-        label="When they asked", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    requested_on = forms.DateField(label="When they asked", required=False, widget=IsoDateInput())
     family_informed_on = forms.DateField(
         label="When they were told",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
     )
 
     class Meta:
@@ -100,6 +99,21 @@ class ShareForm(forms.ModelForm):
         return {name: self.cleaned_data.get(name) for name in SHARE_FIELDS}
 
 
+# Beside the box, in words: the service counts these categories whatever the box says, so
+# the form must not let anyone think unticking it takes an item out of Art 9.
+_ALWAYS_SPECIAL = " or ".join(
+    f"“{label}”"
+    for value, label in choices.ItemCategory.choices
+    if choices.is_special_category_by_nature(value)
+)
+SPECIAL_CATEGORY_HELP = (
+    f"An item under {_ALWAYS_SPECIAL} is always special category data: it counts as such, "
+    "and this box is ticked for it when the draft is saved. Tick it for any other item that "
+    "reveals health, ethnicity, religion or belief, sex life or sexual orientation, political "
+    "opinions, trade union membership, or genetic or biometric data."
+)
+
+
 class ItemForm(forms.ModelForm):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -111,11 +125,14 @@ class ItemForm(forms.ModelForm):
             "necessity",
             "is_special_category",
             "identifies_third_party",
+            "third_party_details",
         )
         widgets = {
             "content": forms.Textarea(attrs={"rows": 3}),
             "necessity": forms.Textarea(attrs={"rows": 2}),
+            "third_party_details": forms.Textarea(attrs={"rows": 2}),
         }
+        help_texts = {"is_special_category": SPECIAL_CATEGORY_HELP}
 
 
 class BaseItemFormSet(forms.BaseFormSet):
@@ -150,8 +167,9 @@ def item_initial(share: Share) -> list[dict[str, Any]]:
             "category": item.category,
             "content": item.content,
             "necessity": item.necessity,
-            "is_special_category": item.is_special_category,
+            "is_special_category": item.counts_as_special_category,
             "identifies_third_party": item.identifies_third_party,
+            "third_party_details": item.third_party_details,
         }
         for item in share.items.all()
     ]
@@ -203,10 +221,22 @@ class DecisionForm(forms.Form):
             (item.pk, f"{item.position + 1}. {item.get_category_display()}")
             for item in share.items.all()
         ]
+        if share.status == choices.ShareStatus.RELEASED_IN_EMERGENCY:
+            # Everything has already gone: the lead's view is recorded, nothing is undone,
+            # and there is nothing left to approve in part or put conditions on.
+            self.fields["outcome"].choices = [  # type: ignore[attr-defined]
+                (choices.Outcome.APPROVE, "Endorse it: it was right to share"),
+                (
+                    choices.Outcome.REFUSE,
+                    "It should not have been shared (this is recorded; it cannot unsend it)",
+                ),
+            ]
+            del self.fields["approved_items"]
+            del self.fields["conditions"]
 
     def service_kwargs(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
-        data["approved_item_ids"] = data.pop("approved_items")
+        data["approved_item_ids"] = data.pop("approved_items", [])
         return data
 
 
@@ -229,7 +259,7 @@ class FamilyToldForm(forms.Form):
     informed_on = forms.DateField(
         label="When the family was told",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
     )
     informed_by = forms.CharField(label="Who told them", max_length=200, required=False)
 
@@ -237,7 +267,7 @@ class FamilyToldForm(forms.Form):
 class ReleaseForm(forms.Form):
     sent_at = forms.DateTimeField(
         label="When it was sent",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=IsoDateTimeInput(),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         required=False,
     )
@@ -261,12 +291,18 @@ class ReleaseForm(forms.Form):
                 widget=forms.RadioSelect,
                 required=False,
             )
+            # Starts empty: pre-filled with the original, "redacted" could be chosen with
+            # nothing taken out. The release refuses the original or the flagged details.
             self.fields[f"redacted_{item.pk}"] = forms.CharField(
                 label=f"Redacted text for item {item.position + 1}",
                 widget=forms.Textarea(attrs={"rows": 3}),
                 max_length=8000,
                 required=False,
-                initial=item.redacted_content or item.content,
+                help_text=(
+                    f"Write what will be sent, without: {item.third_party_details}."
+                    if item.third_party_details.strip()
+                    else "Write what will be sent, without what identifies them."
+                ),
             )
 
     def flagged(self) -> list[dict[str, Any]]:
@@ -302,10 +338,29 @@ class EmergencyReleaseForm(ReleaseForm):
         required=False,
         help_text="Your lead reviews this release today; this is what they will read first.",
     )
-    field_order = ["justification", "sent_at", "note"]
+    field_order = ["justification", "consent_override_justification", "sent_at", "note"]
+
+    def __init__(self, *args: Any, share: Share, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Consent was refused and no lead signs this off first: the written justification
+        # is asked for here, so the practitioner can give it without leaving the page.
+        if share.consent_status == choices.ConsentStatus.REFUSED:
+            self.fields["consent_override_justification"] = forms.CharField(
+                label="Consent was refused: why sharing is still justified",
+                widget=forms.Textarea(attrs={"rows": 3}),
+                max_length=4000,
+                required=False,
+                initial=share.consent_override_justification,
+            )
+            self.order_fields(self.field_order)
 
     def service_kwargs(self) -> dict[str, Any]:
-        return {**super().service_kwargs(), "justification": self.cleaned_data["justification"]}
+        kwargs = {**super().service_kwargs(), "justification": self.cleaned_data["justification"]}
+        if "consent_override_justification" in self.fields:
+            kwargs["consent_override_justification"] = self.cleaned_data.get(
+                "consent_override_justification", ""
+            )
+        return kwargs
 
 
 def apply_service_errors(

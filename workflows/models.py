@@ -9,7 +9,7 @@ from django.db.models.expressions import Combinable
 from viewflow.workflow.managers import TaskQuerySet
 from viewflow.workflow.models import Process, Task
 
-from cases.models import FamilyFollowUp, Share
+from cases.models import FamilyFollowUp, Release, Share
 from permissions.selectors import review_queue_for, share_list_for
 
 
@@ -100,6 +100,10 @@ class NotificationKind(models.TextChoices):
         "family_follow_up_overdue",
         "A family has not yet been told, and the date set to tell them has passed",
     )
+    EMERGENCY_RELEASE = (
+        "emergency_release",
+        "A share was released in an emergency, before any decision: review it today",
+    )
 
 
 class Notification(models.Model):
@@ -124,6 +128,15 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
     )
+    # Or a release made in an emergency, without the lead's sign-off: leads and deputies are
+    # told at once rather than when the retrospective review falls due.
+    release = models.ForeignKey(
+        Release,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Claimed by one delivery at a time; a claim older than claim_timeout() may be retaken,
     # so a worker killed mid-send does not lose the email.
@@ -140,6 +153,9 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["recipient", "family_follow_up"],
                 name="one_notification_per_family_follow_up",
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "release"], name="one_notification_per_emergency_release"
             ),
         ]
         indexes = [models.Index(fields=["emailed_at", "email_claimed_at"])]

@@ -37,11 +37,16 @@ ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     ),
     ("DPA 2018", "The Data Protection Act 2018."),
     (
-        "Sch 1, para 18",
-        "Schedule 1 to the DPA 2018 lists when the Art 9 conditions may be used; its paragraph "
-        "18 covers safeguarding children and individuals at risk, and applies only where "
-        "consent cannot be given, cannot reasonably be obtained, or seeking it would prejudice "
-        "the child's protection.",
+        "Sch 1 para",
+        "Schedule 1 to the DPA 2018 lists when the Art 9 conditions (g) substantial public "
+        "interest and (h) health or social care may be used; a share relying on either names "
+        "the paragraph. Paragraph 2 (with (h)) covers health or social care purposes. "
+        "Paragraph 6 (with (g)) covers statutory and government purposes. Paragraph 10 (with "
+        "(g)) covers preventing or detecting unlawful acts, which requests from the police "
+        "rely on; it applies only where seeking consent would prejudice that purpose. "
+        "Paragraph 18 (with (g)) covers safeguarding children and individuals at risk, and "
+        "applies only where consent cannot be given, cannot reasonably be obtained, or seeking "
+        "it would prejudice the child's protection.",
     ),
     ("s", "A section of an Act of Parliament, e.g. Children Act 1989 s47."),
     (

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views import View
 
 from cases.choices import Outcome, ShareStatus
+from cases.date_inputs import IsoMonthInput
 from cases.models import Organisation
 from permissions.selectors import report_settings_for
 
@@ -34,7 +35,8 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 class MonthField(forms.CharField):
     """A calendar month typed as YYYY-MM (browsers with a month picker fill it in so)."""
 
-    widget = forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"})
+    # The placeholder guides whoever's browser shows a text box instead of a month picker.
+    widget = IsoMonthInput(attrs={"placeholder": "YYYY-MM"})
     default_error_messages = {
         "invalid": "Enter a month as YYYY-MM, for example 2026-03.",
         "out_of_range": "Enter a month between 2000-01 and 2099-12.",
@@ -53,9 +55,6 @@ class MonthField(forms.CharField):
         if not 2000 <= year <= 2099:
             raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range")
         return date(year, month, 1)
-
-    def prepare_value(self, value: Any) -> Any:
-        return value.strftime("%Y-%m") if isinstance(value, date) else value
 
 
 class ReportFilterForm(forms.Form):

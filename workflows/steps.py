@@ -18,6 +18,7 @@ from cases import services
 from cases.models import Case, Decision, Release, Share
 from cases.people import Person
 
+from .emergency_alerts import alert_leads_to_emergency_release
 from .flows import ShareFlow
 from .nodes import mark_opened
 
@@ -104,13 +105,18 @@ def withdraw(*, share: Share, user: Person, reason: str) -> Share:
 
 
 def release_in_emergency(*, share: Share, user: Person, **release: Any) -> Release:
-    """Release the draft at once; the flow goes on to the (now retrospective) lead review."""
-    return _complete(
-        share,
-        ShareFlow.draft,
-        user,
-        lambda: services.release_in_emergency(share=share, user=user, **release),
-    )
+    """Release the draft at once; the flow goes on to the (now retrospective) lead review.
+
+    No lead signed it off, so every lead and deputy is told at once, in the same
+    transaction: a release that is refused alerts nobody, and one that is made always does.
+    """
+
+    def work() -> Release:
+        made = services.release_in_emergency(share=share, user=user, **release)
+        alert_leads_to_emergency_release(made)
+        return made
+
+    return _complete(share, ShareFlow.draft, user, work)
 
 
 def decide(*, share: Share, user: Person, **decision: Any) -> Decision:

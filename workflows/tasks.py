@@ -9,7 +9,8 @@ from smtplib import SMTPException
 from celery import shared_task
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from viewflow.workflow.timers import fire_due_timers
 
@@ -93,6 +94,13 @@ def deliver_notification(notification_id: int) -> bool:
         raise
     Notification.objects.filter(pk=notification_id).update(emailed_at=timezone.now())
     return True
+
+
+def deliver_after_commit(notifications: QuerySet[Notification]) -> None:
+    """Email each of these outbox rows once the transaction that wrote them commits, so a
+    rolled-back step sends nothing and a slow mail server never holds the step up."""
+    for pk in notifications.values_list("pk", flat=True):
+        transaction.on_commit(lambda pk=pk: deliver_notification.delay(pk))  # type: ignore[misc]
 
 
 @shared_task(acks_late=True, ignore_result=True)

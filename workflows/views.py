@@ -14,8 +14,9 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import ListView
 
+from cases import rules
 from cases.choices import ShareStatus
-from cases.models import Share
+from cases.models import Release, Share
 from cases.people import signed_in
 from cases.services import share_update_draft
 from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
@@ -188,8 +189,10 @@ class EmergencyReleaseView(View):
         items = list(share.items.all())
         flagged = [item for item in items if item.identifies_third_party]
         form = EmergencyReleaseForm(
-            request.POST if request.method == "POST" else None, flagged_items=flagged
+            request.POST if request.method == "POST" else None, flagged_items=flagged, share=share
         )
+        # Said before anything is typed; the service refuses it again on the way in.
+        not_allowed = rules.emergency_release_errors(share) if request.method != "POST" else {}
         if request.method == "POST" and form.is_valid():
             try:
                 steps.release_in_emergency(
@@ -206,7 +209,12 @@ class EmergencyReleaseView(View):
         return render(
             request,
             "workflows/emergency_release.html",
-            {"share": share, "items": items, "form": form},
+            {
+                "share": share,
+                "items": items,
+                "form": form,
+                "not_allowed": [m for messages_ in not_allowed.values() for m in messages_],
+            },
             status=400 if request.method == "POST" else 200,
         )
 
@@ -225,7 +233,19 @@ class LeadReviewView(View):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
-        note_viewed(request.user, share.case, share, *share.decisions.all())
+        # A retrospective review: what already went, to whom and by whom, is on the page.
+        release = (
+            Release.objects.filter(share=share).select_related("released_by").first()
+            if share.status == ShareStatus.RELEASED_IN_EMERGENCY
+            else None
+        )
+        note_viewed(
+            request.user,
+            share.case,
+            share,
+            *share.decisions.all(),
+            *([release] if release else []),
+        )
         form = DecisionForm(request.POST if request.method == "POST" else None, share=share)
         if request.method == "POST":
             if form.is_valid():
@@ -247,7 +267,7 @@ class LeadReviewView(View):
         return render(
             request,
             "workflows/lead_review.html",
-            {"share": share, "items": share.items.all(), "form": form},
+            {"share": share, "items": share.items.all(), "form": form, "release": release},
             status=400 if request.method == "POST" else 200,
         )
 
@@ -292,7 +312,13 @@ def _item_errors_by_pk(error: ValidationError, approved: list[Any]) -> Validatio
     for key, messages_ in error.message_dict.items():
         if key.startswith("items."):
             _, index, field = key.split(".", 2)
-            key = f"{names.get(field, field)}_{approved[int(index)].pk}"
+            item = approved[int(index)]
+            if field in names:
+                key = f"{names[field]}_{item.pk}"
+            else:
+                # A draft's own item field, not on this page: say which item it is about.
+                key = "__all__"
+                messages_ = [f"Item {item.position + 1}: {message}" for message in messages_]
         renamed.setdefault(key, []).extend(messages_)
     return ValidationError(renamed)
 

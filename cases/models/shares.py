@@ -178,6 +178,16 @@ class ShareItem(models.Model):
         default=False,
         help_text="The referrer, a witness or another child.",
     )
+    # What a redaction must take out; the release refuses a redacted text still holding it.
+    third_party_details = models.TextField(
+        "who it identifies",
+        max_length=2000,
+        blank=True,
+        help_text=(
+            "The names, addresses or other details that identify them, to take out if it is "
+            "redacted. Separate each with a comma or a new line."
+        ),
+    )
     third_party_handling = models.CharField(
         max_length=10, choices=choices.ThirdPartyHandling.choices, blank=True, default=""
     )
@@ -188,6 +198,11 @@ class ShareItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()} (item {self.position + 1})"
+
+    @property
+    def counts_as_special_category(self) -> bool:
+        """Special category data by its category or by its box: read this, not the box alone."""
+        return choices.counts_as_special_category(self.category, self.is_special_category)
 
     @property
     def content_to_send(self) -> str:

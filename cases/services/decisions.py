@@ -77,6 +77,15 @@ def _outcome_errors(
     return errors
 
 
+def _approval_remedy(share: Share, reconsiders: Decision | None) -> str:
+    """What a lead who may not approve can do instead, at the step they are at."""
+    if reconsiders is not None:
+        return "Let the refusal stand; the proposer can propose a new share that puts this right."
+    if share.status == ShareStatus.RELEASED_IN_EMERGENCY:
+        return "Refuse, to record that it should not have been shared on this basis."
+    return "Return it to the proposer to put this right, or refuse it."
+
+
 def _write(
     share: Share,
     user: Person,
@@ -94,6 +103,11 @@ def _write(
     item_ids = {int(pk) for pk in approved_item_ids}
     raise_if(_outcome_errors(share, outcome, refusal_reason, reasons, item_ids))
     approving = outcome in (Outcome.APPROVE, Outcome.APPROVE_IN_PART)
+    if approving:
+        approved = [
+            item for item in share.items.all() if outcome == Outcome.APPROVE or item.pk in item_ids
+        ]
+        raise_if(rules.approval_errors(share, approved, _approval_remedy(share, reconsiders)))
 
     now = timezone.now()
     # A reconsideration answers no deadline; a first decision may come after its own.

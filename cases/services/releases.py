@@ -11,10 +11,10 @@ from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.rules import can_edit_draft, can_record_release
 
-from .. import rules
-from ..choices import Outcome, ShareStatus, ThirdPartyHandling
+from .. import redaction, rules
+from ..choices import ConsentStatus, Outcome, ShareStatus, ThirdPartyHandling
 from ..deadlines import retrospective_review_deadline
-from ..errors import raise_if, refuse
+from ..errors import RuleViolation, raise_if, refuse
 from ..models import Decision, Release, Share, ShareItem
 from .openness import family_follow_up_open
 from .shares import locked
@@ -44,6 +44,22 @@ def _apply_handling(items: list[ShareItem], handling: ItemHandling) -> None:
             item.redacted_content = (
                 redacted.strip() if choice == ThirdPartyHandling.REDACTED else ""
             )
+
+
+def _handling_errors(
+    items: list[ShareItem], third_party_handling: ItemHandling | None
+) -> rules.Errors:
+    """Take the release's choice for each flagged item; what is still wrong with them."""
+    _apply_handling(items, third_party_handling or {})
+    errors = rules.third_party_errors(items)
+    for index, item in enumerate(items):
+        _merge(errors, rules.text_length_errors(item, f"items.{index}."))
+    return errors
+
+
+def _merge(errors: rules.Errors, found: rules.Errors) -> None:
+    for key, messages in found.items():
+        errors.setdefault(key, []).extend(messages)
 
 
 @transaction.atomic
@@ -88,11 +104,7 @@ def _freeze(
     note: str,
 ) -> Release:
     """Write the permanent record of exactly what was sent, once every flagged item is settled."""
-    _apply_handling(items, third_party_handling or {})
-    errors = rules.third_party_errors(items)
-    for index, item in enumerate(items):
-        errors.update(rules.text_length_errors(item, f"items.{index}."))
-    raise_if(errors)
+    raise_if(_handling_errors(items, third_party_handling))
     for item in items:
         item.save(update_fields=["third_party_handling", "redacted_content"])
 
@@ -111,7 +123,10 @@ def _freeze(
                 "item": item.pk,
                 "category": item.get_category_display(),
                 "text": item.content_to_send,
-                "redacted": item.third_party_handling == ThirdPartyHandling.REDACTED,
+                # Only when something was taken out: the record must never call the original
+                # text "redacted" (the rules above already refuse such a redaction).
+                "redacted": item.third_party_handling == ThirdPartyHandling.REDACTED
+                and not redaction.same_text(item.redacted_content, item.content),
             }
             for item in items
         ],
@@ -133,29 +148,48 @@ def release_in_emergency(
     sent_at: datetime | None,
     third_party_handling: ItemHandling | None = None,
     note: str = "",
+    consent_override_justification: str | None = None,
 ) -> Release:
     """Release a complete draft at once, without a decision, because the child is at
     immediate risk and no lead can be reached. A retrospective lead review falls due by the
-    end of the working day and escalates like any other."""
+    end of the working day and escalates like any other.
+
+    Only a share marked immediate risk qualifies, and every submission rule still holds:
+    against a refused consent, the written justification is required here too (given with
+    the release, ``consent_override_justification``, or already on the draft), because no
+    lead signs it off first.
+    """
     share = locked(share)
     if share.status != ShareStatus.DRAFT:
         raise refuse("__all__", "Only a draft can be released in an emergency.")
     if not can_edit_draft(user, share):
         raise refuse("__all__", "Only the person who proposed this share can release it.")
+    if consent_override_justification is not None and (
+        share.consent_status == ConsentStatus.REFUSED
+    ):
+        share.consent_override_justification = consent_override_justification.strip()
+    # Every reason to refuse at once, so the page shows each beside its field.
+    errors = rules.emergency_release_errors(share)
     justification = (justification or "").strip()
     if not justification:
-        raise refuse(
-            "justification",
-            "Explain why the child is at immediate risk and why no lead could be reached.",
-        )
-    sent_at = _check_sent_at(sent_at, not_before=None)
-    raise_if(rules.submission_errors(share, list(share.items.all())))
+        errors["justification"] = [
+            "Explain why the child is at immediate risk and why no lead could be reached."
+        ]
+    try:
+        _check_sent_at(sent_at, not_before=None)
+    except RuleViolation as refused:
+        errors.update(refused.message_dict)
+    items = list(share.items.order_by("position", "pk"))
+    _merge(errors, rules.submission_errors(share, items))
+    _merge(errors, _handling_errors(items, third_party_handling))
+    raise_if(errors)
+    assert sent_at is not None, "_check_sent_at refuses a missing time"
     share.emergency_justification = justification
     raise_if(rules.text_length_errors(share))
     release = _freeze(
         share,
         None,
-        list(share.items.order_by("position", "pk")),
+        items,
         user,
         sent_at,
         third_party_handling,
@@ -169,6 +203,7 @@ def release_in_emergency(
         update_fields=[
             "status",
             "emergency_justification",
+            "consent_override_justification",
             "submitted_at",
             "review_due_at",
             "updated_at",

@@ -12,7 +12,7 @@ from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.rules import can_edit_draft, can_propose_share
 
-from .. import rules
+from .. import choices, rules
 from ..choices import ShareStatus
 from ..deadlines import review_deadline
 from ..errors import raise_if, refuse
@@ -51,6 +51,7 @@ ITEM_FIELDS = (
     "necessity",
     "is_special_category",
     "identifies_third_party",
+    "third_party_details",
     "third_party_handling",
     "redacted_content",
 )
@@ -83,6 +84,9 @@ def _validated_items(share: Share, items: Sequence[ItemData]) -> list[ShareItem]
         for name in ITEM_FIELDS:
             if name in data:
                 setattr(item, name, data[name] if data[name] is not None else "")
+        if choices.is_special_category_by_nature(item.category):
+            # Stored as the law sees it, so every record of the item says so, not the rules alone.
+            item.is_special_category = True
         item.position = index
         prefix = f"items.{index}."
         try:

@@ -34,7 +34,13 @@ def _snapshot(share: Share, items: list[ShareItem]) -> dict[str, Any]:
     return {
         "fields": fields,
         "items": [
-            {"id": item.pk, **{name: getattr(item, name) for name in ITEM_FIELDS}} for item in items
+            {
+                "id": item.pk,
+                **{name: getattr(item, name) for name in ITEM_FIELDS},
+                # As the law sees it, for an item saved before its category was made to count.
+                "is_special_category": item.counts_as_special_category,
+            }
+            for item in items
         ],
     }
 

@@ -180,7 +180,12 @@ def test_an_emergency_release_is_reviewed_by_the_lead_afterwards(
     open_review(lead, number)
     expect(lead.get_by_text(justification)).to_be_visible()
     shot(lead, "lead finds the retrospective review in the queue")
-    decide(lead, "Approve", "Right call: the duty team needed it before collection.")
+    expect(lead.get_by_text("already been sent")).to_be_visible()
+    decide(
+        lead,
+        "Endorse it: it was right to share",
+        "Right call: the duty team needed it before collection.",
+    )
     expect(status_of(lead)).to_have_text("Released")
     expect(section(lead, "Decisions")).to_contain_text("Right call")
     shot(lead, "lead records the retrospective review")

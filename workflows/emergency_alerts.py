@@ -1,0 +1,40 @@
+"""Telling the leads and deputies at once that a share was released in an emergency.
+
+An emergency release goes before any lead has signed it off; waiting for the retrospective
+review's reminder would leave them unaware for half a working day. Written in the same
+transaction as the release (``steps.release_in_emergency``), like escalation only as outbox
+rows: one per person, naming no child and no case (a kind and a link to the review).
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from cases.choices import Role
+from cases.models import Release
+from permissions.selectors import people_to_alert
+
+from .models import Notification, NotificationKind
+
+
+def alert_leads_to_emergency_release(release: Release) -> list[Notification]:
+    """One notification for each current lead and deputy of the setting, emailed after commit.
+
+    Whoever released it is not told of their own act (a childminder is their own lead).
+    """
+    share = release.share
+    link = reverse("safeguarding:lead_review", args=[share.pk])
+    people = people_to_alert(share.case.organisation, {Role.LEAD, Role.DEPUTY}).exclude(
+        pk=release.released_by_id
+    )
+    Notification.objects.bulk_create(
+        Notification(
+            recipient=person, kind=NotificationKind.EMERGENCY_RELEASE, link=link, release=release
+        )
+        for person in people
+    )
+    from .tasks import deliver_after_commit  # late import: tasks import this module's models
+
+    written = Notification.objects.filter(release=release)
+    deliver_after_commit(written)
+    return list(written)
