@@ -28,6 +28,7 @@ from datetime import date
 
 from .models import Carer, Case, Child, Share
 from .name_matching import TITLES, KnownPerson, NameIndex, name_spans
+from .redaction import flagged_details
 
 Span = tuple[int, int, str]
 
@@ -58,19 +59,43 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # A day and a month, either way round, with or without a year: "the 3rd of May",
     # "May 3rd, 2019", "12 March 2024".
     (re.compile(rf"(?i:\b{_DAY}\s+(?:of\s+)?){_MONTH}(?:,?\s+{_YEAR})?\b"), "[date]"),
-    (re.compile(rf"\b{_MONTH}(?i:\s+{_DAY})(?:,?\s+{_YEAR})?(?![\w-])"), "[date]"),
+    (
+        re.compile(rf"\b{_MONTH}(?i:\s+(?:the\s+)?{_DAY})(?:,?\s+{_YEAR})?(?![\w-])"),
+        "[date]",
+    ),
     # A month and a year: "March 2022".
     (re.compile(rf"\b{_MONTH},?\s+{_YEAR}\b"), "[date]"),
     (re.compile(r"\b\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}\b"), "[date]"),
-    # A day and a month in figures, "w/c 10/06": not a score such as "6/20".
-    (re.compile(r"\b(?:0?[1-9]|[12]\d|3[01])/(?:0?[1-9]|1[0-2])\b(?![/.]\d)"), "[date]"),
+    # A day and a month in figures: two digits each ("10/06"), or after a word that says a
+    # date follows ("Mon 3/6", "on 3/6"); not a score or a fraction ("7/10", "24/7", "1/2").
+    (
+        re.compile(
+            r"\b(?P<found>(?:0[1-9]|[12]\d|3[01])/(?:0[1-9]|1[0-2]))\b(?![/.]\d)"
+            r"|\b(?i:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun|on|from|until|till|since|dated|"
+            r"w/c)\.?\s+(?P<after>(?:0?[1-9]|[12]\d|3[01])/(?:0?[1-9]|1[0-2]))\b(?![/.]\d)"
+        ),
+        "[date]",
+    ),
     (re.compile(r"\b[A-Z]\d{11}[A-Z\d]\b", re.IGNORECASE), "[identifier]"),  # pupil number
     (re.compile(r"\b\d{3}[\s-]?\d{3}[\s-]?\d{4}\b"), "[identifier]"),  # NHS number
-    (re.compile(r"(?:\+44\s?|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b"), "[phone]"),
+    # A UK phone number however it is spaced or bracketed: "(01632) 960 001", "0 7700 900
+    # 123", "+44 7700 900123", or a mobile without its 0, "7700 900123".
+    (
+        re.compile(
+            r"\+44[\s-]?(?:\(0\)[\s-]?)?\d(?:[\s-]?\d){9}\b"
+            r"|\(0\d{2,4}\)[\s-]?\d(?:[\s-]?\d){5,7}\b"
+            r"|(?<!\w)0(?:[\s-]?\d){9,10}\b"
+            r"|\b7\d{3}[\s-]?\d{3}[\s-]?\d{3}\b"
+        ),
+        "[phone]",
+    ),
     # A house number and a street named in capitals: "12 Station Road", "Flat 2, 40 Mill Lane".
     (
         re.compile(
-            r"\b(?:(?i:flat)\s+\d+[a-z]?,?\s+)?\d+[a-z]?,?\s+(?:[A-Z][a-z'-]+\s+){1,3}"
+            r"\b(?:(?i:flat)\s+\d+[a-z]?,?\s+)?\d+[a-z]?,?\s+"
+            # Not a court that hears cases: "2 Family Court hearings".
+            r"(?!(?:Family|Crown|County|Magistrates'?|Youth|High)\s+Court\b)"
+            r"(?:[A-Z][a-z'-]+\s+){1,3}"
             rf"(?i:{_STREET})\b",
         ),
         "[address]",
@@ -92,15 +117,17 @@ def _date_of_birth_forms(day: date) -> list[str]:
         for d, m in ((day.day, day.month), (f"{day:%d}", f"{day:%m}"))
         for y in (day.year, f"{day:%y}")
     ]
+    # Run together: "140322", "14032022" (and "14Mar22", above as "14 Mar 22").
+    numeric += [f"{day:%d%m%y}", f"{day:%d%m%Y}"]
     # Day and month alone, in figures: "his birthday (3/5)".
     numeric += [f"{d}/{m}" for d, m in ((day.day, day.month), (f"{day:%d}", f"{day:%m}"))]
     days = (str(day.day), _ordinal(day.day), _ORDINAL_WORDS[day.day - 1])
     words = []
     for month in (f"{day:%B}", f"{day:%b}"):
         for d in days:
-            for form in (f"{d} {month}", f"{d} of {month}", f"{month} {d}"):
+            for form in (f"{d} {month}", f"{d} of {month}", f"{month} {d}", f"{month} the {d}"):
                 words += [form, f"{form} {day.year}", f"{form}, {day.year}"]
-        words.append(f"{month} {day.year}")
+        words += [f"{month} {day.year}", f"{day.day} {month} {day:%y}"]
     return [day.isoformat(), *numeric, *words]
 
 
@@ -128,11 +155,36 @@ def _address_terms(address: str) -> dict[str, str]:
     }
 
 
+_PIECE = re.compile(r"[^\W\d_]+|\d+")
+# Spelt out in full on both sides, so "6 Demo St" finds "6 Demo Street".
+_STREET_SHORT = {
+    "st": "street", "rd": "road", "ave": "avenue", "av": "avenue", "ln": "lane", "cl": "close",
+    "dr": "drive", "ct": "court", "pl": "place", "cres": "crescent", "gdns": "gardens",
+    "terr": "terrace", "sq": "square",
+}  # fmt: skip
+
+
+def _normal(piece: str) -> str:
+    """A word or number as it is compared: "007" as "7", "St" as "street"."""
+    piece = piece.lower()
+    if piece.isdigit():
+        return piece.lstrip("0") or "0"
+    return _STREET_SHORT.get(piece, piece)
+
+
 def _words(text: str) -> tuple[str, ...]:
-    return tuple(word.lower() for word in re.findall(r"\w+", text))
+    return tuple(_normal(piece) for piece in _PIECE.findall(text))
 
 
-_PHRASE_GAP = re.compile(r"[\s,/.\-']{1,3}")
+# Between two pieces of one term: nothing ("OAK001"), a space, or a little punctuation.
+_PHRASE_GAP = re.compile(r"[\s,/.\-'()]{0,3}")
+
+
+def _whole(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] begins and ends where words do ("3 5" is not in "NT3 5LD")."""
+    return (start == 0 or not text[start - 1].isalnum()) and (
+        end == len(text) or not text[end].isalnum()
+    )
 
 
 class _Phrases:
@@ -151,18 +203,19 @@ class _Phrases:
 
     def spans(self, text: str) -> list[Span]:
         found: list[Span] = []
-        tokens = list(re.finditer(r"\w+", text))
+        tokens = list(_PIECE.finditer(text))
+        pieces = [_normal(token.group(0)) for token in tokens]
         index = 0
         while index < len(tokens):
-            longest = self.longest.get(tokens[index].group(0).lower(), 0)
+            longest = self.longest.get(pieces[index], 0)
             for length in range(min(longest, len(tokens) - index), 0, -1):
                 run = tokens[index : index + length]
-                if any(
+                if not _whole(text, run[0].start(), run[-1].end()) or any(
                     not _PHRASE_GAP.fullmatch(text[a.end() : b.start()])
                     for a, b in zip(run, run[1:], strict=False)
                 ):
                     continue
-                label = self.labels.get(tuple(token.group(0).lower() for token in run))
+                label = self.labels.get(tuple(pieces[index : index + length]))
                 if label:
                     found.append((run[0].start(), run[-1].end(), label))
                     index += length
@@ -196,6 +249,7 @@ def known_identity(
     other_carers: Iterable[Carer],
     references: Iterable[str],
     named_on_share: Iterable[str],
+    third_parties: Iterable[str] = (),
 ) -> KnownIdentity:
     """Build what the scrubber looks for from the setting's records (saved or not)."""
     people: list[KnownPerson] = []
@@ -203,7 +257,8 @@ def known_identity(
 
     def add_child(person: Child, label: str, family_label: str, plural: str) -> None:
         given = [person.first_name, person.known_as]
-        people.append(KnownPerson(label, family_label, plural, given, [person.last_name]))
+        relative = "[family member]" if label == "[the child]" else "[another family member]"
+        people.append(KnownPerson(label, family_label, plural, given, [person.last_name], relative))
         for identifier in (person.nhs_number, person.unique_pupil_number):
             for form in _identifier_forms(identifier):
                 terms.setdefault(form, "[identifier]")
@@ -212,7 +267,8 @@ def known_identity(
 
     def add_carer(carer: Carer, label: str, plural: str) -> None:
         given, family = _split_name(carer.name)
-        people.append(KnownPerson(label, label, plural, given, family))
+        relative = "[family member]" if label == "[carer]" else "[another family member]"
+        people.append(KnownPerson(label, label, plural, given, family, relative))
         for term, label in _address_terms(carer.address).items():
             terms.setdefault(term, label)
 
@@ -225,13 +281,22 @@ def known_identity(
     for name in named_on_share:
         given, family = _split_name(name)
         people.append(KnownPerson("[person]", "[person]", "[person]", given, family))
+    # Whoever the proposer flagged an item as identifying (a referrer, a witness, another
+    # child): a name is found as names are; an address or a number word for word.
+    for detail in third_parties:
+        terms.setdefault(detail, "[person]")
+        if not any(character.isdigit() for character in detail):
+            given, family = _split_name(detail)
+            people.append(KnownPerson("[person]", "[person]", "[person]", given, family))
     for other in other_children:
         add_child(other, "[another child]", "[another carer]", "[another family]")
     for carer in other_carers:
         add_carer(carer, "[another carer]", "[another family]")
     # A case reference is all break glass asks for: it points at a child as a name does.
     for reference in references:
-        terms.setdefault(reference, "[case reference]")
+        # Written with or without its separators: "NT-2024-017", "NT2024017".
+        for form in (reference, re.sub(r"[\s/.-]", "", reference)):
+            terms.setdefault(form, "[case reference]")
     return KnownIdentity(names=NameIndex(people), phrases=_Phrases(terms))
 
 
@@ -257,7 +322,20 @@ def identity_for(share: Share) -> KnownIdentity:
             share.requested_by,
             share.family_informed_by,
         ],
+        third_parties=[
+            detail
+            for item in share.items.all()
+            for detail in flagged_details(item.third_party_details)
+        ],
     )
+
+
+def _found(match: re.Match[str]) -> tuple[int, int]:
+    """The identifier a pattern found, without the words around it that told it so."""
+    for group in ("found", "after"):
+        if match.groupdict().get(group) is not None:
+            return match.span(group)
+    return match.span()
 
 
 class _Claimed:
@@ -288,7 +366,7 @@ def scrub_spans(text: str, identity: KnownIdentity) -> list[Span]:
     claimed.claim((m.start(), m.end(), "[email]") for m in _EMAIL.finditer(text))
     claimed.claim(identity.phrases.spans(text))
     for pattern, label in _PATTERNS:
-        claimed.claim((m.start(), m.end(), label) for m in pattern.finditer(text))
+        claimed.claim((*_found(match), label) for match in pattern.finditer(text))
     claimed.claim(name_spans(text, identity.names, claimed.free))
     return claimed.spans
 

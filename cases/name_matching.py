@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -38,6 +39,8 @@ _KNOWN = 100
 # A capitalised word this rare may still be a misspelt name ("Olivier" for "Oliver"); a
 # more common one is a word in a heading or a proper name of its own ("Summary", "Panel").
 _RARE = 1_000
+# Words such as "today", "then", "also": at the start of a sentence, never a first name.
+_VERY_COMMON = 100_000
 # Safeguarding words that no dictionary holds and that must never be taken for a name.
 _JARGON = _word_set(
     "camhs ehcp ehcps senco sendco sencos mash lado marac dsl dsls ofsted nspcc cpoms "
@@ -71,6 +74,11 @@ _AFTER_A_VERB = _word_set(
     "their its not all everyone everybody someone anyone so to do be have"
 )
 _WEEKDAYS = _word_set("monday tuesday wednesday thursday friday saturday sunday")
+# "Daisy Room", "Willow Class", "Maize group": a place or a group named after a word.
+_PLACE_WORDS = _word_set(
+    "room rooms group groups class classes team unit ward centre center nursery school "
+    "academy project club house hall base"
+)
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*['’]?")
 
@@ -100,6 +108,8 @@ class KnownPerson:
     plural_label: str  # the family name in the plural: "[the family]"
     given: Sequence[str]
     family: Sequence[str]
+    # Someone of the family the setting does not know by name: "Lily Smith", a sibling.
+    relative_label: str = "[person]"
 
 
 def _parts(names: Iterable[str]) -> Iterator[str]:
@@ -194,7 +204,7 @@ def used_as_name(word: str, text: str, start: int, end: int) -> bool:
             return False
         if lowered in _MONTHS and (_is_ordinal_or_number(before) or _is_ordinal_or_number(after)):
             return False
-    if after in _STREET_WORDS:
+    if after in _STREET_WORDS or after in _PLACE_WORDS:
         return False
     return not (_starts_sentence(text, start) and after in _AFTER_A_VERB)
 
@@ -207,10 +217,10 @@ def _ordinary(word: str) -> bool:
 def _may_be_misspelt_name(word: str) -> bool:
     """A word not in everyday use may be a misspelt name; one in everyday use never is.
     A rarer real word counts only where it is written as a name is, with a capital."""
-    if len(word) < 3 or not word.isalpha() or (word.isupper() and len(word) > 1):
+    if len(word) < 3 or not word.isalpha() or _ordinary(word):
         return False
-    if _ordinary(word):
-        return False
+    if word.isupper() and len(word) < 4:
+        return False  # an acronym ("SEN", "CIN"), not a name in capitals ("MAISEY")
     return frequency(word) < (_RARE if word[0].isupper() else _KNOWN)
 
 
@@ -225,32 +235,50 @@ def _find(text: str, index: NameIndex, fuzzy: dict[str, str | None]) -> Iterator
                 yield _Name(start, end, index.words[lowered])
             continue
         singular = lowered[:-1] if lowered.endswith("s") else ""
-        if word[:1].isupper() and singular in index.family_words:
-            places = [place for place in index.words[singular] if place[1] == "family"]
-            yield _Name(start, end, places, plural=True)
+        if word[:1].isupper() and singular in index.words:
+            family = [place for place in index.words[singular] if place[1] == "family"]
+            yield _Name(start, end, family or index.words[singular], plural=bool(family))
             continue
-        if _may_be_misspelt_name(word):
-            if lowered not in fuzzy:
-                fuzzy[lowered] = index.near(lowered)
-            near = fuzzy[lowered]
-            if near is not None:
+        if _may_be_misspelt_name(word) and _next_word(text, end) not in _PLACE_WORDS:
+            # A misspelt family name in the plural first ("the THOMSONS"), then any name.
+            near = _near(index, singular, fuzzy) if word[:1].isupper() else None
+            family = [place for place in index.words[near] if place[1] == "family"] if near else []
+            if family:
+                yield _Name(start, end, family, plural=True)
+            elif (near := _near(index, lowered, fuzzy)) is not None:
                 yield _Name(start, end, index.words[near])
+
+
+def _near(index: NameIndex, word: str, fuzzy: dict[str, str | None]) -> str | None:
+    """index.near, remembered for the text: a word met twice is looked up once."""
+    if not word:
+        return None
+    if word not in fuzzy:
+        fuzzy[word] = index.near(word)
+    return fuzzy[word]
 
 
 def _label(index: NameIndex, names: list[_Name], titled: bool) -> str:
     """Who a run of name words ("Sam Thompson") names: a given name says whose it is; a
     family name alone names the nearest person of that family, or with a title an adult
     of it."""
-    given = [place for name in names for place in name.places if place[1] == "given"]
-    if given:
-        return index.people[min(given)[0]].label
-    person = index.people[min(place for name in names for place in name.places)[0]]
+    # The person the most words of the run belong to ("Sam Carter" is the recipient Sam
+    # Carter, not the carer Sam Thompson), then one known by a given name, then the nearest.
+    words_of = Counter(number for name in names for number in {n for n, _ in name.places})
+    given = {number for name in names for number, kind in name.places if kind == "given"}
+    number = min(words_of, key=lambda n: (-words_of[n], n not in given, n))
+    if number in given:
+        return index.people[number].label
+    person = index.people[number]
     if names[-1].plural:
         return person.plural_label
     return person.titled_label if titled else person.label
 
 
-_TITLE = re.compile(r"\b(" + "|".join(TITLES) + r")\.?[ \t]+((?:[A-Z]\.[ \t]*)*)")
+_TITLE = re.compile(
+    r"\b(" + "|".join([*TITLES, *(title.upper() for title in TITLES)]) + r")\.?[ \t]+"
+    r"((?:[A-Z]\.[ \t]*)*)"
+)
 _CAPITALISED = re.compile(r"[A-Z][\w'’-]*")
 
 
@@ -304,12 +332,88 @@ def name_spans(
             )
         )
         if run and not joined:
-            start = _the_before(text, run[0].start) if run[-1].plural else run[0].start
-            spans.append((start, run[-1].end, _label(index, run, titled=False)))
+            spans.append(_run_span(text, index, run, free))
             run = []
         if name is not None:
             run.append(name)
+    taken = [(start, end) for start, end, _ in spans]
+    spans += [
+        span
+        for span in _initials(text, index)
+        if free(span[0], span[1]) and all(span[1] <= a or span[0] >= b for a, b in taken)
+    ]
     return spans
+
+
+def _run_span(
+    text: str, index: NameIndex, run: list[_Name], free: Callable[[int, int], bool]
+) -> tuple[int, int, str]:
+    """The span and label of a run of name words, with the words that belong to it: the
+    article of a plural ("the Smiths"), "family" after a family name ("the Smith family"),
+    and a first name the setting does not know before a family name it does ("Lily
+    Smith": a relative, whose first name would point at the family as surely)."""
+    start, end = run[0].start, run[-1].end
+    family_only = all(kind == "family" for name in run for _, kind in name.places)
+    if run[-1].plural:
+        return _the_before(text, start), end, _label(index, run, titled=False)
+    if family_only and end == _token_end(text, end):
+        person = index.people[min(place for name in run for place in name.places)[0]]
+        family = re.match(r"[ \t]+family\b", text[end : end + 10], re.IGNORECASE)
+        if family:
+            return _the_before(text, start), end + family.end(), person.plural_label
+        before = re.search(r"\b([A-Z][a-z]+)[ \t]$", text[max(0, start - 30) : start])
+        if before:
+            word_start = start - len(before.group(0))
+            if _a_first_name(text, word_start, before.group(1)) and free(word_start, start):
+                return word_start, end, person.relative_label
+    return start, end, _label(index, run, titled=False)
+
+
+def _a_first_name(text: str, start: int, word: str) -> bool:
+    """Whether a capitalised word just before a known family name is a first name. Mid-
+    sentence it is ("we saw Rose Okafor"); starting a sentence it is too ("Lily Smith
+    said"), unless it is one of the most frequent words ("Today Smith was late")."""
+    lowered = word.lower()
+    if word in TITLES or lowered in _NOT_FIRST_NAMES:
+        return False
+    return not _starts_sentence(text, start) or frequency(lowered) < _VERY_COMMON
+
+
+_NOT_FIRST_NAMES = _PLACE_WORDS | _WEEKDAYS | _MONTHS | _word_set("dear year the and")
+
+# Two capitals that mean something else in a setting's notes: never taken for initials.
+_ACRONYMS = _word_set(
+    "GP SW HV DV PC TA CP LA EH SC DS DC IT OK TV UK ID AM PM MP PE RE DT EY FS KS YR SN "
+    "CD ED AE OT ST SS PS NB PS"
+)
+_DOTTED = re.compile(r"\b([A-Z])\.[ \t]?([A-Z])\.?(?!\w)")
+_BARE = re.compile(r"\b([A-Z])([A-Z])\b")
+
+
+def _initials(text: str, index: NameIndex) -> Iterator[tuple[int, int, str]]:
+    """Initials of a known name: "M.T." for anyone the setting knows, and "MT" for the
+    share's own child only (two bare capitals are too often something else)."""
+    dotted: dict[str, str] = {}
+    for person in index.people:
+        for given in person.given:
+            for family in person.family:
+                if given and family:
+                    dotted.setdefault((given[0] + family[0]).upper(), person.label)
+    child = index.people[0] if index.people else None
+    bare = {
+        (given[0] + family[0]).upper(): child.label
+        for given in (child.given if child else [])
+        for family in (child.family if child else [])
+        if given and family
+    }
+    for found in _DOTTED.finditer(text):
+        label = dotted.get(found.group(1) + found.group(2))
+        if label:
+            yield found.start(), found.end(), label
+    for found in _BARE.finditer(text):
+        key = found.group(0)
+        if key in bare and key not in _ACRONYMS:
+            yield found.start(), found.end(), bare[key]
 
 
 def _surname_first(between: str, run: list[_Name], name: _Name) -> bool:

@@ -12,7 +12,7 @@ import pytest
 
 from cases.deidentify import KnownIdentity, scrub
 
-from .benchmarks.deidentify_setting import identity, measure, sentences
+from .benchmarks.deidentify_setting import identity, identity_with_third_parties, measure, sentences
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +107,52 @@ def test_a_name_that_is_also_a_word_is_replaced_where_it_is_a_name(
     known: KnownIdentity, written: str, read: str
 ) -> None:
     assert scrub(written, known) == read
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        # In capitals, misspelt, in the plural.
+        ("JAYDAN and SMYTHE", "[the child] and [the child]"),
+        ("MRS SMITH and MR OKONKWO", "[carer] and [another carer]"),
+        ("the SMYTHS are back", "[the family] are back"),
+        # A relative the setting does not know by name, and the family as a whole.
+        (
+            "Lily Smith said so; we saw Rose Okonkwo.",
+            "[family member] said so; we saw [another family member].",
+        ),
+        ("Today Smith was late.", "Today [the child] was late."),
+        ("the Smith family", "[the family]"),
+        # Initials: dotted for anyone known, bare for the child only.
+        (
+            "J.S. and M. P. said so; JS agreed",
+            "[the child] and [another child] said so; [the child] agreed",
+        ),
+        # However a number, a reference or a street is written.
+        ("(01632) 960001, 0 7700 900 123, 7700 900123", "[phone], [phone], [phone]"),
+        ("NT2024017 and NT-2024-17", "[case reference] and [case reference]"),
+        ("born 030519, or May the 3rd", "born [date of birth], or [date of birth]"),
+        ("moved to 14 Larch Cl", "moved to [address]"),
+        # A room or a group named after a word is a place.
+        ("Grace Room and the Summer group", "Grace Room and the Summer group"),
+        (
+            "scored 7/10; 24/7 care; 1/2 a day; Mon 3/6",
+            "scored 7/10; 24/7 care; 1/2 a day; Mon [date]",
+        ),
+        ("2 Family Court hearings", "2 Family Court hearings"),
+    ],
+)
+def test_names_numbers_and_places_however_they_are_written(
+    known: KnownIdentity, written: str, read: str
+) -> None:
+    assert scrub(written, known) == read
+
+
+def test_whoever_an_item_is_flagged_as_identifying_is_scrubbed_too() -> None:
+    setting = identity_with_third_parties(["Jo Rowe", "Flat 2, 40 mill lane"])
+    assert scrub("Neighbour Jo Rowe of Flat 2, 40 mill lane saw it; Rowe's dog.", setting) == (
+        "Neighbour [person] of [person] saw it; [person]'s dog."
+    )
 
 
 def test_a_misspelling_keeps_its_first_letter(known: KnownIdentity) -> None:

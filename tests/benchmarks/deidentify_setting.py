@@ -149,6 +149,11 @@ def sentences(path: Path = CORPUS) -> list[Sentence]:
 
 def identity() -> KnownIdentity:
     """The setting above as the scrubber sees it (unsaved records: no database needed)."""
+    return identity_with_third_parties([])
+
+
+def identity_with_third_parties(third_parties: list[str]) -> KnownIdentity:
+    """The same, for a share one of whose items is flagged as identifying these people."""
 
     def child(known: KnownChild) -> Child:
         return Child(
@@ -171,6 +176,7 @@ def identity() -> KnownIdentity:
         other_carers=[carer for other in OTHER_CHILDREN for carer in carers(other)],
         references=[THE_CHILD.reference, *(other.reference for other in OTHER_CHILDREN)],
         named_on_share=NAMED_ON_THE_SHARE,
+        third_parties=third_parties,
     )
 
 
