@@ -399,13 +399,15 @@ def _initials(text: str, index: NameIndex) -> Iterator[tuple[int, int, str]]:
             for family in person.family:
                 if given and family:
                     dotted.setdefault((given[0] + family[0]).upper(), person.label)
-    child = index.people[0] if index.people else None
-    bare = {
-        (given[0] + family[0]).upper(): child.label
-        for given in (child.given if child else [])
-        for family in (child.family if child else [])
-        if given and family
-    }
+    bare: dict[str, str] = {}
+    if index.people:
+        child = index.people[0]
+        bare = {
+            (given[0] + family[0]).upper(): child.label
+            for given in child.given
+            for family in child.family
+            if given and family
+        }
     for found in _DOTTED.finditer(text):
         label = dotted.get(found.group(1) + found.group(2))
         if label:
