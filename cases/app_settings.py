@@ -16,8 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "SAFESHARE_BREAK_GLASS_HOURS": 24,
     # The address people use to reach the site, for links in emails.
     "SAFESHARE_SITE_URL": "http://127.0.0.1:8000",
-    # How long a delivery's claim on a notification holds before another may retake it
-    # (a worker killed mid-send leaves its claim behind).
+    # How long a delivery's claim on a notification lasts unless renewed before another may
+    # retake it (a worker killed mid-send leaves its claim behind). A live delivery renews
+    # it every third of this while it sends, so a slow mail server never causes a resend.
     "SAFESHARE_NOTIFICATION_CLAIM_SECONDS": 300,
     # Sweep the workflow timers in a thread of the serving process, for a site run without
     # Celery beat (Safeshare's own `make run` turns it on; a host project normally has beat).

@@ -1,8 +1,13 @@
-"""Did a redaction take out what identifies someone else (golden rule 6)?
+"""Did a redaction take out what identifies someone else, and only take out (golden rule 6)?
 
 The proposer says, item by item, what identifies the referrer, a witness or another child
 (``ShareItem.third_party_details``): names, addresses, phone numbers, separated by commas,
-semicolons or new lines. A redacted text is refused while it still carries any of them.
+semicolons or new lines. A redacted text is refused while it still carries any of them, in
+the plural or possessive too ("the Bakers", "Baker's").
+
+A redaction only removes: every word outside square brackets must be the approved text's,
+in its order. What replaces a removed part goes in brackets ("[a neighbour]"), short enough
+to be only a label, so nothing the lead did not approve can leave as "redacted".
 
 Deliberately simple and predictable, so a practitioner can see why a text was refused:
 
@@ -73,10 +78,40 @@ def _contains_run(words: list[str], run: list[str]) -> bool:
     return any(words[start : start + width] == run for start in range(len(words) - width + 1))
 
 
+_BRACKETED = re.compile(r"\[[^\[\]]*\]")
+
+
+def words_added(redacted: str, original: str) -> list[str]:
+    """Words of ``redacted`` that are not the original's, kept in order: a redaction only
+    takes out. What replaces a removed part goes in square brackets ("[a neighbour]") and is
+    not counted; anything else new was never approved and is not a redaction."""
+    original_words = _folded(_words(original))
+    added: list[str] = []
+    position = 0
+    for word in _words(_BRACKETED.sub(" ", redacted)):
+        try:
+            position = original_words.index(word.casefold(), position) + 1
+        except ValueError:
+            added.append(word)
+    return list(dict.fromkeys(added))
+
+
+# A replacement names what was taken out ("[a neighbour]", "[name removed]"); it is not a
+# place to write something new.
+REPLACEMENT_LIMIT = 40
+
+
+def long_replacements(redacted: str) -> list[str]:
+    """Bracketed replacements too long to be only a label for what was taken out."""
+    return [found for found in _BRACKETED.findall(redacted) if len(found) > REPLACEMENT_LIMIT + 2]
+
+
 def details_left_in(text: str, third_party_details: str) -> list[str]:
     """Each flagged detail, or the word of it, that ``text`` still contains."""
     words = _folded(_words(text))
-    present = set(words)
+    # A name in the plural is still the name: "the Bakers", "the Joneses".
+    present = set(words) | {word[:-1] for word in words if word.endswith("s")}
+    present |= {word[:-2] for word in words if word.endswith("es")}
     left: list[str] = []
     for detail in flagged_details(third_party_details):
         detail_words = _words(detail)

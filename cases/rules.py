@@ -178,6 +178,21 @@ def recipient_errors(share: Share) -> Errors:
     return dict(errors)
 
 
+# More than any one share needs; a bound on what a single save may write.
+MAX_ITEMS_PER_SHARE = 50
+
+
+def item_count_errors(count: int) -> Errors:
+    if count > MAX_ITEMS_PER_SHARE:
+        return {
+            "items": [
+                f"A share can hold at most {MAX_ITEMS_PER_SHARE} items (this has {count}): "
+                "split it into more than one share."
+            ]
+        }
+    return {}
+
+
 def item_errors(items: Sequence[ShareItem]) -> Errors:
     errors = _collect()
     if not items:
@@ -231,6 +246,20 @@ def _redaction_errors(item: ShareItem) -> list[str]:
             f"The redacted text still contains {', '.join(f'“{found}”' for found in left)}, "
             "flagged as identifying someone else: take it out, or confirm the item must be "
             "sent as written."
+        ]
+    added = redaction.words_added(redacted, item.content)
+    if added:
+        return [
+            "The redacted text adds words that are not in the text approved ("
+            + ", ".join(f"“{word}”" for word in added[:8])
+            + "): a redaction only takes out. Put what replaces a removed part in square "
+            "brackets, for example [a neighbour]."
+        ]
+    long = redaction.long_replacements(redacted)
+    if long:
+        return [
+            f"Keep each replacement in square brackets to {redaction.REPLACEMENT_LIMIT} "
+            f"characters or fewer: {long[0][:60]}… says more than what was taken out."
         ]
     return []
 
@@ -315,3 +344,36 @@ def text_length_errors(instance: models.Model, prefix: str = "") -> Errors:
                 f"Keep this to {limit} characters or fewer (it has {len(value)})."
             )
     return dict(errors)
+
+
+# Plausible dates. Every date a person types is of something that has already happened
+# (a request made, a family told, information sent), so none may be after today in the
+# setting's timezone; and none before 1 January 1900, which no record of a living child's
+# case can predate (0001-01-01 and 9999-12-31 are typing or tampering, not history).
+EARLIEST_PLAUSIBLE = date(1900, 1, 1)
+
+
+def past_date_errors(field: str, value: date | None, today: date, what: str) -> Errors:
+    """A date that must already have happened: not in the future, not before 1900."""
+    if value is None:
+        return {}
+    if value > today:
+        return {field: [f"{what} cannot be in the future."]}
+    if value < EARLIEST_PLAUSIBLE:
+        return {field: [f"{what} cannot be before {EARLIEST_PLAUSIBLE:%d %B %Y}: check the year."]}
+    return {}
+
+
+def share_date_errors(share: Share, today: date | None = None) -> Errors:
+    """The draft's own dates, checked at every save: when they asked, when the family was told."""
+    today = today or today_in(share.case.organisation)
+    errors: Errors = {}
+    errors.update(
+        past_date_errors("requested_on", share.requested_on, today, "The date they asked")
+    )
+    errors.update(
+        past_date_errors(
+            "family_informed_on", share.family_informed_on, today, "The date they were told"
+        )
+    )
+    return errors

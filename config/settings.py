@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import env_bool, env_list, env_str
+from .env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that a database that is down is a plain 503 from anywhere on the request path.
+    "workflows.unavailable.DatabaseUnavailableMiddleware",
+    # A malformed request (unknown Host, a body not in UTF-8) is a plain 400, never 500.
+    "workflows.bad_input.BadInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the collected static files under gunicorn, with no CDN and no other server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -80,6 +84,13 @@ DATABASES = {
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Two people acting at once: every transaction takes SQLite's write lock when it begins
+    # (a deferred one that tries to upgrade later fails at once with "database is locked"),
+    # and a writer waits up to 20 s for another to finish instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -118,7 +129,25 @@ X_FRAME_OPTIONS = "DENY"
 
 VIEWFLOW = {"AUTOREGISTER": False}
 
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# A mail server (EMAIL_HOST) means SMTP unless EMAIL_BACKEND says otherwise; without one
+# emails are printed to the console (the embedded default).
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env_str("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")  # or EMAIL_HOST_PASSWORD_FILE
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)  # TLS from the start, usually 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+# Seconds each step of talking to the mail server may take, so a stalled server never holds
+# a worker for ever. A delivery keeps its claim on the notification alive while it is
+# sending (workflows.tasks), however slow the server, so this is not what stops a second send.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "safeshare@localhost")
 # Where the file-based EMAIL_BACKEND writes its messages (the integration tests read them).
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH") or None
@@ -148,10 +177,16 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
 }
-# The timer-sweep lock lives in the cache, so it must be shared between processes: Redis.
+# Shared between processes: Redis. Only the timer-sweep lock on databases other than
+# PostgreSQL lives here (workflows.tasks); no page depends on it.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            # Redis being down is a cache miss, not an error on every page (issue 11).
+            "BACKEND": "workflows.cache.ForgivingRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -92,3 +92,23 @@ def record_access_change(
         ]
     )
     return entry
+
+
+def record_setting_change(
+    action: str, organisation: Organisation, *, actor: Any, detail: str
+) -> AuditEntry:
+    """Log a change to a setting's own configuration (its deadlines), with the actor's role."""
+    [entry] = append(
+        [
+            AuditEntry(
+                actor=actor,
+                organisation_id=organisation.pk,
+                action=action,
+                object_type=str(organisation._meta.model_name),
+                object_id=organisation.pk,
+                basis=role_in(actor, organisation) or "",
+                detail=detail[:300],
+            )
+        ]
+    )
+    return entry

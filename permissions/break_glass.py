@@ -5,21 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from cases import app_settings
-from cases.choices import DECIDING_ROLES
 from cases.errors import refuse
 from cases.models import Case
-from cases.people import Person, display_name
+from cases.people import Person
 
 from .audit import record_access_change
 from .models import AuditAction, BreakGlassGrant
 from .rules import can_break_glass, can_oversee
-from .selectors import people_to_alert
+from .signals import break_glass_taken
 
 MAX_HOURS = 72
 
@@ -32,7 +29,20 @@ def break_glass_hours() -> int:
 def break_glass_take(
     *, user: Person, case: Case, reason: str, hours: int | None = None
 ) -> BreakGlassGrant:
-    """Open a case to someone of its setting for a limited time; the leads are alerted at once."""
+    """Open a case to someone of its setting for a limited time; the leads are alerted at once.
+
+    One grant per use: the case row is locked first, so the same form submitted twice at
+    once queues, and the second submission is given the grant the first one made (no second
+    grant, entry or alert).
+    """
+    case = (
+        Case.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("organisation")
+        .get(pk=case.pk)
+    )
+    existing = BreakGlassGrant.objects.active().filter(user=user, case=case).first()
+    if existing is not None:
+        return existing
     if not can_break_glass(user, case):
         raise refuse("reference", "You cannot take break-glass access to this case.")
     reason = (reason or "").strip()
@@ -56,32 +66,18 @@ def break_glass_take(
         permission=f"break-glass grant #{grant.pk}, {hours} hours",
         actor=user,
     )
-    transaction.on_commit(lambda: alert_leads(grant))
+    alert_leads(grant)
     return grant
 
 
 def alert_leads(grant: BreakGlassGrant) -> None:
-    """Tell the setting's leads and deputies. Who and what kind only: never the child or case."""
-    recipients = list(
-        people_to_alert(grant.case.organisation, set(DECIDING_ROLES))
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    if not recipients:
-        return
-    who = display_name(grant.user)
-    link = app_settings.get("SAFESHARE_SITE_URL").rstrip("/") + reverse(
-        "safeguarding:break_glass_review"
-    )
-    send_mail(
-        subject="Safeshare: break-glass access used in your setting",
-        message=(
-            f"{who} has used break-glass access to a case in your setting.\n"
-            f"Please review it: {link}\n"
-        ),
-        from_email=None,
-        recipient_list=recipients,
-    )
+    """Tell the setting's leads and deputies, in the grant's own transaction.
+
+    No request sends mail: the workflows app answers the signal with outbox notifications
+    (in-app and emailed once after commit, naming who and never the child or case), so a
+    mail server that is down fails nothing and loses nothing.
+    """
+    break_glass_taken.send(sender=BreakGlassGrant, grant=grant)
 
 
 def _record_ended(grant: BreakGlassGrant, by: Any, why: str) -> None:

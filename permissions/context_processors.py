@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
 from .rules import settings_whose_deadlines
@@ -58,4 +59,5 @@ class MenuAccess:
 
 
 def access(request: HttpRequest) -> dict[str, Any]:
-    return {"access": MenuAccess(request.user)}
+    # An error page rendered before the authentication middleware ran has no user.
+    return {"access": MenuAccess(getattr(request, "user", None) or AnonymousUser())}

@@ -88,6 +88,7 @@ class AuditAction(models.TextChoices):
     ADVICE_ASKED = "advice_asked", "Advice asked without identity"
     ADVICE_GIVEN = "advice_given", "Advice given"
     FAMILY_INFORMED = "family_informed", "Family told"
+    DEADLINES_CHANGED = "deadlines_changed", "Setting's review deadlines changed"
 
 
 # Actions that change something, as against reading it (the share's history shows these).

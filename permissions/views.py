@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -25,6 +25,21 @@ from .selectors import (
     practitioners_to_add,
     settings_where,
 )
+
+
+def posted_id(request: HttpRequest, name: str) -> int | None:
+    """A record's id as posted, or None for anything but a number (text, a NUL byte)."""
+    value = request.POST.get(name) or ""
+    if not (value.isascii() and value.isdigit() and len(value) <= 18):
+        return None
+    return int(value)
+
+
+def _not_an_id(name: str) -> HttpResponse:
+    return HttpResponseBadRequest(
+        f"Bad request: “{name}” must be the number of a record.\n",
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 def _show_errors(error: ValidationError, form: Any) -> None:
@@ -81,7 +96,10 @@ class BreakGlassReviewView(ListView):
         return break_glass_grants_to_review(self.request.user)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        grant = get_object_or_404(self.get_queryset(), pk=request.POST.get("grant") or 0)
+        grant_pk = posted_id(request, "grant")
+        if grant_pk is None:
+            return _not_an_id("grant")
+        grant = get_object_or_404(self.get_queryset(), pk=grant_pk)
         break_glass_review(grant=grant, lead=request.user, end_now=request.POST.get("end") == "1")
         messages.success(request, "Break-glass access reviewed.")
         return redirect("safeguarding:break_glass_review")
@@ -114,7 +132,10 @@ class CaseTeamView(View):
             messages.success(request, f"Case {case.reference} is closed; its team's access ended.")
             return redirect("safeguarding:case_list")
         if action == "remove":
-            member = get_object_or_404(case.team.all(), pk=request.POST.get("user") or 0)
+            member_pk = posted_id(request, "user")
+            if member_pk is None:
+                return _not_an_id("user")
+            member = get_object_or_404(case.team.all(), pk=member_pk)
             case_team_remove(case=case, user=member, by=request.user)
             messages.success(request, "Removed from the case team; their access has ended.")
             return redirect("safeguarding:case_detail", pk=case.pk)

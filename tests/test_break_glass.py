@@ -22,6 +22,8 @@ from cases.models import Case, Membership
 from cases.services import case_close, membership_end
 from permissions.break_glass import MAX_HOURS, break_glass_review, break_glass_take
 from permissions.models import AuditAction, AuditEntry, BreakGlassGrant
+from workflows.models import Notification, NotificationKind
+from workflows.tasks import deliver_pending_notifications
 
 from .http_helpers import error_text, form_data, page_text, site_link, url
 from .seeded import Demo, seeded_once
@@ -107,20 +109,67 @@ def test_a_colleague_takes_access_through_the_page(
     assert list(viewed.values_list("case", "basis")) == [(ava.pk, f"break-glass grant #{grant.pk}")]
 
 
-def test_the_leads_and_deputies_get_one_email_naming_no_child_and_no_case(
+def test_the_leads_and_deputies_each_get_one_email_naming_no_child_and_no_case(
     demo: Demo, django_capture_on_commit_callbacks: Any
 ) -> None:
     take_through_the_page(browser(demo, "colleague"), django_capture_on_commit_callbacks)
-    assert len(mail.outbox) == 1
-    email = mail.outbox[0]
-    assert sorted(email.to) == ["deputy@example.org", "lead@example.org"]
-    assert not email.cc and not email.bcc
-    text = "\n".join([email.subject, email.body])
-    assert "Colin Colleague" in text
-    assert site_link(url("break_glass_review")) in text
-    assert not CHILD_AND_CASE.search(text), text
-    assert REASON not in text and "distress" not in text
-    assert str(demo.case("OAK-003").pk) not in re.sub(r"http\S+", "", text)
+    assert sorted(address for email in mail.outbox for address in email.to) == [
+        "deputy@example.org",
+        "lead@example.org",
+    ]
+    for email in mail.outbox:
+        assert len(email.to) == 1 and not email.cc and not email.bcc
+        text = "\n".join([email.subject, email.body])
+        assert "Colin Colleague" in text and "break-glass" in text.lower()
+        assert site_link(url("break_glass_review")) in text
+        assert not CHILD_AND_CASE.search(text), text
+        assert REASON not in text and "distress" not in text
+        assert str(demo.case("OAK-003").pk) not in re.sub(r"http\S+", "", text)
+
+
+def test_the_alert_goes_through_the_outbox_in_app_as_well_as_by_email(
+    demo: Demo, django_capture_on_commit_callbacks: Any
+) -> None:
+    """One Notification per lead and deputy, written with the grant and emailed once each."""
+    take_through_the_page(browser(demo, "colleague"), django_capture_on_commit_callbacks)
+    grant = BreakGlassGrant.objects.get()
+    alerts = Notification.objects.filter(break_glass_grant=grant)
+    assert sorted(alerts.values_list("recipient__username", flat=True)) == ["deputy", "lead"]
+    assert {a.kind for a in alerts} == {NotificationKind.BREAK_GLASS}
+    assert all(a.emailed_at is not None for a in alerts)
+    for username in ("lead", "deputy"):
+        page = browser(demo, username).get(url("notifications"))
+        assert "Break-glass access was used in your setting" in page_text(page)
+        assert not CHILD_AND_CASE.search(page_text(page).split("Notifications", 1)[-1])
+
+
+def test_with_the_mail_server_down_break_glass_works_and_the_alert_waits_in_the_outbox(
+    demo: Demo, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """Issue 11: a mail server that is down gave the user a 500 and lost the lead's alert."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    colin = browser(demo, "colleague")
+    colin.raise_request_exception = False
+    response = take_through_the_page(colin, django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    grant = BreakGlassGrant.objects.get()
+    alerts = Notification.objects.filter(break_glass_grant=grant)
+    assert alerts.count() == 2
+    assert not alerts.filter(emailed_at__isnull=False).exists()
+    assert not alerts.filter(email_claimed_at__isnull=False).exists()  # free to retry
+    assert mail.outbox == []
+
+    # The mail server is back: the pending pass sends each alert, once.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    alerts.update(created_at=timezone.now() - timedelta(minutes=2))
+    deliver_pending_notifications()
+    deliver_pending_notifications()
+    assert sorted(address for email in mail.outbox for address in email.to) == [
+        "deputy@example.org",
+        "lead@example.org",
+    ]
+    assert not alerts.filter(emailed_at__isnull=True).exists()
 
 
 def test_the_grant_is_on_the_leads_review_page(
@@ -146,7 +195,7 @@ def test_taking_access_through_the_service(demo: Demo, django_capture_on_commit_
         grant = break_glass_take(user=colin, case=ava, reason=f"  {REASON}  ", hours=2)
     assert grant.reason == REASON
     assert grant.expires_at - grant.granted_at == timedelta(hours=2)
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 2  # the lead and the deputy, one each
     taken = AuditEntry.objects.get(action=AuditAction.BREAK_GLASS)
     assert taken.basis == f"break-glass grant #{grant.pk}, 2 hours"
     assert browser(demo, "colleague").get(case_url(ava)).status_code == 200

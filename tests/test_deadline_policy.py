@@ -112,3 +112,28 @@ def test_the_lead_sets_the_policy_on_its_page(client, oakfield, lead):
 def test_others_may_not_open_the_deadlines_page(client, request, oakfield, lead, who):
     client.force_login(request.getfixturevalue(who))
     assert client.get(url("deadlines")).status_code == 403
+
+
+def test_a_page_opened_before_someone_else_saved_does_not_undo_their_change(client, oakfield, lead):
+    """Two tabs: the later save from the older page is refused, both policies shown, what
+    was typed kept; saving again from there keeps it, knowingly."""
+    from .http_helpers import form_data
+
+    client.force_login(lead)
+    older = client.get(url("deadlines"))
+    newer = client.get(url("deadlines"))
+    assert (
+        client.post(url("deadlines"), form_data(newer, **{"routine-amount": "5"})).status_code
+        == 302
+    )
+
+    refused = client.post(url("deadlines"), form_data(older, **{"routine-amount": "4"}))
+    assert refused.status_code == 400
+    body = refused.content.decode()
+    assert "The deadlines were changed by" in body
+    assert "Routine: within 5 working days" in body
+    assert form_data(refused)["routine-amount"] == "4"
+    assert DeadlinePolicy.objects.get(urgency="routine").amount == 5
+
+    assert client.post(url("deadlines"), form_data(refused)).status_code == 302
+    assert DeadlinePolicy.objects.get(urgency="routine").amount == 4

@@ -61,7 +61,9 @@ def release_now(share, user, **overrides):
     kwargs = {
         "justification": "Child disclosed a threat tonight; lead and deputy unreachable.",
         "sent_at": MONDAY_10AM,
-        "third_party_handling": {flagged.pk: ("redacted", "Named a neighbour.")} if flagged else {},
+        "third_party_handling": {flagged.pk: ("redacted", "Named the neighbour.")}
+        if flagged
+        else {},
     }
     kwargs.update(overrides)
     return steps.release_in_emergency(share=share, user=user, **kwargs)
@@ -76,7 +78,7 @@ def test_the_practitioner_releases_at_once_and_a_retrospective_review_falls_due_
     assert release.decision is None
     assert [sent["text"] for sent in release.content] == [
         "Bruise on the left forearm seen at drop-off.",
-        "Named a neighbour.",
+        "Named the neighbour.",
     ]
     assert emergency_draft.status == choices.ShareStatus.RELEASED_IN_EMERGENCY
     assert emergency_draft.review_due_at == datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
@@ -375,7 +377,7 @@ def test_the_retrospective_review_says_the_information_has_already_gone(
     assert "Sam Carter, Social worker, Northshire Children&#x27;s Social Care" in text
     assert "on 2 Mar 2026 10:00" in text
     assert "priya released it." in text
-    assert "(redacted): Named a neighbour." in text
+    assert "(redacted): Named the neighbour." in text
     # Only the two outcomes a retrospective review can have are offered.
     assert 'value="approve"' in text and 'value="refuse"' in text
     assert 'value="return"' not in text and 'value="approve_in_part"' not in text

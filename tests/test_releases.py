@@ -26,7 +26,7 @@ DECIDED_AT = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 
 WITNESS = "Reported by Mrs Jones at number 4, who saw the bruise."
 WHO_IT_IDENTIFIES = "Mrs Jones; number 4"
-REDACTED = "Reported by a neighbour, who saw the bruise."
+REDACTED = "Reported by [a neighbour], who saw the bruise."
 
 
 def violation(action: Callable[[], Any]) -> dict[str, list[str]]:
@@ -406,8 +406,8 @@ def test_a_redaction_still_holding_a_flagged_detail_is_refused(with_third_party,
 def test_a_redaction_keeping_only_common_words_is_released_and_marked_redacted(
     with_third_party, lead
 ):
-    # "neighbour", "number" and "the" are common words: they identify nobody.
-    text = "Reported by a neighbour, who saw the bruise from a house further up the road."
+    # "number" and "the" are common words: they identify nobody.
+    text = "Reported by [a neighbour] at number, who saw the bruise."
     release = redact(with_third_party, lead, text)
 
     entry = next(e for e in release.content if e["item"] == third_party_item(with_third_party).pk)
@@ -434,6 +434,50 @@ def test_a_redaction_keeping_only_common_words_is_released_and_marked_redacted(
 )
 def test_what_counts_as_a_flagged_detail_left_in(text, details, left):
     assert redaction.details_left_in(text, details) == left
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "A child saw the bruise. Also: the mother uses cocaine.",
+            "adds words that are not in the text approved (“A”, “child”, “Also”",
+            id="added-content",
+        ),
+        pytest.param(
+            "Reported by [a neighbour who also says the mother drinks every night], who saw "
+            "the bruise.",
+            "Keep each replacement in square brackets to 40 characters or fewer",
+            id="a-replacement-that-says-more",
+        ),
+        pytest.param(
+            "Reported by one of the Joneses, who saw the bruise.",
+            "still contains “Jones”",
+            id="the-surname-in-the-plural",
+        ),
+    ],
+)
+def test_a_redaction_only_takes_out(with_third_party, lead, text, message):
+    """What leaves as "redacted" is the approved text less what identifies someone else:
+    nothing added, replacements only as short labels in brackets."""
+    errors = violation(lambda: redact(with_third_party, lead, text))
+
+    assert list(errors) == ["items.1.redacted_content"]
+    assert message in errors["items.1.redacted_content"][0]
+    assert_not_released(with_third_party)
+
+
+@pytest.mark.parametrize(
+    ("redacted", "added"),
+    [
+        ("Reported by [name removed], who saw the bruise.", []),
+        ("Reported by, who saw.", []),
+        ("who Reported", ["Reported"]),
+        ("Reported by a child", ["a", "child"]),
+    ],
+)
+def test_what_counts_as_a_word_added(redacted, added):
+    assert redaction.words_added(redacted, WITNESS) == added
 
 
 def test_the_same_refusal_holds_on_the_emergency_path(case, practitioner, recipient):

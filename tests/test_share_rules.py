@@ -949,3 +949,30 @@ def test_an_approved_share_cannot_be_withdrawn(approved, practitioner):
     approved.refresh_from_db()
     assert approved.status == C.ShareStatus.APPROVED
     assert approved.withdrawn_reason == ""
+
+
+def test_an_answer_left_from_a_choice_since_changed_is_dropped(propose, practitioner):
+    """Consent first "not sought (it would increase the risk)", then "refused": the record
+    must not say both. The same for the family told or not, and an inbound request."""
+    share = propose(
+        consent_status=choices.ConsentStatus.NOT_SOUGHT,
+        consent_not_sought_reason=choices.ConsentNotSoughtReason.WOULD_INCREASE_RISK,
+        family_informed=choices.FamilyInformed.NOT_TOLD,
+        family_not_told_reason=choices.FamilyNotToldReason.INCREASE_RISK,
+    )
+    share_update_draft(
+        share=share,
+        user=practitioner,
+        fields={
+            "consent_status": choices.ConsentStatus.REFUSED,
+            "consent_override_justification": "She is at risk tonight.",
+            "family_informed": choices.FamilyInformed.TOLD,
+            "family_informed_by": "Priya",
+        },
+        items=[item()],
+    )
+    share.refresh_from_db()
+    assert share.consent_not_sought_reason == ""
+    assert share.consent_override_justification == "She is at risk tonight."
+    assert (share.family_not_told_reason, share.family_not_told_detail) == ("", "")
+    assert share.family_informed_by == "Priya"

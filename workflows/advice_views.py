@@ -18,9 +18,9 @@ from django.views import View
 from django.views.generic import ListView
 
 from cases.choices import Role
-from cases.deidentify import deidentified_question, deidentified_text
+from cases.deidentify import deidentified_text
 from cases.people import display_name, signed_in
-from cases.services import advice_ask, advice_give
+from cases.services import advice_ask, advice_give, advice_preview
 from permissions.forms import PersonChoiceField
 from permissions.lookups import (
     get_consultation_for_adviser,
@@ -88,7 +88,10 @@ class AskAdviceView(View):
         if posted and form.is_valid():
             question = form.cleaned_data["question"]
             if request.POST.get("action") == "preview":
-                question_preview = deidentified_question(share, question)
+                try:
+                    question_preview = advice_preview(share=share, question=question)
+                except ValidationError as error:
+                    apply_service_errors(error, form)
             else:
                 try:
                     consultation = advice_ask(

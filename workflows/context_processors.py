@@ -11,8 +11,9 @@ def notifications(request: HttpRequest) -> dict[str, Any]:
     """How many unread notifications the person has, counted only if a page shows it."""
 
     def unread() -> int:
-        if not request.user.is_authenticated:
+        user = getattr(request, "user", None)  # none on an error page before auth ran
+        if user is None or not user.is_authenticated:
             return 0
-        return Notification.objects.filter(recipient=request.user, read_at__isnull=True).count()
+        return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
     return {"unread_notifications": unread}

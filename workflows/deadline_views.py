@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
@@ -15,13 +14,17 @@ from django.views import View
 from cases.choices import Urgency
 from cases.deadlines import policy_for
 from cases.models import DeadlineRule
-from cases.services import deadline_policy_set
+from cases.services import deadline_policies_set, deadline_policy_version
 from permissions.rules import settings_whose_deadlines
 
 
 class DeadlinePolicyForm(forms.Form):
+    # The policy as it was when the page was opened (see deadline_policies_set).
+    policy_version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=200)
+
     def __init__(self, *args: Any, organisation: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["policy_version"].initial = deadline_policy_version(organisation)
         for urgency, label in Urgency.choices:
             rule, amount = policy_for(organisation, urgency)
             self.fields[f"{urgency}-rule"] = forms.ChoiceField(
@@ -49,19 +52,30 @@ class DeadlinePolicyView(View):
         )
         if request.method == "POST" and form.is_valid():
             try:
-                with transaction.atomic():
-                    for urgency in Urgency.values:
-                        deadline_policy_set(
-                            organisation=organisation,
-                            user=request.user,
-                            urgency=urgency,
-                            rule=form.cleaned_data[f"{urgency}-rule"],
-                            amount=form.cleaned_data[f"{urgency}-amount"],
+                deadline_policies_set(
+                    organisation=organisation,
+                    user=request.user,
+                    rules={
+                        urgency: (
+                            form.cleaned_data[f"{urgency}-rule"],
+                            form.cleaned_data[f"{urgency}-amount"],
                         )
+                        for urgency in Urgency.values
+                    },
+                    based_on=form.cleaned_data["policy_version"] or None,
+                )
             except ValidationError as error:
                 for field, problems in error.message_dict.items():
                     for problem in problems:
-                        form.add_error(field if field in form.fields else None, problem)
+                        form.add_error(
+                            field if field in form.fields and field != "policy_version" else None,
+                            problem,
+                        )
+                if "policy_version" in error.message_dict:
+                    # Saving again from here keeps these choices, knowingly.
+                    data = request.POST.copy()
+                    data["policy_version"] = deadline_policy_version(organisation)
+                    form.data = data
             else:
                 messages.success(
                     request, "Deadlines saved. They apply to shares submitted from now."

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from viewflow import this
-from viewflow.workflow import flow, lock
+from viewflow.workflow import flow
 
 from cases.choices import ShareStatus
 from cases.models import Share
 from permissions.selectors import share_list_for
 
 from .escalation import escalate, review_window
+from .locking import waiting_lock
 from .models import EscalationLevel, ShareProcess, ShareTask
 from .nodes import TimedView
 
@@ -58,7 +59,7 @@ def _is(*statuses: str) -> Any:
 class ShareFlow(flow.Flow):
     process_class = ShareProcess
     task_class = ShareTask
-    lock_impl = lock.select_for_update_lock
+    lock_impl = waiting_lock
     process_title = "Share"
     process_description = "From a proposed share to a timely release or a documented refusal."
 

@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from cases import choices
+from cases import choices, rules
 from cases.date_inputs import IsoDateInput, IsoDateTimeInput
 from cases.models import Recipient, Share, ShareItem
 from cases.services.shares import SHARE_FIELDS
@@ -155,8 +155,17 @@ class BaseItemFormSet(forms.BaseFormSet):
         return [form.cleaned_data for form in self.kept_forms()]
 
 
+# absolute_max as well as max_num: a post claiming 1,001 forms builds no more than the cap of
+# them, and is refused with the formset's message (the service refuses more items too).
+MAX_ITEMS = rules.MAX_ITEMS_PER_SHARE
 ItemFormSet = forms.formset_factory(
-    ItemForm, formset=BaseItemFormSet, extra=1, can_delete=True, max_num=50, validate_max=True
+    ItemForm,
+    formset=BaseItemFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=MAX_ITEMS,
+    absolute_max=MAX_ITEMS,
+    validate_max=True,
 )
 
 
@@ -299,9 +308,13 @@ class ReleaseForm(forms.Form):
                 max_length=8000,
                 required=False,
                 help_text=(
-                    f"Write what will be sent, without: {item.third_party_details}."
-                    if item.third_party_details.strip()
-                    else "Write what will be sent, without what identifies them."
+                    (
+                        f"Write what will be sent, without: {item.third_party_details}."
+                        if item.third_party_details.strip()
+                        else "Write what will be sent, without what identifies them."
+                    )
+                    + " Only take words out; put any replacement in square brackets, for "
+                    "example [a neighbour]."
                 ),
             )
 

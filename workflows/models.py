@@ -10,6 +10,7 @@ from viewflow.workflow.managers import TaskQuerySet
 from viewflow.workflow.models import Process, Task
 
 from cases.models import FamilyFollowUp, Release, Share
+from permissions.models import BreakGlassGrant
 from permissions.selectors import review_queue_for, share_list_for
 
 
@@ -104,6 +105,10 @@ class NotificationKind(models.TextChoices):
         "emergency_release",
         "A share was released in an emergency, before any decision: review it today",
     )
+    BREAK_GLASS = (
+        "break_glass",
+        "Break-glass access was used in your setting: review it",
+    )
 
 
 class Notification(models.Model):
@@ -137,6 +142,14 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
     )
+    # Or a break-glass use the setting's leads and deputies are to review.
+    break_glass_grant = models.ForeignKey(
+        BreakGlassGrant,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Claimed by one delivery at a time; a claim older than claim_timeout() may be retaken,
     # so a worker killed mid-send does not lose the email.
@@ -156,6 +169,10 @@ class Notification(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["recipient", "release"], name="one_notification_per_emergency_release"
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "break_glass_grant"],
+                name="one_notification_per_break_glass",
             ),
         ]
         indexes = [models.Index(fields=["emailed_at", "email_claimed_at"])]

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db import transaction
+from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import services
+from cases.errors import refuse
 from cases.models import Case, Decision, Release, Share
 from cases.people import Person
 
@@ -55,18 +57,28 @@ def _complete(share: Share, node: Any, user: Person, work: Callable[[], T]) -> T
         with transaction.atomic():
             work()
             raise StepUnavailable(f"Share #{share.pk} has no open {node.name} step.")
-    with ShareFlow.lock(task.process_id), transaction.atomic():
-        task.refresh_from_db()
-        activation = node.activation_class(task)
-        result = work()
-        # The task's owner is whoever actually did the step, so timings name the right person.
-        if task.status == STATUS.NEW:
-            activation.assign(user)
-        elif task.owner_id != user.pk:
-            activation.reassign(user)
-        activation.start(None)
-        activation.execute()
-        return result
+    try:
+        with ShareFlow.lock(task.process_id), transaction.atomic():
+            task.refresh_from_db()
+            activation = node.activation_class(task)
+            result = work()
+            # The task's owner is whoever actually did the step, so timings name the right
+            # person.
+            if task.status == STATUS.NEW:
+                activation.assign(user)
+            elif task.owner_id != user.pk:
+                activation.reassign(user)
+            activation.start(None)
+            activation.execute()
+            return result
+    except FlowLockFailed:
+        # Someone else's step on this share held the lock for longer than the wait allows:
+        # nothing was done here, and saying so beats an error page.
+        raise refuse(
+            "__all__",
+            "Someone else is working on this share at this moment, so nothing was saved. "
+            "Open the share again in a moment to see where it is now.",
+        ) from None
 
 
 def propose(
@@ -86,10 +98,17 @@ def submit(*, share: Share, user: Person) -> Share:
 
 
 def save_and_submit(
-    *, share: Share, user: Person, fields: dict[str, Any], items: list[dict[str, Any]]
+    *,
+    share: Share,
+    user: Person,
+    fields: dict[str, Any],
+    items: list[dict[str, Any]],
+    based_on: str | None = None,
 ) -> Share:
     def work() -> Share:
-        services.share_update_draft(share=share, user=user, fields=fields, items=items)
+        services.share_update_draft(
+            share=share, user=user, fields=fields, items=items, based_on=based_on
+        )
         return services.share_submit(share=share, user=user)
 
     return _complete(share, ShareFlow.draft, user, work)

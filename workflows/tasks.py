@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from smtplib import SMTPException
 
 from celery import shared_task
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from viewflow.workflow.timers import fire_due_timers
 
 from cases import app_settings
+from cases.people import display_name
 
 from .family_follow_ups import chase_overdue_family_follow_ups
 from .models import Notification
@@ -22,7 +27,12 @@ from .models import Notification
 logger = logging.getLogger(__name__)
 
 SWEEP_LOCK = "safeshare:timer-sweep"
-SWEEP_LOCK_SECONDS = 120
+# On PostgreSQL the sweep lock is a session advisory lock: it is held by the sweeping
+# worker's database connection, so it goes when that worker dies, at once. Elsewhere it is a
+# cache key that lapses after twice the beat interval, so a killed sweep holds up at most
+# one later sweep; a sweep that runs longer than that only ever deletes its own key.
+SWEEP_LOCK_SECONDS = 60
+SWEEP_ADVISORY_KEYS = (0x5AFE, 1)  # two int4 keys: a space apart from the audit chain's
 
 
 def claim_timeout() -> timedelta:
@@ -41,26 +51,89 @@ def sweep_timers() -> int:
     Overdue promises to tell a family are chased on the same beat, so the embedded server's
     sweep thread covers them too. Returns the number of timers fired.
     """
-    if not cache.add(SWEEP_LOCK, 1, SWEEP_LOCK_SECONDS):
-        logger.info("Timer sweep skipped: another sweep is running")
-        return 0
-    try:
+    with _sweep_lock() as taken:
+        if not taken:
+            logger.info("Timer sweep skipped: another sweep is running")
+            return 0
         fired = fire_due_timers()
         chase_overdue_family_follow_ups()
         return fired
+
+
+@contextmanager
+def _sweep_lock() -> Iterator[bool]:
+    """Yield whether this sweep may run; always released when it ends, however it ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", SWEEP_ADVISORY_KEYS)
+            taken = bool(cursor.fetchone()[0])
+        try:
+            yield taken
+        finally:
+            if taken:
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", SWEEP_ADVISORY_KEYS)
+                except DatabaseError:  # the connection is gone, and its lock with it
+                    logger.warning("Could not release the timer-sweep lock", exc_info=True)
+        return
+    token = uuid.uuid4().hex
+    taken = cache.add(SWEEP_LOCK, token, SWEEP_LOCK_SECONDS)
+    try:
+        yield taken
     finally:
-        cache.delete(SWEEP_LOCK)
+        if taken and cache.get(SWEEP_LOCK) == token:
+            cache.delete(SWEEP_LOCK)
 
 
-def _claim(notification_id: int) -> bool:
-    """Take the right to email this notification; exactly one delivery wins."""
+def _claim(notification_id: int) -> datetime | None:
+    """Take the right to email this notification; exactly one delivery wins.
+
+    Returns the claim's time (the fence the claim keeper renews), or None if not won.
+    """
     now = timezone.now()
     claimable = Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=now - claim_timeout())
-    return bool(
-        Notification.objects.filter(claimable, pk=notification_id, emailed_at__isnull=True).update(
-            email_claimed_at=now
-        )
-    )
+    won = Notification.objects.filter(claimable, pk=notification_id, emailed_at__isnull=True)
+    return now if won.update(email_claimed_at=now) else None
+
+
+class _ClaimKeeper(threading.Thread):
+    """Renews a delivery's claim while its email is being sent.
+
+    A claim is retaken once it is claim_timeout() old, so a slow mail server must never let
+    it age while the send is still in flight (issue 11: ten reminders sent twice). Every
+    third of the timeout this thread moves the claim to now, fenced on the value it last
+    wrote; when the worker dies the renewals stop with it and the claim goes stale as
+    before. EMAIL_TIMEOUT bounds each step of a send, so a stalled server ends the send
+    (and the renewals) rather than holding the claim for ever.
+    """
+
+    def __init__(self, notification_id: int, claimed_at: datetime) -> None:
+        super().__init__(name=f"claim-keeper-{notification_id}", daemon=True)
+        self.notification_id = notification_id
+        self.claimed_at = claimed_at
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        interval = max(claim_timeout().total_seconds() / 3, 0.2)
+        try:
+            while not self._done.wait(interval):
+                now = timezone.now()
+                renewed = Notification.objects.filter(
+                    pk=self.notification_id, email_claimed_at=self.claimed_at
+                ).update(email_claimed_at=now)
+                if not renewed:
+                    return  # not ours any more (or not visible here): nothing to keep
+                self.claimed_at = now
+        except Exception:  # the send goes on; the claim then ages as if we had died
+            logger.warning("Could not renew the claim on notification %s", self.notification_id)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def stop(self) -> datetime:
+        self._done.set()
+        self.join()
+        return self.claimed_at
 
 
 @shared_task(
@@ -72,26 +145,29 @@ def _claim(notification_id: int) -> bool:
     max_retries=8,
 )
 def deliver_notification(notification_id: int) -> bool:
-    if not _claim(notification_id):
+    claimed_at = _claim(notification_id)
+    if claimed_at is None:
         return False  # delivered already, or being delivered by another worker
-    notification = Notification.objects.select_related("recipient").get(pk=notification_id)
+    notification = Notification.objects.select_related("recipient", "break_glass_grant__user").get(
+        pk=notification_id
+    )
+    keeper = _ClaimKeeper(notification_id, claimed_at)
+    keeper.start()
     try:
         if notification.recipient.email:
             send_mail(
                 subject=f"Safeshare: {notification.get_kind_display()}",
-                message=f"{notification.get_kind_display()}.\n\n"
-                + (
-                    f"Open it in Safeshare: {_absolute(notification.link)}\n"
-                    if notification.link
-                    else "Please ask your setting's lead or deputy to decide it today.\n"
-                ),
+                message=_body(notification),
                 from_email=None,
                 recipient_list=[notification.recipient.email],
             )
     except Exception:
         # Give the claim back so the retry (or the pending sweep) can take it at once.
-        Notification.objects.filter(pk=notification_id).update(email_claimed_at=None)
+        Notification.objects.filter(pk=notification_id, email_claimed_at=keeper.stop()).update(
+            email_claimed_at=None
+        )
         raise
+    keeper.stop()
     Notification.objects.filter(pk=notification_id).update(emailed_at=timezone.now())
     return True
 
@@ -99,8 +175,31 @@ def deliver_notification(notification_id: int) -> bool:
 def deliver_after_commit(notifications: QuerySet[Notification]) -> None:
     """Email each of these outbox rows once the transaction that wrote them commits, so a
     rolled-back step sends nothing and a slow mail server never holds the step up."""
-    for pk in notifications.values_list("pk", flat=True):
-        transaction.on_commit(lambda pk=pk: deliver_notification.delay(pk))  # type: ignore[misc]
+    pks = list(notifications.values_list("pk", flat=True))
+    if pks:
+        transaction.on_commit(lambda: enqueue_deliveries(pks))
+
+
+# One quick attempt at the broker: a page whose write has committed never waits long on
+# a Redis that is down (about 0.6 s a message with Celery's default three retries).
+ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+
+
+def enqueue_deliveries(notification_ids: list[int]) -> None:
+    """Queue the deliveries; a broker (or, run in-process, a mail server) that is down is
+    logged, never raised into the request or step whose write has committed. The outbox
+    rows stay pending, and deliver_pending_notifications sends them once it is back."""
+    for done, pk in enumerate(notification_ids):
+        try:
+            deliver_notification.apply_async((pk,), retry_policy=ENQUEUE_RETRY_POLICY)
+        except Exception:
+            logger.warning(
+                "Could not queue notifications %s now; they stay in the outbox for the next pass",
+                notification_ids[done:],
+                exc_info=True,
+            )
+            if not deliver_notification.app.conf.task_always_eager:
+                return  # the broker is down: the rest would only wait on it too
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -116,6 +215,20 @@ def deliver_pending_notifications() -> int:
         deliver_notification.delay(pk)
         count += 1
     return count
+
+
+def _body(notification: Notification) -> str:
+    lines = [f"{notification.get_kind_display()}."]
+    grant = notification.break_glass_grant
+    if grant is not None:  # who, never the child or the case
+        lines.append(f"{display_name(grant.user)} used break-glass access to a case.")
+    lines.append("")
+    lines.append(
+        f"Open it in Safeshare: {_absolute(notification.link)}"
+        if notification.link
+        else "Please ask your setting's lead or deputy to decide it today."
+    )
+    return "\n".join(lines) + "\n"
 
 
 def _absolute(link: str) -> str:

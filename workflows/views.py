@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.views import View
 from django.views.generic import ListView
 
@@ -19,6 +20,7 @@ from cases.choices import ShareStatus
 from cases.models import Release, Share
 from cases.people import signed_in
 from cases.services import share_update_draft
+from cases.services.shares import SHARE_FIELDS, draft_version
 from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
 from permissions.rules import can_decide, can_edit_draft, can_propose_share, can_record_release
 from permissions.selectors import recipient_choices_for, review_queue_for
@@ -66,11 +68,30 @@ class _ShareFormPage(View):
         formset = ItemFormSet(data, initial=item_initial(share) if share else None, prefix="items")
         return form, formset
 
-    def render_forms(self, case: Any, share: Share | None, form: Any, formset: Any) -> HttpResponse:
+    def render_forms(
+        self,
+        case: Any,
+        share: Share | None,
+        form: Any,
+        formset: Any,
+        saved_draft: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The version the form was opened at travels with it, through every re-display,
+        # until the person has been shown a newer one (saved_draft): then that one.
+        version = "" if share is None else draft_version(share)
+        if self.request.method == "POST" and saved_draft is None:
+            version = self.request.POST.get("draft_version", "")
         return render(
             self.request,
             self.template_name,
-            {"case": case, "share": share, "form": form, "formset": formset},
+            {
+                "case": case,
+                "share": share,
+                "form": form,
+                "formset": formset,
+                "draft_version": version,
+                "saved_draft": saved_draft,
+            },
             status=400 if self.request.method == "POST" else 200,
         )
 
@@ -86,7 +107,13 @@ class _ShareFormPage(View):
         except ValidationError as error:
             item_forms = dict(enumerate(formset.kept_forms()))
             apply_service_errors(error, form, formset, item_forms)
-            return self.render_forms(case, share, form, formset)
+            saved = None
+            if share is not None and "draft_version" in error.message_dict:
+                # Someone saved the draft after this form was opened: show theirs beside
+                # what was typed here, which stays in the form.
+                share = Share.objects.select_related("recipient").get(pk=share.pk)
+                saved = saved_draft(share, form)
+            return self.render_forms(case, share, form, formset, saved)
         if submitting:
             messages.success(self.request, "Submitted for lead review.")
             return redirect(share_url(share))
@@ -97,6 +124,47 @@ class _ShareFormPage(View):
         self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
     ) -> Share:
         raise NotImplementedError
+
+
+def _shown(share: Share, name: str) -> str:
+    value = getattr(share, name)
+    if name == "statutory_gateways":
+        return "; ".join(share.statutory_gateway_labels)
+    if value in (None, ""):
+        return ""
+    if getattr(Share._meta.get_field(name), "choices", None):
+        return str(getattr(share, f"get_{name}_display")())
+    if hasattr(value, "isoformat") and not isinstance(value, str):
+        return date_format(value)
+    return str(value)
+
+
+def _same(typed: Any, saved: Any) -> bool:
+    if isinstance(typed, list | tuple) or isinstance(saved, list | tuple):
+        return sorted(typed or []) == sorted(saved or [])
+    return (typed if typed is not None else "") == (saved if saved is not None else "")
+
+
+def saved_draft(share: Share, form: Any) -> dict[str, Any]:
+    """The draft as saved now, field by field, marking where it differs from what was typed."""
+    typed = getattr(form, "cleaned_data", {})
+    fields = [
+        {
+            "label": form.fields[name].label or name,
+            "value": _shown(share, name),
+            "differs": name in typed and not _same(typed[name], getattr(share, name)),
+        }
+        for name in SHARE_FIELDS
+    ]
+    items = [
+        {
+            "category": item.get_category_display(),
+            "content": item.content,
+            "necessity": item.necessity,
+        }
+        for item in share.items.all()
+    ]
+    return {"fields": fields, "items": items, "version": draft_version(share)}
 
 
 class ProposeShareView(_ShareFormPage):
@@ -143,9 +211,15 @@ class EditDraftView(_ShareFormPage):
             form.service_fields(),
             formset.service_items(),
         )
+        # Absent (a forged or truncated post), it matches no version: refused, never a blind save.
+        based_on = self.request.POST.get("draft_version", "")
         if submitting:
-            return steps.save_and_submit(share=share, user=user, fields=fields, items=items)
-        return share_update_draft(share=share, user=user, fields=fields, items=items)
+            return steps.save_and_submit(
+                share=share, user=user, fields=fields, items=items, based_on=based_on
+            )
+        return share_update_draft(
+            share=share, user=user, fields=fields, items=items, based_on=based_on
+        )
 
 
 class WithdrawView(View):

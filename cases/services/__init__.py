@@ -1,8 +1,8 @@
 """Every write to the domain goes through these functions, which enforce the rules."""
 
 from ..errors import RuleViolation
-from .advice import advice_ask, advice_give
-from .deadlines import deadline_policy_set
+from .advice import advice_ask, advice_give, advice_preview
+from .deadlines import deadline_policies_set, deadline_policy_set, deadline_policy_version
 from .decisions import decision_reconsider, decision_record
 from .memberships import (
     case_close,
@@ -20,10 +20,13 @@ __all__ = [
     "RuleViolation",
     "advice_ask",
     "advice_give",
+    "advice_preview",
     "case_close",
     "case_team_add",
     "case_team_remove",
+    "deadline_policies_set",
     "deadline_policy_set",
+    "deadline_policy_version",
     "membership_change_role",
     "membership_end",
     "membership_start",

@@ -24,12 +24,25 @@ _CAPACITY: dict[str, str] = {
 }
 
 
+QUESTION_LIMIT = 4000
+ADVICE_LIMIT = 8000
+_NO_QUESTION = "Write the question you want advice on."
+
+
 def _text_errors(field: str, text: str, limit: int, missing: str) -> dict[str, list[str]]:
     if not text:
         return {field: [missing]}
     if len(text) > limit:
         return {field: [f"Keep this to {limit} characters or fewer (it has {len(text)})."]}
     return {}
+
+
+def advice_preview(*, share: Share, question: str) -> str:
+    """The question as the adviser would get it. Its length is checked before any scrubbing,
+    so an oversized question costs nothing but this refusal."""
+    question = (question or "").strip()
+    raise_if(_text_errors("question", question, QUESTION_LIMIT, _NO_QUESTION))
+    return deidentified_question(share, question)
 
 
 @transaction.atomic
@@ -47,7 +60,7 @@ def advice_ask(
             "__all__", "Advice can be asked only by the proposer, while the share is a draft."
         )
     question = (question or "").strip()
-    errors = _text_errors("question", question, 4000, "Write the question you want advice on.")
+    errors = _text_errors("question", question, QUESTION_LIMIT, _NO_QUESTION)
     if adviser is None or not can_be_adviser(adviser, share):
         errors["adviser"] = ["Choose someone of this setting, other than yourself, to ask."]
     raise_if(errors)
@@ -70,13 +83,13 @@ def advice_ask(
 @transaction.atomic
 def advice_give(*, consultation: Consultation, user: Person, advice: str) -> Consultation:
     """The adviser's answer, kept with the share; it is given once and not changed after."""
-    consultation = Consultation.objects.select_for_update().get(pk=consultation.pk)
+    consultation = Consultation.objects.select_for_update(no_key=True).get(pk=consultation.pk)
     if not can_give_advice(user, consultation):
         raise refuse("__all__", "Only the person asked can answer this.")
     if consultation.is_answered:
         raise refuse("__all__", "This has been answered already; the answer stands as given.")
     advice = (advice or "").strip()
-    raise_if(_text_errors("advice", advice, 8000, "Write your advice."))
+    raise_if(_text_errors("advice", advice, ADVICE_LIMIT, "Write your advice."))
     consultation.advice = advice
     consultation.answered_at = timezone.now()
     consultation.save(update_fields=["advice", "answered_at"])

@@ -40,7 +40,7 @@ def family_told_record(
     *, follow_up: FamilyFollowUp, user: Person, informed_on: date | None, informed_by: str
 ) -> FamilyFollowUp:
     """Record that the family has now been told; the follow-up is then closed for good."""
-    follow_up = FamilyFollowUp.objects.select_for_update().get(pk=follow_up.pk)
+    follow_up = FamilyFollowUp.objects.select_for_update(no_key=True).get(pk=follow_up.pk)
     if not follow_up.is_open:
         raise refuse("__all__", "This has already been recorded: the family was told.")
     share = follow_up.share

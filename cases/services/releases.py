@@ -23,14 +23,16 @@ from .versions import version_freeze
 ItemHandling = Mapping[int, tuple[str, str]]
 
 
-def _check_sent_at(sent_at: datetime | None, not_before: datetime | None) -> datetime:
+def _check_sent_at(
+    sent_at: datetime | None, not_before: datetime, since: str = "the share was approved"
+) -> datetime:
     if sent_at is None:
         raise refuse("sent_at", "Enter the date and time the information was sent.")
     if sent_at > timezone.now():
         raise refuse("sent_at", "The time sent cannot be in the future.")
     # Times sent are entered to the minute, so compare at that precision.
-    if not_before is not None and sent_at < not_before.replace(second=0, microsecond=0):
-        raise refuse("sent_at", "The time sent cannot be before the share was approved.")
+    if sent_at < not_before.replace(second=0, microsecond=0):
+        raise refuse("sent_at", f"The time sent cannot be before {since}.")
     return sent_at
 
 
@@ -176,7 +178,8 @@ def release_in_emergency(
             "Explain why the child is at immediate risk and why no lead could be reached."
         ]
     try:
-        _check_sent_at(sent_at, not_before=None)
+        # Nothing can have been sent before the share existed to send.
+        _check_sent_at(sent_at, not_before=share.created_at, since="the share was proposed")
     except RuleViolation as refused:
         errors.update(refused.message_dict)
     items = list(share.items.order_by("position", "pk"))

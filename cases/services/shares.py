@@ -7,9 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from cases.people import Person
+from cases.people import Person, display_name
 from permissions.audit import record_event
-from permissions.models import AuditAction
+from permissions.models import AuditAction, AuditEntry
 from permissions.rules import can_edit_draft, can_propose_share
 
 from .. import choices, rules
@@ -76,6 +76,7 @@ def _apply_fields(share: Share, fields: Mapping[str, Any]) -> None:
 
 def _validated_items(share: Share, items: Sequence[ItemData]) -> list[ShareItem]:
     """Build the item rows the draft will hold, checking each one, without saving."""
+    raise_if(rules.item_count_errors(len(items)))
     existing = {item.pk: item for item in share.items.all()} if share.pk else {}
     built: list[ShareItem] = []
     errors: dict[str, list[str]] = {}
@@ -106,6 +107,7 @@ def _check_share(share: Share) -> None:
     except ValidationError as exc:
         errors.update(_validation_errors(exc))
     errors.update(rules.text_length_errors(share))
+    errors.update(rules.share_date_errors(share))
     if (
         share.recipient is not None
         and share.recipient.organisation_id != share.case.organisation_id
@@ -117,9 +119,29 @@ def _check_share(share: Share) -> None:
     raise_if(errors)
 
 
+def _clear_what_no_longer_applies(share: Share) -> None:
+    """A record that contradicts itself is not a record: an answer left over from a choice
+    since changed ("not sought: it would increase the risk" beside "refused") is dropped."""
+    if share.consent_status != choices.ConsentStatus.NOT_SOUGHT:
+        share.consent_not_sought_reason = ""
+    if share.consent_status != choices.ConsentStatus.REFUSED:
+        share.consent_override_justification = ""
+    if share.family_informed != choices.FamilyInformed.TOLD:
+        share.family_informed_on, share.family_informed_by = None, ""
+    if share.family_informed != choices.FamilyInformed.NOT_TOLD:
+        share.family_not_told_reason, share.family_not_told_detail = "", ""
+    if share.schedule1_paragraph != choices.Schedule1Paragraph.PARA_18:
+        share.para18_reason = ""
+    if share.direction != choices.Direction.INBOUND:
+        share.requested_by, share.requested_on = "", None
+
+
 def _save_draft(share: Share, fields: Mapping[str, Any], items: Sequence[ItemData]) -> Share:
     _apply_fields(share, fields)
+    # What was typed is checked as typed (nothing invalid passes unremarked), then what the
+    # choices made since no longer need is dropped.
     _check_share(share)
+    _clear_what_no_longer_applies(share)
     built = _validated_items(share, items)
     share.save()
     kept = []
@@ -151,10 +173,40 @@ def share_propose(
 def locked(share: Share) -> Share:
     """The share re-read under a row lock, so concurrent writers queue behind each other."""
     # Lock the share row only: the recipient is an outer join, which PostgreSQL cannot lock.
+    # FOR NO KEY UPDATE, not FOR UPDATE: a page view logging itself meanwhile holds the audit
+    # chain's lock and needs a key-share lock on this row for its entry's foreign key; FOR
+    # UPDATE would block it while this writer waits for the chain lock (a deadlock, a 500).
     return (
-        Share.objects.select_for_update(of=("self",))
+        Share.objects.select_for_update(of=("self",), no_key=True)
         .select_related("case__organisation", "recipient")
         .get(pk=share.pk)
+    )
+
+
+def draft_version(share: Share) -> str:
+    """What an edit form carries to say which state of the draft it was opened at.
+
+    Every save of the share stamps ``updated_at`` anew, so it changes with each edit.
+    """
+    return share.updated_at.isoformat() if share.updated_at else ""
+
+
+def stale_draft_message(share: Share) -> str:
+    """Who last changed the draft and when, for the person whose copy is older."""
+    last = (
+        AuditEntry.objects.filter(
+            share=share, action__in=(AuditAction.SHARE_EDITED, AuditAction.SHARE_CREATED)
+        )
+        .select_related("actor")
+        .order_by("-sequence")
+        .first()
+    )
+    who = display_name(last.actor) if last is not None else display_name(share.proposed_by)
+    at = timezone.localtime(last.at if last is not None else share.updated_at)
+    return (
+        f"This draft was changed by {who} at {at:%H:%M:%S on %d %B %Y} after you opened it: "
+        "your version and theirs are shown below; nothing was overwritten. Save again to "
+        "keep yours instead."
     )
 
 
@@ -165,7 +217,10 @@ def share_update_draft(
     user: Person,
     fields: Mapping[str, Any],
     items: Sequence[ItemData],
+    based_on: str | None = None,
 ) -> Share:
+    """Save a draft. ``based_on`` is the ``draft_version`` the edit form was opened at: a
+    save based on an older version is refused, so nobody silently undoes a newer change."""
     share = locked(share)
     if share.status != ShareStatus.DRAFT:
         raise refuse(
@@ -174,6 +229,8 @@ def share_update_draft(
         )
     if not can_edit_draft(user, share):
         raise refuse("__all__", "Only the person who proposed this share can change it.")
+    if based_on is not None and based_on != draft_version(share):
+        raise refuse("draft_version", stale_draft_message(share))
     _save_draft(share, fields, items)
     record_event(AuditAction.SHARE_EDITED, share, actor=user)
     return share

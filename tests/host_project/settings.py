@@ -33,6 +33,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "workflows.unavailable.DatabaseUnavailableMiddleware",
+    # A malformed request (unknown Host, a body not in UTF-8) is a plain 400, never 500.
+    "workflows.bad_input.BadInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

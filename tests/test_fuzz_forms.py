@@ -1,0 +1,458 @@
+"""Every form, fuzzed as every persona: never a 500, never a row that breaks a rule.
+
+Hypothesis posts generated input to each POST endpoint of the site (listed in ``ENDPOINTS``;
+``test_every_form_page_is_fuzzed`` walks the URLconf so a new form page cannot be left out):
+random and huge text, unicode edge cases (NUL, lone surrogates sent as the bytes a client
+would send, right-to-left marks), wrong types, dates far in the past and future, duplicated
+and missing fields, ids of other settings' records, and bodies in other charsets. Each post
+runs in a savepoint rolled back after it, once the rows it left have been checked against
+the rules (``broken_rules``). The number of cases run is printed.
+
+The demo is seeded once for the module (``tests.seeded``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import models, transaction
+from django.db.models.functions import Length, TruncMinute
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cases.models import (
+    Case,
+    Consultation,
+    Decision,
+    FamilyFollowUp,
+    Recipient,
+    Release,
+    Share,
+    ShareItem,
+)
+from cases.rules import EARLIEST_PLAUSIBLE, MAX_ITEMS_PER_SHARE
+from permissions.models import BreakGlassGrant
+from workflows.demo import seed_demo
+
+from .http_helpers import form_data, form_field_names
+from .seeded import seeded_once
+
+PERSONAS = ("practitioner", "colleague", "lead", "deputy", "manager", "auditor", "otherlead")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str  # the URL name in the safeguarding namespace, or a project path
+    kind: str  # which records fill its id: "", "case", "share", "consultation"
+
+
+ENDPOINTS = (
+    Endpoint("share_propose", "case"),
+    Endpoint("share_edit", "share"),
+    Endpoint("share_withdraw", "share"),
+    Endpoint("emergency_release", "share"),
+    Endpoint("lead_review", "share"),
+    Endpoint("reconsider", "share"),
+    Endpoint("family_told", "share"),
+    Endpoint("record_release", "share"),
+    Endpoint("advice_ask", "share"),
+    Endpoint("advice_answer", "consultation"),
+    Endpoint("case_team", "case"),
+    Endpoint("break_glass", ""),
+    Endpoint("break_glass_review", ""),
+    Endpoint("deadlines", ""),
+    Endpoint("/accounts/login/", ""),
+)
+LOGIN = "/accounts/login/"
+# Safeguarding pages that take no form (lists, read-only pages, exports).
+READ_ONLY = {
+    "index",
+    "case_list",
+    "case_detail",
+    "my_shares",
+    "share_detail",
+    "notifications",
+    "review_queue",
+    "family_follow_ups",
+    "chronology",
+    "audit_log",
+    "advice_asked_of_me",
+    "decision_record",
+    "decision_record_pdf",
+    "reports",
+    "reports_export",
+}
+
+# Forms that are buttons on another page (or the project's sign-in), and what they post.
+_NOT_AN_SS_FORM = {
+    "case_team": ("action", "user"),
+    "break_glass_review": ("grant", "end"),
+    "/accounts/login/": ("username", "password", "next"),
+}
+
+_COUNT = itertools.count(1)
+# The choices under which a share's dates are kept rather than cleared as not applying.
+_MAKES_DATES_COUNT = {"direction": "inbound", "family_informed": "told"}
+
+
+@dataclass
+class Facts:
+    users: dict[str, Any]
+    ids: dict[str, list[int]]  # kind -> every pk of the demo (both settings), and one unknown
+    any_pk: list[int]  # every pk of every kind, for forged id fields
+    fields: dict[str, list[str]]  # endpoint name -> the names its form renders
+    clients: dict[str, Client]  # persona -> a client signed in as them, CSRF checked
+    tokens: dict[str, str]  # persona -> that client's CSRF token
+    # endpoint name -> who opened it, on which record, and what their browser would post
+    bases: dict[str, tuple[str, int, list[tuple[str, str]]]]
+
+
+def _path(endpoint: Endpoint, pk: int | None) -> str:
+    if endpoint.name.startswith("/"):
+        return endpoint.name
+    args = [pk] if endpoint.kind else []
+    return reverse(f"safeguarding:{endpoint.name}", args=args)
+
+
+def _seed_and_load() -> Facts:
+    seed_demo()
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=PERSONAS)}
+    ids = {
+        "": [0],
+        "case": [*Case.objects.values_list("pk", flat=True), 999_999],
+        "share": [*Share.objects.values_list("pk", flat=True), 999_999],
+        "consultation": [*Consultation.objects.values_list("pk", flat=True), 999_999],
+    }
+    any_pk = sorted(
+        {
+            pk
+            for model in (Share, ShareItem, Recipient, Case, BreakGlassGrant, Decision)
+            for pk in model.objects.values_list("pk", flat=True)
+        }
+        | {user.pk for user in users.values()}
+    )
+    fields: dict[str, list[str]] = {}
+    bases: dict[str, tuple[str, int, list[tuple[str, str]]]] = {}
+    client = Client()
+    for endpoint in ENDPOINTS:
+        names = set(_NOT_AN_SS_FORM.get(endpoint.name, ()))
+        # The first persona and record that can open the form: enough to learn its fields.
+        for persona, pk in itertools.product(
+            ("practitioner", "lead", *PERSONAS), ids[endpoint.kind]
+        ):
+            if names:
+                break
+            client.force_login(users[persona])
+            response = client.get(_path(endpoint, pk))
+            if response.status_code == 200 and b"ss-form" in response.content:
+                names |= form_field_names(response)
+                bases[endpoint.name] = (
+                    persona,
+                    pk,
+                    [
+                        (name, item)
+                        for name, value in form_data(response).items()
+                        for item in (value if isinstance(value, list) else [value])
+                    ],
+                )
+        fields[endpoint.name] = sorted(names - {"csrfmiddlewaretoken"})
+    clients, tokens = {}, {}
+    for persona in PERSONAS:
+        # As in production, the CSRF check reads the body (a charset it refuses included).
+        clients[persona] = Client(enforce_csrf_checks=True)
+        clients[persona].force_login(users[persona])
+        tokens[persona] = _token(clients[persona])
+    return Facts(users, ids, any_pk, fields, clients, tokens, bases)
+
+
+def _token(client: Client) -> str:
+    client.get(LOGIN)
+    return client.cookies["csrftoken"].value
+
+
+@pytest.fixture(scope="module")
+def facts(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Facts]:
+    with seeded_once(django_db_blocker, _seed_and_load) as built:
+        yield built
+    print(f"\ntest_fuzz_forms: {next(_COUNT) - 1} generated posts")
+
+
+# --- What a hostile tester types ---------------------------------------------------------
+
+_EDGE_TEXT = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",  # a lone surrogate: sent as the bytes ED A0 80, which are not UTF-8
+    "\udfff tail",
+    "\u202eevil",
+    "\ufeff",
+    "𝕄𝕒𝕚𝕤𝕚𝕖",
+    "<script>alert(1)</script>",
+    "'; DROP TABLE cases_share; --",
+    "-1",
+    "0",
+    "1e309",
+    "99999999999999999999999",
+    "NaN",
+    "true",
+    "on",
+    "[]",
+    "{}",
+]
+_DATES = [
+    "0001-01-01",
+    "1899-12-31",
+    "1900-01-01",
+    "9999-12-31",
+    "10000-01-01",
+    "2025-02-30",
+    "0001-01-01T00:00",
+    "9999-12-31T23:59",
+    "2024-06-01T09:30",
+]
+
+
+def _relative_dates() -> list[str]:
+    today = timezone.localdate()
+    return [(today + timedelta(days=days)).isoformat() for days in (-3650, -30, -1, 0, 1, 400)] + [
+        f"{(today + timedelta(days=days)).isoformat()}T10:00" for days in (-1, 0, 1)
+    ]
+
+
+def values(any_pk: list[int]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(_EDGE_TEXT),
+        st.sampled_from(_DATES + _relative_dates()),
+        st.sampled_from([str(pk) for pk in any_pk]),
+        st.text(max_size=40),
+        st.integers(min_value=-(2**70), max_value=2**70).map(str),
+        st.builds(
+            lambda c, n: c * n,
+            st.sampled_from(["a", "é", "\x00", "Maisie "]),
+            st.sampled_from([2001, 4001, 8001, 130_000]),
+        ),
+    )
+
+
+@st.composite
+def posts(draw: Any, facts: Facts) -> tuple[Endpoint, str, int, list[tuple[str, str]], str]:
+    endpoint = draw(st.sampled_from(ENDPOINTS))
+    persona = draw(st.sampled_from(PERSONAS))
+    pk = draw(st.sampled_from(facts.ids[endpoint.kind]))
+    known = facts.fields[endpoint.name] or ["x"]
+    extra = [
+        "items-TOTAL_FORMS",
+        "items-INITIAL_FORMS",
+        "items-0-id",
+        "action",
+        "grant",
+        "user",
+        "end",
+    ]
+    names = st.sampled_from([*known, *extra, "unexpected"])
+    pairs = draw(st.lists(st.tuples(names, values(facts.any_pk)), max_size=12))
+    # Often the form as a browser would send it, with some values replaced: every date
+    # implausible, and the choices that make the dates count.
+    if draw(st.booleans()) and endpoint.name in facts.bases:
+        base = []
+        persona, pk, browser = facts.bases[endpoint.name]  # as the person who could open it
+        for name, value in browser:
+            if name.endswith(("_on", "_at")) and draw(st.booleans()):
+                value = draw(st.sampled_from(_DATES + _relative_dates()))
+            elif name in _MAKES_DATES_COUNT and draw(st.booleans()):
+                value = _MAKES_DATES_COUNT[name]
+            elif draw(st.integers(0, 5)) == 0:
+                value = draw(values(facts.any_pk))
+            base.append((name, value))
+        for name, value in _MAKES_DATES_COUNT.items():  # an unticked radio is not posted
+            known_here = name in facts.fields[endpoint.name] and name not in dict(base)
+            if known_here and draw(st.booleans()):
+                base.append((name, value))
+        pairs = base + pairs
+    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-16", "latin-1", "multipart"]))
+    return endpoint, persona, pk, pairs, encoding
+
+
+def _body(pairs: list[tuple[str, str]], encoding: str) -> tuple[bytes, str]:
+    if encoding == "multipart":
+        boundary = "fuzzboundary"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{quote(name)}"\r\n\r\n'.encode()
+            + value.encode("utf-8", "surrogatepass")
+            + b"\r\n"
+            for name, value in pairs
+        ]
+        return b"".join(parts) + f"--{boundary}--\r\n".encode(), (
+            f"multipart/form-data; boundary={boundary}"
+        )
+    text = "&".join(
+        f"{quote(name)}={quote(value.encode('utf-8', 'surrogatepass'))}" for name, value in pairs
+    )
+    if encoding == "utf-8":
+        return text.encode(), "application/x-www-form-urlencoded"
+    return text.encode(encoding, "replace"), (
+        f"application/x-www-form-urlencoded; charset={encoding}"
+    )
+
+
+# --- The rules every saved row must still keep -------------------------------------------
+
+
+def _too_long(model: type[models.Model]) -> int:
+    limited = [
+        field
+        for field in model._meta.concrete_fields
+        if isinstance(field, (models.CharField, models.TextField)) and field.max_length
+    ]
+    query = models.Q()
+    annotations = {}
+    for field in limited:
+        annotations[f"len_{field.name}"] = Length(field.name)
+        query |= models.Q(**{f"len_{field.name}__gt": field.max_length})
+    return model._default_manager.annotate(**annotations).filter(query).count()
+
+
+def broken_rules() -> list[str]:
+    today = timezone.localdate()
+    tomorrow = today + timedelta(days=1)  # a setting's day may run ahead of the server's
+    found = []
+    for name, dates in (
+        (
+            "Share.requested_on",
+            Share.objects.filter(requested_on__isnull=False).values_list("requested_on", flat=True),
+        ),
+        (
+            "Share.family_informed_on",
+            Share.objects.filter(family_informed_on__isnull=False).values_list(
+                "family_informed_on", flat=True
+            ),
+        ),
+        (
+            "FamilyFollowUp.informed_on",
+            FamilyFollowUp.objects.filter(informed_on__isnull=False).values_list(
+                "informed_on", flat=True
+            ),
+        ),
+    ):
+        bad = [d for d in dates if d is not None and not EARLIEST_PLAUSIBLE <= d <= tomorrow]
+        if bad:
+            found.append(f"{name} outside {EARLIEST_PLAUSIBLE}..today: {bad}")
+    now = timezone.now()
+    if Release.objects.filter(sent_at__gt=now).exists():
+        found.append("a Release sent in the future")
+    early = Release.objects.annotate(proposed=TruncMinute("share__created_at")).filter(
+        sent_at__lt=models.F("proposed")
+    )
+    if early.exists():
+        found.append("a Release sent before its share was proposed")
+    before_decision = (
+        Release.objects.filter(decision__isnull=False)
+        .annotate(decided=TruncMinute("decision__decided_at"))
+        .filter(sent_at__lt=models.F("decided"))
+    )
+    if before_decision.exists():
+        found.append("a Release sent before the decision it rests on")
+    for model in (
+        Share,
+        ShareItem,
+        Decision,
+        Release,
+        Consultation,
+        FamilyFollowUp,
+        BreakGlassGrant,
+        Recipient,
+    ):
+        if _too_long(model):
+            found.append(f"a {model.__name__} with text over its limit")
+    crowded = Share.objects.annotate(n=models.Count("items")).filter(n__gt=MAX_ITEMS_PER_SHARE)
+    if crowded.exists():
+        found.append("a share with more items than allowed")
+    if (
+        Share.objects.exclude(recipient=None)
+        .exclude(recipient__organisation=models.F("case__organisation"))
+        .exists()
+    ):
+        found.append("a share addressed to another setting's recipient")
+    for case in Case.objects.prefetch_related("team__memberships"):
+        for member in case.team.all():
+            if all(m.organisation_id != case.organisation_id for m in member.memberships.all()):
+                found.append(f"{member} on a case team of a setting they do not work in")
+    return found
+
+
+# --- The tests -----------------------------------------------------------------------------
+
+
+def test_every_form_page_is_fuzzed() -> None:
+    def walk(patterns: list[Any], namespace: str = "") -> Iterator[str]:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                yield from walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                yield f"{namespace}{pattern.name}"
+
+    safeguarding = {
+        name.rsplit(":", 1)[1]
+        for name in walk(get_resolver().url_patterns)
+        if name.rsplit(":", 1)[0].endswith("safeguarding")
+    }
+    fuzzed = {endpoint.name for endpoint in ENDPOINTS}
+    assert safeguarding - READ_ONLY - fuzzed == set(), "a form page the fuzzer does not post to"
+
+
+@pytest.mark.django_db
+def test_the_fuzzer_knows_each_forms_fields(facts: Facts) -> None:
+    empty = [name for name, fields in facts.fields.items() if not fields]
+    assert empty == [], "no persona could open these forms"
+    assert "items-TOTAL_FORMS" in facts.fields["share_propose"]
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=600,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+@given(data=st.data())
+def test_no_form_answers_500_or_saves_a_broken_row(facts: Facts, data: Any) -> None:
+    endpoint, persona, pk, pairs, encoding = data.draw(posts(facts))
+    next(_COUNT)
+    if endpoint.name == LOGIN:  # signing in starts a new session: from a client of its own
+        client = Client(enforce_csrf_checks=True)
+        token = _token(client)
+    else:
+        client, token = facts.clients[persona], facts.tokens[persona]
+    client.raise_request_exception = False
+    pairs = [("csrfmiddlewaretoken", token), *pairs]
+    body, content_type = _body(pairs, encoding)
+    with transaction.atomic():
+        response = client.generic("POST", _path(endpoint, pk), body, content_type=content_type)
+        broken = broken_rules() if response.status_code < 500 else []
+        transaction.set_rollback(True)
+    assert response.status_code < 500, (endpoint.name, persona, pairs[:20], encoding)
+    assert broken == [], (endpoint.name, persona, pairs[:20], encoding)
+
+
+@pytest.mark.django_db
+def test_no_rule_is_broken_by_the_demo_itself(facts: Facts) -> None:
+    """The checks above are against the rules, not against the demo's own data."""
+    assert broken_rules() == []
+    assert date.today().year >= 2025
