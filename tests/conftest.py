@@ -115,3 +115,12 @@ def approved(submitted: Share, lead: Any) -> Share:
     steps.decide(share=submitted, user=lead, outcome=choices.Outcome.APPROVE, reasons="Necessary.")
     submitted.refresh_from_db()
     return submitted
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Figures a test recorded with record_property, printed once whatever process ran it
+    (pytest-xdist hides a worker's own output): the fuzzer's count of generated posts."""
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "generated_posts":
+                terminalreporter.write_line(f"property-based form test: {value} generated posts")

@@ -184,7 +184,6 @@ def _token(client: Client) -> str:
 def facts(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Facts]:
     with seeded_once(django_db_blocker, _seed_and_load) as built:
         yield built
-    print(f"\ntest_fuzz_forms: {next(_COUNT) - 1} generated posts")
 
 
 # --- What a hostile tester types ---------------------------------------------------------
@@ -449,6 +448,13 @@ def test_no_form_answers_500_or_saves_a_broken_row(facts: Facts, data: Any) -> N
         transaction.set_rollback(True)
     assert response.status_code < 500, (endpoint.name, persona, pairs[:20], encoding)
     assert broken == [], (endpoint.name, persona, pairs[:20], encoding)
+
+
+def test_the_generated_posts_are_counted(record_property: Any) -> None:
+    """Reported in the run's summary (conftest.py), from whichever process ran them."""
+    posts = next(_COUNT) - 1
+    record_property("generated_posts", posts)
+    assert posts >= 100
 
 
 @pytest.mark.django_db
