@@ -42,6 +42,10 @@ class ShareStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+# A lead's decision is awaited: a submitted share, or one already released in an emergency.
+UNDER_REVIEW = frozenset({ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY})
+
+
 class Direction(models.TextChoices):
     OUTBOUND = "outbound", "We propose to share"
     INBOUND = "inbound", "Answering a request from another agency"

@@ -43,3 +43,26 @@ def review_deadline(organisation: Organisation, urgency: str, submitted_at: date
 def today_in(organisation: Organisation) -> date:
     """Today as the setting counts days, in its own timezone."""
     return timezone.localdate(timezone=calendar_of(organisation).zone)
+
+
+def _span(delta: timedelta) -> str:
+    """A length of time in the words a lead reads at a glance: the two largest units."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [(days, "day"), (hours, "hour"), (minutes, "minute")]
+    words = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n]
+    return " ".join(words[:2]) or "less than a minute"
+
+
+def time_left(due: datetime | None, now: datetime | None = None) -> tuple[str, bool]:
+    """("3 hours 20 minutes left", False) or ("overdue by 2 days 1 hour", True).
+
+    Said in words, so that being late never rests on a colour alone.
+    """
+    if due is None:
+        return "no deadline", False
+    remaining = due - (now or timezone.now())
+    if remaining.total_seconds() < 0:
+        return f"overdue by {_span(-remaining)}", True
+    return f"{_span(remaining)} left", False

@@ -95,6 +95,11 @@ class ShareDetailView(DetailView):
         context["decisions"] = decisions
         context["release"] = release
         context["consultations"] = consultations
+        context["reconsideration_requests"] = list(
+            share.reconsideration_requests.select_related(
+                "requested_by", "refusal__reconsideration__decided_by"
+            )
+        )
         context["actions"] = share_actions(self.request.user, share)
         context.update(share_history_context(self.request.user, share))
         return context

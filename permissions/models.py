@@ -81,6 +81,7 @@ class AuditAction(models.TextChoices):
     SHARE_SUBMITTED = "share_submitted", "Share submitted for lead review"
     SHARE_DECIDED = "share_decided", "Decision recorded"
     SHARE_RECONSIDERED = "share_reconsidered", "Decision reconsidered"
+    RECONSIDERATION_REQUESTED = "reconsideration_requested", "Reconsideration asked for"
     SHARE_RETURNED = "share_returned", "Share returned for more information"
     SHARE_RELEASED = "share_released", "Release recorded"
     SHARE_WITHDRAWN = "share_withdrawn", "Share withdrawn"

@@ -61,6 +61,11 @@ def can_reconsider(user: UserLike, share: Share) -> bool:
     return share.status == ShareStatus.REFUSED and can_decide(user, share)
 
 
+def can_ask_reconsideration(user: UserLike, share: Share) -> bool:
+    """The proposer of a refused share, while they may still see it, may ask for a second look."""
+    return share.status == ShareStatus.REFUSED and can_edit_draft(user, share)
+
+
 def can_oversee(user: UserLike, organisation: Organisation) -> bool:
     return _holds(user, "cases.oversee_cases", organisation)
 
@@ -84,6 +89,8 @@ def share_actions(user: UserLike, share: Share) -> set[str]:
             actions.add("emergency")
     if can_reconsider(user, share):
         actions.add("reconsider")
+    if can_ask_reconsideration(user, share):
+        actions.add("ask_reconsideration")
     under_review = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)
     if share.status in under_review and can_decide(user, share):
         actions.add("decide")

@@ -21,13 +21,14 @@ from cases.models import (
     Membership,
     Organisation,
     Recipient,
+    ReconsiderationRequest,
     Share,
 )
 
 from .models import EVENT_ACTIONS, AuditEntry, BreakGlassGrant
 from .roles import UserLike, organisations_where
 
-# The most urgent first, then the longest waiting.
+# Between shares due at the same moment, the most urgent first.
 _URGENCY_RANK = models.Case(
     *(When(urgency=urgency, then=Value(rank)) for rank, urgency in enumerate(Urgency.values)),
     default=Value(len(Urgency.values)),
@@ -89,7 +90,8 @@ def share_list_for(user: UserLike) -> QuerySet[Share]:
 
 
 def review_queue_for(user: UserLike) -> QuerySet[Share]:
-    """Shares awaiting review in the settings where the user decides."""
+    """Shares awaiting review in the settings where the user decides: the overdue first (the
+    longest overdue at the top), then by deadline."""
     return (
         Share.objects.filter(
             status__in=(ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY),
@@ -97,7 +99,23 @@ def review_queue_for(user: UserLike) -> QuerySet[Share]:
         )
         .select_related("case__child", "case__organisation", "proposed_by")
         .alias(urgency_rank=_URGENCY_RANK)
-        .order_by("urgency_rank", "submitted_at")
+        .order_by(
+            models.F("review_due_at").asc(nulls_last=True), "urgency_rank", "submitted_at", "pk"
+        )
+    )
+
+
+def reconsideration_requests_for(user: UserLike) -> QuerySet[ReconsiderationRequest]:
+    """Requests to look again at a refusal, not yet answered, in the settings the user decides
+    for; the longest waiting first. A request is answered by the reconsideration itself."""
+    return (
+        ReconsiderationRequest.objects.filter(
+            share__case__organisation__in=settings_where(user, "cases.decide_shares"),
+            share__status=ShareStatus.REFUSED,
+            refusal__reconsideration__isnull=True,
+        )
+        .select_related("share__case__child", "share__case__organisation", "requested_by")
+        .order_by("requested_at", "pk")
     )
 
 

@@ -2,7 +2,7 @@
 
 ``break_glass_taken`` is sent inside the transaction that creates a break-glass grant,
 with ``grant=`` the new BreakGlassGrant. The workflows app answers it by writing one outbox
-notification per lead and deputy (``workflows/break_glass_alerts.py``), so the alert is
+notification per lead and deputy (``workflows/notifications/break_glass.py``), so the alert is
 committed with the grant or not at all, and emailed after commit by the worker.
 """
 

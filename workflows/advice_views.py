@@ -20,7 +20,7 @@ from django.views.generic import ListView
 from cases.choices import Role
 from cases.deidentify import deidentified_text
 from cases.people import display_name, signed_in
-from cases.services import advice_ask, advice_give, advice_preview
+from cases.services import advice_preview
 from permissions.forms import PersonChoiceField
 from permissions.lookups import (
     get_consultation_for_adviser,
@@ -31,6 +31,7 @@ from permissions.lookups import (
 from permissions.rules import can_edit_draft
 from permissions.selectors import advice_asked_of, advisers_for
 
+from . import steps
 from .forms import apply_service_errors
 from .views import moved_on, share_url
 
@@ -94,7 +95,7 @@ class AskAdviceView(View):
                     apply_service_errors(error, form)
             else:
                 try:
-                    consultation = advice_ask(
+                    consultation = steps.ask_advice(
                         share=share,
                         user=signed_in(request),
                         adviser=form.cleaned_data["adviser"],
@@ -141,7 +142,7 @@ class AnswerAdviceView(View):
         form = AdviceForm(request.POST if posted else None)
         if posted and form.is_valid():
             try:
-                advice_give(
+                steps.give_advice(
                     consultation=consultation,
                     user=signed_in(request),
                     advice=form.cleaned_data["advice"],

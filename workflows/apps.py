@@ -38,7 +38,7 @@ class WorkflowsConfig(AppConfig):
     def ready(self) -> None:
         from permissions.signals import break_glass_taken
 
-        from .break_glass_alerts import alert_leads_to_break_glass
+        from .notifications.break_glass import alert_leads_to_break_glass
 
         # permissions never imports workflows: it signals, and the alert is written here.
         break_glass_taken.connect(alert_leads_to_break_glass, dispatch_uid="safeshare-break-glass")

@@ -109,6 +109,22 @@ class NotificationKind(models.TextChoices):
         "break_glass",
         "Break-glass access was used in your setting: review it",
     )
+    SHARE_SUBMITTED = "share_submitted", "A share was submitted for your review"
+    SHARE_DECIDED = "share_decided", "A share you proposed has been decided"
+    SHARE_RETURNED = (
+        "share_returned",
+        "A share you proposed was returned to you: see the lead's note",
+    )
+    DECIDED_FOR_LEAD = (
+        "decided_for_lead",
+        "A deputy decided a share on behalf of the lead",
+    )
+    ADVICE_ASKED = "advice_asked", "You have been asked for advice"
+    ADVICE_GIVEN = "advice_given", "The advice you asked for has been given"
+    RECONSIDERATION_REQUESTED = (
+        "reconsideration_requested",
+        "The proposer of a refused share asks for it to be reconsidered",
+    )
 
 
 class Notification(models.Model):
@@ -150,6 +166,26 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
     )
+    # The share it is about, named by its number only; empty where the recipient may not see
+    # the share (an adviser, a manager): then nothing in the notification points at it.
+    share = models.ForeignKey(
+        Share, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
+    )
+    # Who acted, where saying so helps (the deputy who decided, the person who asked).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # A short line of no case content: an outcome, "resubmitted after being returned".
+    detail = models.CharField(max_length=200, blank=True)
+    # The deadline the recipient has to meet, if any (a review's).
+    due_at = models.DateTimeField(null=True, blank=True)
+    # What happened, once: the same event never notifies the same person twice, however
+    # often the step that writes it is retried ("share_submitted:41:2026-12-02T09:00").
+    event = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Claimed by one delivery at a time; a claim older than claim_timeout() may be retaken,
     # so a worker killed mid-send does not lose the email.
@@ -174,8 +210,17 @@ class Notification(models.Model):
                 fields=["recipient", "break_glass_grant"],
                 name="one_notification_per_break_glass",
             ),
+            models.UniqueConstraint(
+                fields=["recipient", "event"],
+                condition=~Q(event=""),
+                name="one_notification_per_event",
+            ),
         ]
-        indexes = [models.Index(fields=["emailed_at", "email_claimed_at"])]
+        indexes = [
+            models.Index(fields=["emailed_at", "email_claimed_at"]),
+            # The unread count on every page, and a person's home.
+            models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+        ]
 
     def __str__(self) -> str:
         return self.get_kind_display()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -12,10 +13,10 @@ from django.views import View
 
 from cases.choices import ShareStatus
 from cases.people import signed_in
-from cases.services import decision_reconsider
 from permissions.lookups import get_share_to_act_on, note_viewed
-from permissions.rules import can_decide
+from permissions.rules import can_ask_reconsideration, can_decide
 
+from . import steps
 from .forms import ReconsiderationForm, apply_service_errors
 from .views import share_url
 
@@ -39,7 +40,7 @@ class ReconsiderView(View):
         form = ReconsiderationForm(request.POST if request.method == "POST" else None, share=share)
         if request.method == "POST" and form.is_valid():
             try:
-                decision = decision_reconsider(
+                decision = steps.reconsider(
                     share=share, user=signed_in(request), **form.service_kwargs()
                 )
             except ValidationError as error:
@@ -53,5 +54,47 @@ class ReconsiderView(View):
             request,
             "workflows/reconsider.html",
             {"share": share, "items": share.items.all(), "decisions": decisions, "form": form},
+            status=400 if request.method == "POST" else 200,
+        )
+
+
+class AskReconsiderationForm(forms.Form):
+    reason = forms.CharField(
+        label="Why should the refusal be looked at again?",
+        help_text=(
+            "What the decision may have missed, or what has changed since. The leads and "
+            "deputies are told at once; their answer is kept with the share."
+        ),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=4000,
+    )
+
+
+class AskReconsiderationView(View):
+    """The proposer of a refused share asks the leads and deputies to look at it again."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_ask_reconsideration)
+        refusal = share.decisions.select_related("decided_by").order_by("-decided_at", "-pk")[0]
+        note_viewed(request.user, share.case, share, refusal)
+        form = AskReconsiderationForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                steps.ask_reconsideration(
+                    share=share, user=signed_in(request), reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as error:
+                apply_service_errors(error, form)
+            else:
+                messages.success(
+                    request,
+                    "Your request was sent to the setting's leads and deputies. "
+                    "Their answer will appear on this share.",
+                )
+                return redirect(share_url(share))
+        return render(
+            request,
+            "workflows/ask_reconsideration.html",
+            {"share": share, "refusal": refusal, "form": form},
             status=400 if request.method == "POST" else 200,
         )

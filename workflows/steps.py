@@ -17,12 +17,13 @@ from viewflow.workflow.status import STATUS
 
 from cases import services
 from cases.errors import refuse
-from cases.models import Case, Decision, Release, Share
+from cases.models import Case, Consultation, Decision, ReconsiderationRequest, Release, Share
 from cases.people import Person
 
-from .emergency_alerts import alert_leads_to_emergency_release
 from .flows import ShareFlow
 from .nodes import mark_opened
+from .notifications import events
+from .notifications.emergency import alert_leads_to_emergency_release
 
 T = TypeVar("T")
 
@@ -91,10 +92,14 @@ def propose(
     return share
 
 
+def _submit_and_tell(share: Share, user: Person) -> Share:
+    submitted = services.share_submit(share=share, user=user)
+    events.share_submitted(submitted, user)
+    return submitted
+
+
 def submit(*, share: Share, user: Person) -> Share:
-    return _complete(
-        share, ShareFlow.draft, user, lambda: services.share_submit(share=share, user=user)
-    )
+    return _complete(share, ShareFlow.draft, user, lambda: _submit_and_tell(share, user))
 
 
 def save_and_submit(
@@ -109,7 +114,7 @@ def save_and_submit(
         services.share_update_draft(
             share=share, user=user, fields=fields, items=items, based_on=based_on
         )
-        return services.share_submit(share=share, user=user)
+        return _submit_and_tell(share, user)
 
     return _complete(share, ShareFlow.draft, user, work)
 
@@ -139,12 +144,27 @@ def release_in_emergency(*, share: Share, user: Person, **release: Any) -> Relea
 
 
 def decide(*, share: Share, user: Person, **decision: Any) -> Decision:
-    return _complete(
-        share,
-        ShareFlow.lead_review,
-        user,
-        lambda: services.decision_record(share=share, user=user, **decision),
-    )
+    def work() -> Decision:
+        made = services.decision_record(share=share, user=user, **decision)
+        events.share_decided(made)
+        return made
+
+    return _complete(share, ShareFlow.lead_review, user, work)
+
+
+@transaction.atomic
+def reconsider(*, share: Share, user: Person, **decision: Any) -> Decision:
+    """A refusal looked at again: not a flow step (the process ended at "refused")."""
+    made = services.decision_reconsider(share=share, user=user, **decision)
+    events.share_decided(made)
+    return made
+
+
+@transaction.atomic
+def ask_reconsideration(*, share: Share, user: Person, reason: str) -> ReconsiderationRequest:
+    request = services.reconsideration_ask(share=share, user=user, reason=reason)
+    events.reconsideration_requested(request)
+    return request
 
 
 def _approved_on_reconsideration(share: Share) -> bool:
@@ -166,3 +186,17 @@ def record_release(*, share: Share, user: Person, **release: Any) -> Release:
         if _approved_on_reconsideration(share):
             return work()
     return _complete(share, ShareFlow.record_release, user, work)
+
+
+@transaction.atomic
+def ask_advice(*, share: Share, user: Person, adviser: Any, question: str) -> Consultation:
+    consultation = services.advice_ask(share=share, user=user, adviser=adviser, question=question)
+    events.advice_asked(consultation)
+    return consultation
+
+
+@transaction.atomic
+def give_advice(*, consultation: Consultation, user: Person, advice: str) -> Consultation:
+    answered = services.advice_give(consultation=consultation, user=user, advice=advice)
+    events.advice_given(answered)
+    return answered

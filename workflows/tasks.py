@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from zoneinfo import ZoneInfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -16,9 +17,11 @@ from django.core.mail import send_mail
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 from viewflow.workflow.timers import fire_due_timers
 
 from cases import app_settings
+from cases.models import Share
 from cases.people import display_name
 
 from .family_follow_ups import chase_overdue_family_follow_ups
@@ -148,15 +151,15 @@ def deliver_notification(notification_id: int) -> bool:
     claimed_at = _claim(notification_id)
     if claimed_at is None:
         return False  # delivered already, or being delivered by another worker
-    notification = Notification.objects.select_related("recipient", "break_glass_grant__user").get(
-        pk=notification_id
-    )
+    notification = Notification.objects.select_related(
+        "recipient", "break_glass_grant__user", "actor", "share__case__organisation"
+    ).get(pk=notification_id)
     keeper = _ClaimKeeper(notification_id, claimed_at)
     keeper.start()
     try:
         if notification.recipient.email:
             send_mail(
-                subject=f"Safeshare: {notification.get_kind_display()}",
+                subject=_subject(notification),
                 message=_body(notification),
                 from_email=None,
                 recipient_list=[notification.recipient.email],
@@ -217,11 +220,25 @@ def deliver_pending_notifications() -> int:
     return count
 
 
+def _subject(notification: Notification) -> str:
+    about = f" (share #{notification.share_id})" if notification.share_id else ""
+    return f"Safeshare: {notification.get_kind_display()}{about}"
+
+
 def _body(notification: Notification) -> str:
+    """What happened, to which share by number, by whom and by when: never the child or case."""
     lines = [f"{notification.get_kind_display()}."]
     grant = notification.break_glass_grant
-    if grant is not None:  # who, never the child or the case
+    if grant is not None:
         lines.append(f"{display_name(grant.user)} used break-glass access to a case.")
+    if notification.share_id:
+        lines.append(f"Share #{notification.share_id}.")
+    if notification.detail:
+        lines.append(f"{notification.detail}.")
+    if notification.actor is not None and grant is None:
+        lines.append(f"By {display_name(notification.actor)}.")
+    if notification.due_at is not None:
+        lines.append(f"To be decided by {_local(notification.due_at, notification.share)}.")
     lines.append("")
     lines.append(
         f"Open it in Safeshare: {_absolute(notification.link)}"
@@ -229,6 +246,12 @@ def _body(notification: Notification) -> str:
         else "Please ask your setting's lead or deputy to decide it today."
     )
     return "\n".join(lines) + "\n"
+
+
+def _local(due: datetime, share: Share | None) -> str:
+    """The deadline in the setting's own time, as its people read the clock."""
+    zone = ZoneInfo(share.case.organisation.timezone) if share is not None else None
+    return date_format(timezone.localtime(due, zone), "j F Y, H:i")
 
 
 def _absolute(link: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import path
-from django.views.generic import RedirectView
 from viewflow.urls import Application
 
 from cases import views as case_views
@@ -16,7 +15,9 @@ from . import (
     family_views,
     reconsideration_views,
     views,
+    worklists,
 )
+from .notifications import views as notification_views
 from .record_views import DecisionRecordPdfView, DecisionRecordView
 from .report_views import ReportExportView, ReportsView
 
@@ -27,7 +28,7 @@ class SafeguardingApp(Application):
     app_name = "safeguarding"
     menu_template_name = "workflows/menu.html"
 
-    index_path = path("", RedirectView.as_view(pattern_name="safeguarding:case_list"), name="index")
+    index_path = path("", worklists.HomeView.as_view(), name="index")
     case_list_path = path("cases/", case_views.CaseListView.as_view(), name="case_list")
     case_detail_path = path(
         "cases/<int:pk>/", case_views.CaseDetailView.as_view(), name="case_detail"
@@ -49,16 +50,31 @@ class SafeguardingApp(Application):
         "deadlines/", deadline_views.DeadlinePolicyView.as_view(), name="deadlines"
     )
     notifications_path = path(
-        "notifications/", views.NotificationListView.as_view(), name="notifications"
+        "notifications/", notification_views.NotificationListView.as_view(), name="notifications"
+    )
+    notification_open_path = path(
+        "notifications/<int:pk>/",
+        notification_views.OpenNotificationView.as_view(),
+        name="notification_open",
+    )
+    notification_read_path = path(
+        "notifications/<int:pk>/read/",
+        notification_views.MarkNotificationReadView.as_view(),
+        name="notification_read",
     )
     emergency_release_path = path(
         "shares/<int:pk>/emergency/",
         views.EmergencyReleaseView.as_view(),
         name="emergency_release",
     )
-    review_queue_path = path("review/", views.ReviewQueueView.as_view(), name="review_queue")
+    review_queue_path = path("review/", worklists.ReviewQueueView.as_view(), name="review_queue")
     lead_review_path = path(
         "shares/<int:pk>/review/", views.LeadReviewView.as_view(), name="lead_review"
+    )
+    ask_reconsideration_path = path(
+        "shares/<int:pk>/ask-reconsideration/",
+        reconsideration_views.AskReconsiderationView.as_view(),
+        name="ask_reconsideration",
     )
     reconsider_path = path(
         "shares/<int:pk>/reconsider/",

@@ -2,7 +2,7 @@ from .children import Carer, Case, Child
 from .deadlines import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule
 from .openness import Consultation, FamilyFollowUp
 from .organisations import Membership, Organisation
-from .records import ApprovedItem, Decision, Release
+from .records import ApprovedItem, Decision, ReconsiderationRequest, Release
 from .shares import Recipient, Share, ShareItem
 from .versions import ShareVersion
 
@@ -20,6 +20,7 @@ __all__ = [
     "Membership",
     "Organisation",
     "Recipient",
+    "ReconsiderationRequest",
     "Release",
     "Share",
     "ShareItem",

@@ -84,3 +84,30 @@ class Release(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"Release of share #{self.share_id}"
+
+
+class ReconsiderationRequest(AppendOnlyModel):
+    """The proposer of a refused share asks the leads to look at the refusal again.
+
+    Answered by the reconsideration: the decision that ``reconsiders`` the refusal asked
+    about (``refusal.reconsideration``), so the request itself never changes.
+    """
+
+    share = models.ForeignKey(
+        Share, on_delete=models.PROTECT, related_name="reconsideration_requests"
+    )
+    # One request per refusal: a second would only ask the same question again.
+    refusal = models.OneToOneField(
+        Decision, on_delete=models.PROTECT, related_name="reconsideration_request"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(max_length=4000)
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(AppendOnlyModel.Meta):
+        ordering = ["requested_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Reconsideration asked for on share #{self.share_id}"

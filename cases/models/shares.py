@@ -159,6 +159,11 @@ class Share(models.Model):
     def is_draft(self) -> bool:
         return self.status == choices.ShareStatus.DRAFT
 
+    @property
+    def is_under_review(self) -> bool:
+        """Waiting for a lead's decision (a retrospective one included): its deadline runs."""
+        return self.status in choices.UNDER_REVIEW
+
 
 class ShareItem(models.Model):
     """One piece of information, chosen on its own and justified (never "the whole file")."""

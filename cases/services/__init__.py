@@ -3,7 +3,7 @@
 from ..errors import RuleViolation
 from .advice import advice_ask, advice_give, advice_preview
 from .deadlines import deadline_policies_set, deadline_policy_set, deadline_policy_version
-from .decisions import decision_reconsider, decision_record
+from .decisions import decision_reconsider, decision_record, reconsideration_ask
 from .memberships import (
     case_close,
     case_team_add,
@@ -33,6 +33,7 @@ __all__ = [
     "decision_reconsider",
     "decision_record",
     "family_told_record",
+    "reconsideration_ask",
     "release_in_emergency",
     "release_record",
     "share_propose",

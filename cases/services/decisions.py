@@ -9,7 +9,7 @@ from cases.people import Person
 from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.roles import role_in
-from permissions.rules import can_decide, can_reconsider
+from permissions.rules import can_ask_reconsideration, can_decide, can_reconsider
 
 from .. import rules
 from ..choices import (
@@ -20,7 +20,7 @@ from ..choices import (
     ShareStatus,
 )
 from ..errors import raise_if, refuse
-from ..models import ApprovedItem, Decision, Share
+from ..models import ApprovedItem, Decision, ReconsiderationRequest, Share
 from .shares import locked
 
 _STATUS_AFTER: dict[str, str] = {
@@ -243,3 +243,50 @@ def decision_reconsider(
         detail=f"{decision.get_outcome_display()}, reconsidering decision #{original.pk}",
     )
     return decision
+
+
+@transaction.atomic
+def reconsideration_ask(*, share: Share, user: Person, reason: str) -> ReconsiderationRequest:
+    """The proposer of a refused share asks the leads to look at the refusal again.
+
+    Once per refusal, and not of a refusal already upheld on reconsideration: that has had
+    its second look. The answer is the reconsideration itself (``decision_reconsider``).
+    """
+    share = locked(share)
+    if not can_ask_reconsideration(user, share):
+        raise refuse(
+            "__all__",
+            "Only the person who proposed a refused share can ask for it to be reconsidered.",
+        )
+    refusal = share.decisions.order_by("-decided_at", "-pk").first()
+    if refusal is None or refusal.outcome != Outcome.REFUSE:
+        raise refuse("__all__", "Only a refused share can be reconsidered.")
+    if refusal.reconsiders_id is not None:
+        raise refuse(
+            "__all__",
+            "This refusal was already reconsidered and upheld. Speak to your setting's lead, "
+            "or propose a new share if something has changed.",
+        )
+    if ReconsiderationRequest.objects.filter(refusal=refusal).exists():
+        raise refuse(
+            "__all__",
+            "You have already asked for this refusal to be reconsidered; the leads have it.",
+        )
+    request = ReconsiderationRequest(
+        share=share, refusal=refusal, requested_by=user, reason=reason.strip()
+    )
+    errors = rules.text_length_errors(request)
+    if not request.reason:
+        errors.setdefault("reason", []).append(
+            "Say why the refusal should be looked at again: what the lead may have missed, "
+            "or what has changed."
+        )
+    raise_if(errors)
+    request.save()
+    record_event(
+        AuditAction.RECONSIDERATION_REQUESTED,
+        share,
+        actor=user,
+        detail=f"Reconsideration of decision #{refusal.pk} asked for",
+    )
+    return request

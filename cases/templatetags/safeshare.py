@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 from django.forms import BoundField
 from django.utils.safestring import SafeString
+
+from cases import deadlines
 
 register = template.Library()
 
@@ -21,3 +25,10 @@ def described_widget(field: BoundField) -> SafeString:
     if field.errors:
         attrs["aria-invalid"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+@register.inclusion_tag("safeshare/time_left.html")
+def time_left(due: datetime | None) -> dict[str, object]:
+    """How long is left before a deadline, or how long it is overdue, in words and colour."""
+    text, overdue = deadlines.time_left(due)
+    return {"text": text, "overdue": overdue}

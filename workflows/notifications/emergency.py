@@ -14,7 +14,7 @@ from cases.choices import Role
 from cases.models import Release
 from permissions.selectors import people_to_alert
 
-from .models import Notification, NotificationKind
+from ..models import Notification, NotificationKind
 
 
 def alert_leads_to_emergency_release(release: Release) -> list[Notification]:
@@ -29,11 +29,17 @@ def alert_leads_to_emergency_release(release: Release) -> list[Notification]:
     )
     Notification.objects.bulk_create(
         Notification(
-            recipient=person, kind=NotificationKind.EMERGENCY_RELEASE, link=link, release=release
+            recipient=person,
+            kind=NotificationKind.EMERGENCY_RELEASE,
+            link=link,
+            release=release,
+            share=share,
+            actor=release.released_by,
+            due_at=share.review_due_at,
         )
         for person in people
     )
-    from .tasks import deliver_after_commit  # late import: tasks import this module's models
+    from ..tasks import deliver_after_commit  # late import: tasks import this module's models
 
     written = Notification.objects.filter(release=release)
     deliver_after_commit(written)

@@ -17,7 +17,7 @@ from cases.choices import DECIDING_ROLES
 from permissions.models import BreakGlassGrant
 from permissions.selectors import people_to_alert
 
-from .models import Notification, NotificationKind
+from ..models import Notification, NotificationKind
 
 
 def alert_leads_to_break_glass(sender: Any, grant: BreakGlassGrant, **kwargs: Any) -> None:
@@ -32,6 +32,6 @@ def alert_leads_to_break_glass(sender: Any, grant: BreakGlassGrant, **kwargs: An
         )
         for person in people
     )
-    from .tasks import deliver_after_commit  # late import: tasks import this module's models
+    from ..tasks import deliver_after_commit  # late import: tasks import this module's models
 
     deliver_after_commit(Notification.objects.filter(break_glass_grant=grant))

@@ -1,0 +1,61 @@
+"""Writing notifications for an event: once per person, however often the event is retried."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from cases.models import Share
+
+from ..models import Notification
+
+
+def notify(
+    people: Iterable[Any],
+    kind: str,
+    *,
+    event: str,
+    link: str,
+    share: Share | None = None,
+    actor: Any = None,
+    detail: str = "",
+    due_at: datetime | None = None,
+) -> list[Notification]:
+    """One notification of this event for each person (never the one who acted).
+
+    ``event`` names what happened uniquely ("share_submitted:41:<when>"): a row that exists
+    already for a person is left as it is, so a retried step never tells anyone twice.
+    Returns the rows written now, whose delivery is queued for after commit.
+    """
+    recipients = {person.pk: person for person in people if actor is None or person.pk != actor.pk}
+    if not recipients:
+        return []
+    already = set(
+        Notification.objects.filter(event=event, recipient__in=recipients).values_list(
+            "recipient_id", flat=True
+        )
+    )
+    rows = [
+        Notification(
+            recipient=person,
+            kind=kind,
+            event=event,
+            link=link,
+            share=share,
+            actor=actor,
+            detail=detail[:200],
+            due_at=due_at,
+        )
+        for pk, person in recipients.items()
+        if pk not in already
+    ]
+    # ignore_conflicts: two deliveries of the same retried step racing here both end well.
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    written = Notification.objects.filter(
+        event=event, recipient__in=[row.recipient_id for row in rows]
+    )
+    from ..tasks import deliver_after_commit  # late import: tasks import the models too
+
+    deliver_after_commit(written)
+    return list(written)

@@ -1,0 +1,194 @@
+"""What needs a person now: their home page, and a lead's review queue.
+
+Both read only through ``permissions`` selectors, count in the database and keep a fixed
+number of queries whatever the length of the lists (tests/test_worklists.py counts them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views import View
+from django.views.generic import ListView
+
+from cases.choices import ShareStatus, Urgency
+from cases.deadlines import time_left
+from cases.models import Decision, Share
+from cases.people import signed_in
+from permissions.lookups import note_viewed
+from permissions.selectors import (
+    advice_asked_of,
+    break_glass_grants_to_review,
+    family_follow_ups_for,
+    reconsideration_requests_for,
+    review_queue_for,
+    settings_where,
+    share_list_for,
+)
+
+from .models import Notification, NotificationKind
+
+# How many rows of each list the home page shows; its count links to the whole list.
+HOME_ROWS = 10
+
+
+def end_of_today() -> datetime:
+    """Midnight tonight, on the site's clock: what "due today" runs up to."""
+    now = timezone.localtime()
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class QueueFilter(forms.Form):
+    state = forms.ChoiceField(
+        label="Show",
+        required=False,
+        choices=[
+            ("", "Everything awaiting a decision"),
+            ("overdue", "Overdue"),
+            ("due_today", "Due today"),
+            ("retrospective", "Retrospective reviews of emergency releases"),
+            ("first_review", "Submitted shares (not yet released)"),
+        ],
+    )
+    urgency = forms.ChoiceField(
+        label="Urgency", required=False, choices=[("", "Any urgency"), *Urgency.choices]
+    )
+
+    def narrow(self, shares: QuerySet[Share]) -> QuerySet[Share]:
+        if not self.is_valid():
+            return shares
+        now = timezone.now()
+        state = self.cleaned_data["state"]
+        if state == "overdue":
+            shares = shares.filter(review_due_at__lt=now)
+        elif state == "due_today":
+            shares = shares.filter(review_due_at__gte=now, review_due_at__lt=end_of_today())
+        elif state == "retrospective":
+            shares = shares.filter(status=ShareStatus.RELEASED_IN_EMERGENCY)
+        elif state == "first_review":
+            shares = shares.filter(status=ShareStatus.AWAITING_REVIEW)
+        if self.cleaned_data["urgency"]:
+            shares = shares.filter(urgency=self.cleaned_data["urgency"])
+        return shares
+
+
+@dataclass
+class QueueRow:
+    share: Share
+    time_left: str
+    overdue: bool
+
+
+class ReviewQueueView(ListView):
+    """Everything awaiting a decision in the settings the person decides for, overdue first,
+    then by deadline; and the requests to reconsider a refusal."""
+
+    template_name = "workflows/review_queue.html"
+    context_object_name = "shares"
+    paginate_by = 50
+
+    def get_queryset(self) -> Any:
+        self.filter_form = QueueFilter(self.request.GET or None)
+        return self.filter_form.narrow(review_queue_for(self.request.user))
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        now = timezone.now()
+        context["rows"] = [
+            QueueRow(share, *time_left(share.review_due_at, now)) for share in context["shares"]
+        ]
+        context["filter_form"] = self.filter_form
+        context["filtered"] = self.filter_form.is_bound
+        context["reconsideration_requests"] = list(
+            reconsideration_requests_for(self.request.user)[: self.paginate_by]
+        )
+        return context
+
+
+def _latest_decision(field: str) -> Subquery:
+    latest = Decision.objects.filter(share=OuterRef("pk")).order_by("-decided_at", "-pk")
+    return Subquery(latest.values(field)[:1])
+
+
+_DECISION_KINDS = (
+    NotificationKind.SHARE_DECIDED,
+    NotificationKind.SHARE_RETURNED,
+    NotificationKind.DECIDED_FOR_LEAD,
+)
+
+
+class HomeView(View):
+    """Where everyone lands after signing in: what needs them now, most urgent first."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = signed_in(request)
+        context: dict[str, Any] = {"decides": settings_where(user, "cases.decide_shares").exists()}
+        if context["decides"]:
+            context.update(self._lead_work(user))
+        context.update(self._own_work(user))
+        return render(request, "workflows/home.html", context)
+
+    def _lead_work(self, user: Any) -> dict[str, Any]:
+        now, tonight = timezone.now(), end_of_today()
+        queue = review_queue_for(user)
+        counts = queue.aggregate(
+            overdue=Count("pk", filter=Q(review_due_at__lt=now)),
+            due_today=Count("pk", filter=Q(review_due_at__gte=now, review_due_at__lt=tonight)),
+            retrospective=Count("pk", filter=Q(status=ShareStatus.RELEASED_IN_EMERGENCY)),
+            oldest_due=Min("review_due_at"),
+        )
+        pressing = [
+            QueueRow(share, *time_left(share.review_due_at, now))
+            for share in queue.filter(review_due_at__lt=tonight)[:HOME_ROWS]
+        ]
+        oldest = counts["oldest_due"]
+        return {
+            "overdue_count": counts["overdue"],
+            "oldest_overdue": time_left(oldest, now)[0] if counts["overdue"] else "",
+            "due_today_count": counts["due_today"],
+            "retrospective_count": counts["retrospective"],
+            "pressing": pressing,
+            "families_overdue": family_follow_ups_for(user).filter(due_at__lt=now).count(),
+            "break_glass_unreviewed": break_glass_grants_to_review(user)
+            .filter(reviewed_at__isnull=True)
+            .count(),
+            "reconsiderations": reconsideration_requests_for(user).count(),
+        }
+
+    def _own_work(self, user: Any) -> dict[str, Any]:
+        drafts = list(
+            share_list_for(user)
+            .filter(proposed_by=user, status=ShareStatus.DRAFT)
+            .annotate(
+                last_outcome=_latest_decision("outcome"), last_decision=_latest_decision("pk")
+            )
+            .order_by("-updated_at", "-pk")[: HOME_ROWS * 2]
+        )
+        returned = [share for share in drafts if share.last_outcome == "return"][:HOME_ROWS]
+        notes = Decision.objects.select_related("decided_by").in_bulk(
+            [share.last_decision for share in returned]
+        )
+        for share in returned:
+            share.return_note = notes[share.last_decision]
+            # The lead's note is a decision's content: reading it here is a reading like any.
+            note_viewed(user, share.case, share.return_note)
+        unseen_decisions = list(
+            Notification.objects.filter(
+                recipient=user, read_at__isnull=True, kind__in=_DECISION_KINDS
+            )
+            .select_related("actor")
+            .order_by("-created_at", "-pk")[:HOME_ROWS]
+        )
+        return {
+            "returned": returned,
+            "drafts": [share for share in drafts if share.last_outcome != "return"][:HOME_ROWS],
+            "unseen_decisions": unseen_decisions,
+            "advice_awaiting": advice_asked_of(user).filter(answered_at__isnull=True).count(),
+        }
