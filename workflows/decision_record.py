@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from cases import choices
-from cases.models import Decision, Release, Share, ShareVersion
+from cases.models import Decision, ReconsiderationRequest, Release, Share, ShareVersion
 from cases.people import display_name
 from permissions.selectors import share_history_for
 
@@ -399,19 +399,44 @@ def _decision_block(
     return Fields(f"Decision {number}: {decision.get_outcome_display()}", tuple(rows))
 
 
+def _request_block(
+    asked: ReconsiderationRequest, number_of: dict[int, int], when: _Clock
+) -> Fields:
+    """The proposer's request to look again at a refusal, and which decision answered it."""
+    answer = next(
+        (pk for pk, reconsiders in number_of.items() if reconsiders == asked.refusal_id), None
+    )
+    return Fields(
+        "Reconsideration asked for",
+        (
+            ("Asked by", f"{display_name(asked.requested_by)} on {when(asked.requested_at)}"),
+            ("Why", asked.reason),
+            ("Answered by", f"decision {answer}" if answer else "Not answered yet"),
+        ),
+    )
+
+
 def _decisions(
     decisions: list[Decision],
     version: ShareVersion | None,
     release: Release | None,
     when: _Clock,
+    requests: list[ReconsiderationRequest],
 ) -> Section:
     numbers = _item_numbers(version)
     # After an emergency release every decision is a retrospective review of what had gone.
     sent_before = release.sent_at if release is not None and release.decision_id is None else None
-    blocks: tuple[Block, ...] = tuple(
-        _decision_block(n, d, when, numbers, sent_before) for n, d in enumerate(decisions, start=1)
-    ) or (Text("", ("No decision has been made.",)),)
-    return Section("decisions", "Decisions and their reasons", blocks)
+    # Decision number -> the pk of the decision it reconsiders, to name a request's answer.
+    reconsidering = {n: d.reconsiders_id for n, d in enumerate(decisions, start=1)}
+    asked_about = {asked.refusal_id: asked for asked in requests}
+    blocks: list[Block] = []
+    for n, decision in enumerate(decisions, start=1):
+        blocks.append(_decision_block(n, decision, when, numbers, sent_before))
+        if decision.pk in asked_about:
+            blocks.append(_request_block(asked_about[decision.pk], reconsidering, when))
+    if not blocks:
+        blocks.append(Text("", ("No decision has been made.",)))
+    return Section("decisions", "Decisions and their reasons", tuple(blocks))
 
 
 def _release(share: Share, release: Release | None, when: _Clock) -> Section:
@@ -533,7 +558,13 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
         items,
         _consultations(share, when),
         _steps(share, reader, when),
-        _decisions(decisions, latest, release, when),
+        _decisions(
+            decisions,
+            latest,
+            release,
+            when,
+            list(share.reconsideration_requests.select_related("requested_by")),
+        ),
         *_endings(share),
         _release(share, release, when),
         _audit(sequence, digest, this_copy),

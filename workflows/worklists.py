@@ -6,6 +6,7 @@ number of queries whatever the length of the lists (tests/test_worklists.py coun
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -172,13 +173,16 @@ class HomeView(View):
             .order_by("-updated_at", "-pk")[: HOME_ROWS * 2]
         )
         returned = [share for share in drafts if share.last_outcome == "return"][:HOME_ROWS]
-        notes = Decision.objects.select_related("decided_by").in_bulk(
+        notes = Decision.objects.select_related("decided_by", "share__case").in_bulk(
             [share.last_decision for share in returned]
         )
+        read_by_case: dict[Any, list[Decision]] = defaultdict(list)
         for share in returned:
             share.return_note = notes[share.last_decision]
-            # The lead's note is a decision's content: reading it here is a reading like any.
-            note_viewed(user, share.case, share.return_note)
+            read_by_case[share.case].append(share.return_note)
+        # The lead's note is a decision's content: reading it here is a reading like any.
+        for case, read in read_by_case.items():
+            note_viewed(user, case, *read)
         unseen_decisions = list(
             Notification.objects.filter(
                 recipient=user, read_at__isnull=True, kind__in=_DECISION_KINDS

@@ -1,0 +1,191 @@
+"""What needs a person now: the review queue by deadline, and everyone's home page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from cases import choices
+from cases.models import Share
+from permissions.models import AuditAction, AuditEntry
+from workflows import steps
+from workflows.models import Notification
+
+from .factories import complete_fields, item
+from .http_helpers import page_text, url
+
+MONDAY_9AM = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)  # 09:00 in London
+Urgency = choices.Urgency
+
+
+@pytest.fixture(autouse=True)
+def clock(time_machine: Any) -> Any:
+    time_machine.move_to(MONDAY_9AM, tick=False)
+    return time_machine
+
+
+def submitted_share(case: Any, user: Any, recipient: Any, urgency: str = Urgency.ROUTINE) -> Share:
+    share = steps.propose(
+        case=case, user=user, fields=complete_fields(recipient, urgency=urgency), items=[item()]
+    )
+    return steps.submit(share=share, user=user)
+
+
+@pytest.fixture
+def queue(case: Any, practitioner: Any, recipient: Any, clock: Any) -> dict[str, Share]:
+    """An overdue routine share (submitted last week), one due in an hour, one due tonight."""
+    clock.move_to(MONDAY_9AM - timedelta(days=7), tick=False)
+    overdue = submitted_share(case, practitioner, recipient, Urgency.ROUTINE)
+    clock.move_to(MONDAY_9AM, tick=False)
+    routine = submitted_share(case, practitioner, recipient, Urgency.ROUTINE)
+    urgent = submitted_share(case, practitioner, recipient, Urgency.URGENT)
+    immediate = submitted_share(case, practitioner, recipient, Urgency.IMMEDIATE)
+    return {"overdue": overdue, "routine": routine, "urgent": urgent, "immediate": immediate}
+
+
+def rows(page: str) -> list[int]:
+    """The share numbers in the queue's table, in order."""
+    import re
+
+    table = page.split("Reconsiderations asked for")[0]
+    return [int(n) for n in re.findall(r"Review share #(\d+)", table)]
+
+
+def test_the_queue_is_overdue_first_then_by_deadline_with_time_left_in_words(
+    client: Any, lead: Any, queue: dict[str, Share]
+) -> None:
+    client.force_login(lead)
+    page = page_text(client.get(url("review_queue")))
+
+    expected = [queue[k].pk for k in ("overdue", "immediate", "urgent", "routine")]
+    assert rows(page) == expected
+    # Three working days from last Monday, a bank holiday: due Friday as the day began.
+    assert "overdue by 3 days" in page
+    assert "1 hour left" in page
+    html = client.get(url("review_queue")).content.decode()
+    assert 'class="ss-time-left ss-time-left--overdue">overdue by' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("state=overdue", ["overdue"]),
+        ("state=due_today", ["immediate", "urgent"]),
+        ("urgency=routine", ["overdue", "routine"]),
+        ("state=overdue&urgency=urgent", []),
+        ("state=nonsense", ["overdue", "immediate", "urgent", "routine"]),
+    ],
+)
+def test_the_queue_filters_by_state_and_urgency(
+    client: Any, lead: Any, queue: dict[str, Share], query: str, expected: list[str]
+) -> None:
+    client.force_login(lead)
+    response = client.get(f"{url('review_queue')}?{query}")
+    assert response.status_code == 200
+    assert rows(page_text(response)) == [queue[k].pk for k in expected]
+
+
+def test_the_queue_costs_the_same_queries_with_three_shares_or_thirty(
+    client: Any, lead: Any, case: Any, practitioner: Any, recipient: Any
+) -> None:
+    for _ in range(3):
+        submitted_share(case, practitioner, recipient)
+    client.force_login(lead)
+    client.get(url("review_queue"))
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url("review_queue")).status_code == 200
+        return len(queries)
+
+    few = cost()
+    for _ in range(27):
+        submitted_share(case, practitioner, recipient)
+    assert cost() == few
+
+
+def test_a_retrospective_review_is_marked_in_the_queue(
+    client: Any, lead: Any, case: Any, practitioner: Any, recipient: Any
+) -> None:
+    from .test_emergency_release import release_now
+
+    share = steps.propose(
+        case=case,
+        user=practitioner,
+        fields=complete_fields(recipient, urgency=Urgency.IMMEDIATE),
+        items=[item()],
+    )
+    release_now(share, practitioner, sent_at=timezone.now())
+    client.force_login(lead)
+    page = page_text(client.get(f"{url('review_queue')}?state=retrospective"))
+    assert rows(page) == [share.pk]
+    assert "Already released in an emergency" in page
+
+
+def test_the_leads_home_lists_what_needs_them_most_urgent_first(
+    client: Any, lead: Any, queue: dict[str, Share], practitioner: Any
+) -> None:
+    refused = queue["routine"]
+    steps.decide(
+        share=refused,
+        user=lead,
+        outcome=choices.Outcome.REFUSE,
+        refusal_reason=choices.RefusalReason.ALREADY_HELD,
+        reasons="Already held.",
+    )
+    steps.ask_reconsideration(share=refused, user=practitioner, reason="The police asked us.")
+
+    client.force_login(lead)
+    page = page_text(client.get(url("index")))
+    assert "1 review overdue : the oldest is overdue by 3 days" in page
+    assert "2 reviews due today" in page
+    assert "1 reconsideration asked for" in page
+    order = [page.index(f"Review share #{queue[k].pk}") for k in ("overdue", "immediate", "urgent")]
+    assert order == sorted(order)
+    html = client.get(url("index")).content.decode()
+    assert f'href="{url("review_queue")}?state=overdue"' in html
+
+
+def test_a_practitioners_home_shows_a_returned_share_with_the_leads_note_and_decisions(
+    client: Any, lead: Any, practitioner: Any, case: Any, recipient: Any
+) -> None:
+    returned = submitted_share(case, practitioner, recipient)
+    steps.decide(
+        share=returned,
+        user=lead,
+        outcome=choices.Outcome.RETURN,
+        reasons="Say which of the two schools the referral is for.",
+    )
+    approved = submitted_share(case, practitioner, recipient)
+    steps.decide(share=approved, user=lead, outcome=choices.Outcome.APPROVE, reasons="Needed.")
+    still_a_draft = steps.propose(
+        case=case, user=practitioner, fields=complete_fields(recipient), items=[item()]
+    )
+
+    client.force_login(practitioner)
+    page = page_text(client.get(url("index")))
+    assert "Returned to you" in page
+    assert "Say which of the two schools the referral is for." in page
+    assert f"Share #{approved.pk} : Approve" in page
+    assert f"Share #{still_a_draft.pk}" in page
+    # Reading the lead's note on the home page is logged like any reading of a decision.
+    assert AuditEntry.objects.filter(
+        action=AuditAction.VIEW_DECISION, actor=practitioner, share=returned
+    ).exists()
+
+    # Once the decision's notification is opened it is no longer "not yet seen".
+    seen = Notification.objects.get(recipient=practitioner, share=approved)
+    client.get(url("notification_open", seen.pk))
+    assert f"Share #{approved.pk} : Approve" not in page_text(client.get(url("index")))
+
+
+def test_a_manager_or_auditor_home_has_no_lead_work(client: Any, manager: Any) -> None:
+    client.force_login(manager)
+    page = page_text(client.get(url("index")))
+    assert "As a lead or deputy" not in page
+    assert "Nothing of yours is waiting" in page
