@@ -90,7 +90,7 @@ def test_a_submitted_share_tells_every_lead_and_deputy_with_its_deadline(
     assert notification.link == url("lead_review", share.pk)
     [email] = emails_to("grace")
     assert f"share #{share.pk}" in email.subject
-    assert "To be decided by" in email.body
+    assert "Due by" in email.body
     assert url("lead_review", share.pk) in email.body
     names_nothing_of_the_case(share)
 

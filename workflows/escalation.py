@@ -68,8 +68,16 @@ def _notify(share: Share, level: str, escalation: Escalation) -> None:
         if level != EscalationLevel.MANAGER
         else ""
     )
+    # Which share, by number, and by when: a manager chasing the leads can name it to them.
     notifications = [
-        Notification(recipient=person, kind=_KIND[level], link=link, escalation=escalation)
+        Notification(
+            recipient=person,
+            kind=_KIND[level],
+            link=link,
+            escalation=escalation,
+            share=share,
+            due_at=escalation.review_due_at,
+        )
         for person in people_to_alert(share.case.organisation, _WHO[level])
     ]
     Notification.objects.bulk_create(notifications)

@@ -40,6 +40,8 @@ def _chase(follow_up: FamilyFollowUp) -> bool:
             kind=NotificationKind.FAMILY_FOLLOW_UP_OVERDUE,
             link=link,
             family_follow_up=follow_up,
+            share=follow_up.share,
+            due_at=follow_up.due_at,
         )
         for person in _people_to_chase(follow_up)
     ]

@@ -243,6 +243,36 @@ class DecisionForm(forms.Form):
             del self.fields["approved_items"]
             del self.fields["conditions"]
 
+    # The fields only some outcomes use. The page shows each only once its outcome is
+    # chosen (CSS, so it works without JavaScript); whatever else is posted is dropped.
+    OUTCOMES_USING: dict[str, tuple[str, ...]] = {
+        "approved_items": (choices.Outcome.APPROVE_IN_PART,),
+        "refusal_reason": (choices.Outcome.REFUSE,),
+        "conditions": (choices.Outcome.APPROVE, choices.Outcome.APPROVE_IN_PART),
+    }
+
+    def outcome_classes(self, name: str) -> str:
+        """The CSS classes that show a field only for the outcomes that use it."""
+        outcomes = self.OUTCOMES_USING.get(name)
+        if not outcomes:
+            return ""
+        return " ".join(["ss-for-outcome", *(f"ss-for-{outcome}" for outcome in outcomes)])
+
+    def fields_by_outcome(self) -> list[tuple[forms.BoundField, str]]:
+        """Each field, with the classes that tie it to its outcomes (empty: always shown)."""
+        return [(self[name], self.outcome_classes(name)) for name in self.fields]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        outcome = cleaned.get("outcome")
+        for name, outcomes in self.OUTCOMES_USING.items():
+            if name in self.fields and outcome not in outcomes:
+                # Left over from an outcome chosen then changed, and hidden from the
+                # person: neither kept nor a reason to refuse the form.
+                cleaned.pop(name, None)
+                self.errors.pop(name, None)
+        return cleaned
+
     def service_kwargs(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         data["approved_item_ids"] = data.pop("approved_items", [])

@@ -238,7 +238,7 @@ def _body(notification: Notification) -> str:
     if notification.actor is not None and grant is None:
         lines.append(f"By {display_name(notification.actor)}.")
     if notification.due_at is not None:
-        lines.append(f"To be decided by {_local(notification.due_at, notification.share)}.")
+        lines.append(f"Due by {_local(notification.due_at, notification.share)}.")
     lines.append("")
     lines.append(
         f"Open it in Safeshare: {_absolute(notification.link)}"

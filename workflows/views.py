@@ -16,14 +16,15 @@ from django.views import View
 from django.views.generic import ListView
 
 from cases import rules
-from cases.choices import ShareStatus
-from cases.models import Release, Share
+from cases.choices import Outcome, ShareStatus
+from cases.models import Decision, Release, Share
 from cases.people import signed_in
 from cases.services import share_update_draft
 from cases.services.shares import SHARE_FIELDS, draft_version
+from cases.version_changes import version_changes
 from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
 from permissions.rules import can_decide, can_edit_draft, can_propose_share, can_record_release
-from permissions.selectors import recipient_choices_for, review_queue_for
+from permissions.selectors import advice_sought_on, recipient_choices_for, review_queue_for
 
 from . import steps
 from .flows import ShareFlow
@@ -37,7 +38,7 @@ from .forms import (
     apply_service_errors,
     item_initial,
 )
-from .models import Notification, ShareProcess
+from .models import ShareProcess
 
 
 def share_url(share: Share) -> str:
@@ -313,12 +314,17 @@ class LeadReviewView(View):
             if share.status == ShareStatus.RELEASED_IN_EMERGENCY
             else None
         )
+        decisions = list(share.decisions.select_related("decided_by", "version"))
+        # Golden rule 3: the advice asked on the draft, as the adviser was shown it. Its
+        # share and case come along, so logging each one read costs no query of its own.
+        consultations = list(advice_sought_on(request.user, share).select_related("share__case"))
         note_viewed(
             request.user,
             share.case,
             share,
-            *share.decisions.all(),
+            *decisions,
             *([release] if release else []),
+            *consultations,
         )
         form = DecisionForm(request.POST if request.method == "POST" else None, share=share)
         if request.method == "POST":
@@ -341,9 +347,37 @@ class LeadReviewView(View):
         return render(
             request,
             "workflows/lead_review.html",
-            {"share": share, "items": share.items.all(), "form": form, "release": release},
+            {
+                "share": share,
+                "items": share.items.all(),
+                "form": form,
+                "release": release,
+                "consultations": consultations,
+                # Golden rule 2: a promise to tell the family, kept or still open.
+                "follow_ups": list(share.family_follow_ups.select_related("recorded_by")),
+                "now": timezone.now(),
+                **_since_returned(share, decisions),
+            },
             status=400 if request.method == "POST" else 200,
         )
+
+
+def _since_returned(share: Share, decisions: list[Decision]) -> dict[str, Any]:
+    """For a share sent back and submitted again: the lead's note, and what changed since.
+
+    The comparison is between the version the return was decided on and the one now
+    awaiting review; an older return without its version is shown without a comparison.
+    """
+    returned = next((d for d in reversed(decisions) if d.outcome == Outcome.RETURN), None)
+    if returned is None:
+        return {"returned": None, "changes": None}
+    before, after = returned.version, share.versions.order_by("-number").first()
+    changes = (
+        version_changes(before, after)
+        if before is not None and after is not None and after.pk != before.pk
+        else None
+    )
+    return {"returned": returned, "changes": changes}
 
 
 class RecordReleaseView(View):
@@ -395,18 +429,3 @@ def _item_errors_by_pk(error: ValidationError, approved: list[Any]) -> Validatio
                 messages_ = [f"Item {item.position + 1}: {message}" for message in messages_]
         renamed.setdefault(key, []).extend(messages_)
     return ValidationError(renamed)
-
-
-class NotificationListView(ListView):
-    """The person's own notifications: what kind of thing needs them, and a link."""
-
-    template_name = "workflows/notifications.html"
-    context_object_name = "notifications"
-    paginate_by = 50
-
-    def get_queryset(self) -> Any:
-        return Notification.objects.filter(recipient=signed_in(self.request))
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.get_queryset().filter(read_at__isnull=True).update(read_at=timezone.now())
-        return redirect("safeguarding:notifications")

@@ -58,7 +58,8 @@ def _outcome_errors(
         return errors
     if outcome == Outcome.REFUSE and not refusal_reason:
         errors["refusal_reason"] = ["Choose the main reason for refusing."]
-    if refusal_reason and refusal_reason not in RefusalReason.values:
+    # A reason for refusing matters only to a refusal; any other outcome ignores it.
+    if outcome == Outcome.REFUSE and refusal_reason and refusal_reason not in RefusalReason.values:
         errors["refusal_reason"] = ["Choose a reason from the list."]
     if not reasons.strip():
         reason_prompts: dict[str, str] = {
@@ -120,7 +121,12 @@ def _write(
         outcome=outcome,
         refusal_reason=refusal_reason if outcome == Outcome.REFUSE else "",
         reasons=reasons.strip(),
-        conditions=conditions.strip() if approving else "",
+        # Conditions bind a release still to be made: an emergency release has already gone.
+        conditions=(
+            conditions.strip()
+            if approving and share.status != ShareStatus.RELEASED_IN_EMERGENCY
+            else ""
+        ),
         decided_by=user,
         capacity=capacity,
         self_approval_rationale=self_approval_rationale.strip(),
