@@ -389,16 +389,19 @@ EXPECTED: dict[str, Expect] = {
     # Only the person asked finds a question, whoever else may see its share: the case's own
     # lead gets 404 for advice asked of a colleague.
     "safeguarding/advice/<int:pk>/": Expect(everyone(200)),
-    "share/": Expect(everyone(200)),
-    "share/flows/": Expect(everyone(200)),
+    # viewflow's retired lists send everyone on to the Safeguarding page with that work
+    # (tests/test_workflow_pages.py says where).
+    "share/": Expect(everyone(302)),
+    "share/flows/": Expect(everyone(302)),
+    "share/tasks/": Expect(everyone(302)),
+    "share/inbox/": Expect(everyone(302)),
+    "share/queue/": Expect(everyone(302)),
+    "share/archive/": Expect(everyone(302)),
+    # A share's steps, linked from its page, and the flow's diagrams.
     "share/<int:process_pk>/": Expect(everyone(200)),
     "share/<int:process_pk>/cancel/": Expect(everyone(403)),
-    "share/tasks/": Expect(everyone(200)),
     "share/chart/": Expect(everyone(200)),
     "share/<int:process_pk>/chart/": Expect(everyone(200)),
-    "share/inbox/": Expect(everyone(200)),
-    "share/queue/": Expect(everyone(200)),
-    "share/archive/": Expect(everyone(200)),
 }
 EXPECTED.update(
     {
@@ -652,10 +655,8 @@ SAMPLE = [
     "safeguarding/cases/<int:pk>/",
     "safeguarding/shares/<int:pk>/",
     "safeguarding/shares/<int:pk>/review/",
-    "share/flows/",
     "share/<int:process_pk>/",
-    "share/tasks/",
-    "share/archive/",
+    "share/<int:process_pk>/chart/",
     task_route("draft", "detail"),
 ]
 
@@ -672,10 +673,9 @@ SKIPPED_HELPERS = {
     "case list": ("cases.views.case_list_for", Case),
     # The selector itself: every share list and lookup built on it.
     "selectors.case_list_for": ("permissions.selectors.case_list_for", Case),
-    # viewflow's pages: the 404 guard and the scoped process list.
+    # viewflow's pages: the 404 guard and the scoped process page. (Its task lists, the
+    # only pages whose rows ShareTaskQuerySet narrowed, are no longer served.)
     "workflow pages": ("workflows.viewsets.share_list_for", Share),
-    # viewflow's task lists.
-    "task lists": ("workflows.models.share_list_for", Share),
 }
 
 

@@ -351,7 +351,7 @@ def test_an_ended_membership_closes_every_door(client: Any, demo: Demo, username
 
     all_404(person, pages)
     first_process = reverse("share:process_detail", args=[1])
-    for list_page in (url("case_list"), url("my_shares"), reverse("share:process_list")):
+    for list_page in (url("case_list"), url("my_shares"), url("review_queue")):
         body = person.get(list_page).content.decode()
         assert not any(name in body for pair in NAMES.values() for name in pair), list_page
         assert url("share_detail", 1) not in body and f'href="{first_process}' not in body

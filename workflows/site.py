@@ -7,6 +7,9 @@ name, so the prefix is the host's choice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from django.urls import path
 from viewflow.urls import Site
 
@@ -15,7 +18,18 @@ from cases import app_settings
 from .urls import SafeguardingApp
 from .viewsets import ShareFlowViewset
 
-site = Site(
+
+class SafeshareSite(Site):
+    def menu_items(self) -> Iterator[Any]:
+        # The Safeguarding application is the one place for the work. viewflow's pages for
+        # the share flow stay mounted for what a share's page links to (its steps), but they
+        # are no application of their own to go to: their lists answer with a redirect.
+        for app in super().menu_items():
+            if not isinstance(app, ShareFlowViewset):
+                yield app
+
+
+site = SafeshareSite(
     title=app_settings.get("SAFESHARE_SITE_TITLE"),
     viewsets=[SafeguardingApp(), ShareFlowViewset(icon="assignment", title="Share workflow")],
 )
