@@ -35,7 +35,7 @@ from viewflow.workflow.timers import fire_due_timers
 from cases.choices import ShareStatus
 from cases.models import Case, Consultation, FamilyFollowUp, Share
 from workflows.demo import seed_demo
-from workflows.models import ShareProcess, ShareTask
+from workflows.models import Notification, ShareProcess, ShareTask
 
 from .seeded import seeded_once
 
@@ -93,6 +93,7 @@ class Demo:
     missing_pk: int = 999_999
     by_reference: dict[str, int] = field(default_factory=dict)
     consultations: list[Record] = field(default_factory=list)
+    notifications: list[Record] = field(default_factory=list)
 
     def share(self, status: str, reference_prefix: str = "OAK") -> Record:
         return next(
@@ -157,6 +158,15 @@ def _load_demo() -> Demo:
                 owner=c.adviser.username,
             )
             for c in Consultation.objects.select_related("adviser", "share__case").order_by("pk")
+        ],
+        notifications=[
+            Record(
+                "notification",
+                n.pk,
+                f"notification #{n.pk} to {n.recipient.username}",
+                owner=n.recipient.username,
+            )
+            for n in Notification.objects.select_related("recipient").order_by("pk")
         ],
     )
 
@@ -272,6 +282,17 @@ def _reconsider_step(persona: str, share: Record | None) -> int:
     return 200 if share.status == ShareStatus.REFUSED else 302
 
 
+def _ask_reconsideration_step(persona: str, share: Record | None) -> int:
+    """Only the proposer of a refused share may ask; on any other, refused like any step."""
+    assert share is not None
+    return 200 if share.proposer == persona and share.status == ShareStatus.REFUSED else 403
+
+
+def _own_notification(status: int) -> Rule:
+    """Following one's own notification: on to where it points (which checks access again)."""
+    return lambda persona, notification: status
+
+
 def _family_told_step(persona: str, share: Record | None) -> int:
     """The proposer or a lead records that the family was told, while a promise is open."""
     assert share is not None
@@ -354,7 +375,8 @@ EXPECTED: dict[str, Expect] = {
     # Signing out is a POST; a GET is refused the same way for everyone signed in.
     "accounts/logout/": Expect(everyone(405)),
     "": Expect(everyone(302)),
-    "safeguarding/": Expect(everyone(302)),
+    # Everyone's home: what needs them now, from their own work and their own settings.
+    "safeguarding/": Expect(everyone(200)),
     "safeguarding/cases/": Expect(everyone(200)),
     "safeguarding/cases/<int:pk>/": Expect(everyone(200)),
     "safeguarding/cases/<int:case_pk>/propose/": Expect(only(MAY_PROPOSE)),
@@ -365,6 +387,11 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/shares/<int:pk>/emergency/": Expect(_proposer_step({ShareStatus.DRAFT})),
     "safeguarding/review/": Expect(everyone(200)),
     "safeguarding/notifications/": Expect(everyone(200)),
+    # One's own notifications only: anyone else's, like one that does not exist, is not found.
+    "safeguarding/notifications/<int:pk>/": Expect(_own_notification(302)),
+    # POST only (a "mark as read" button): a GET is refused before any lookup.
+    "safeguarding/notifications/<int:pk>/read/": Expect(everyone(405), outside=405),
+    "safeguarding/shares/<int:pk>/ask-reconsideration/": Expect(_ask_reconsideration_step),
     "safeguarding/deadlines/": Expect(only(SETS_DEADLINES)),
     "safeguarding/shares/<int:pk>/review/": Expect(_decider_step),
     # POST only: a GET is refused before any lookup, identically for a case one may see, one
@@ -481,6 +508,9 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
             )
         )
         return found
+    if route.startswith("safeguarding/notifications/<int:pk>"):
+        notes = [*demo.notifications, missing]
+        return [Probe(_fill(route, pk=n.pk), n.label, n, n.owner == persona) for n in notes]
     if route.startswith("safeguarding/advice/<int:pk>"):
         asked = [*demo.consultations, missing]
         return [Probe(_fill(route, pk=c.pk), c.label, c, c.owner == persona) for c in asked]

@@ -36,6 +36,7 @@ from cases.models import (
     Decision,
     FamilyFollowUp,
     Recipient,
+    ReconsiderationRequest,
     Release,
     Share,
     ShareItem,
@@ -43,6 +44,7 @@ from cases.models import (
 from cases.rules import EARLIEST_PLAUSIBLE, MAX_ITEMS_PER_SHARE
 from permissions.models import BreakGlassGrant
 from workflows.demo import seed_demo
+from workflows.models import Notification
 
 from .http_helpers import form_data, form_field_names
 from .seeded import seeded_once
@@ -63,6 +65,8 @@ ENDPOINTS = (
     Endpoint("emergency_release", "share"),
     Endpoint("lead_review", "share"),
     Endpoint("reconsider", "share"),
+    Endpoint("ask_reconsideration", "share"),
+    Endpoint("notification_read", "notification"),
     Endpoint("family_told", "share"),
     Endpoint("record_release", "share"),
     Endpoint("advice_ask", "share"),
@@ -82,6 +86,7 @@ READ_ONLY = {
     "my_shares",
     "share_detail",
     "notifications",
+    "notification_open",
     "review_queue",
     "family_follow_ups",
     "chronology",
@@ -97,6 +102,8 @@ READ_ONLY = {
 _NOT_AN_SS_FORM = {
     "case_team": ("action", "user"),
     "break_glass_review": ("grant", "end"),
+    # A "mark as read" button: nothing to type, so whatever else arrives must be ignored.
+    "notification_read": ("next",),
     "/accounts/login/": ("username", "password", "next"),
 }
 
@@ -132,6 +139,7 @@ def _seed_and_load() -> Facts:
         "case": [*Case.objects.values_list("pk", flat=True), 999_999],
         "share": [*Share.objects.values_list("pk", flat=True), 999_999],
         "consultation": [*Consultation.objects.values_list("pk", flat=True), 999_999],
+        "notification": [*Notification.objects.values_list("pk", flat=True), 999_999],
     }
     any_pk = sorted(
         {
@@ -372,9 +380,14 @@ def broken_rules() -> list[str]:
         FamilyFollowUp,
         BreakGlassGrant,
         Recipient,
+        ReconsiderationRequest,
     ):
         if _too_long(model):
             found.append(f"a {model.__name__} with text over its limit")
+    if ReconsiderationRequest.objects.exclude(requested_by=models.F("share__proposed_by")).exists():
+        found.append("a reconsideration asked for by someone other than the proposer")
+    if ReconsiderationRequest.objects.exclude(refusal__outcome="refuse").exists():
+        found.append("a reconsideration asked of a decision that is not a refusal")
     crowded = Share.objects.annotate(n=models.Count("items")).filter(n__gt=MAX_ITEMS_PER_SHARE)
     if crowded.exists():
         found.append("a share with more items than allowed")

@@ -31,7 +31,8 @@ def sign_in(page: Page, username: str) -> None:
     type_into(page, page.get_by_label("Username", exact=True), username)
     type_into(page, page.get_by_label("Password", exact=True), PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_url("**/safeguarding/cases/")
+    # Everyone lands on their home page: what needs them now.
+    page.wait_for_url("**/safeguarding/")
 
 
 def sign_out(page: Page) -> None:
@@ -48,6 +49,7 @@ def menu_link(page: Page, name: str) -> None:
 
 
 def propose(page: Page, proposal: Proposal) -> int:
+    menu_link(page, "Cases")
     skip_to_page(page)
     activate(page, page.get_by_role("link", name="OAK-001", exact=True), goes_to=r"/cases/\d+/$")
     activate(page, page.get_by_role("link", name="Propose a share"), goes_to="/propose/$")
