@@ -360,7 +360,11 @@ def test_the_notification_shows_in_the_leads_own_list(client, emergency_draft, p
     client.force_login(lead)
     page = client.get(url("notifications")).content.decode()
     assert NotificationKind.EMERGENCY_RELEASE.label in page
-    assert url("lead_review", emergency_draft.pk) in page
+    alert = Notification.objects.get(recipient=lead, kind=NotificationKind.EMERGENCY_RELEASE)
+    assert url("notification_open", alert.pk) in page
+    assert client.get(url("notification_open", alert.pk))["Location"] == url(
+        "lead_review", emergency_draft.pk
+    )
     assert emergency_draft.case.child.first_name not in page
 
 
@@ -384,7 +388,7 @@ def test_the_retrospective_review_says_the_information_has_already_gone(
 
     client.force_login(lead)
     queue = " ".join(client.get(url("review_queue")).content.decode().split())
-    assert "already sent in an emergency: retrospective review" in queue
+    assert "Already released in an emergency: retrospective review" in queue
 
 
 def test_the_emergency_page_shows_each_refusal_beside_its_field(
