@@ -400,7 +400,7 @@ def _decision_block(
 
 
 def _request_block(
-    asked: ReconsiderationRequest, number_of: dict[int, int], when: _Clock
+    asked: ReconsiderationRequest, number_of: dict[int, int | None], when: _Clock
 ) -> Fields:
     """The proposer's request to look again at a refusal, and which decision answered it."""
     answer = next(

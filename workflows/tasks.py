@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from zoneinfo import ZoneInfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from smtplib import SMTPException
+from zoneinfo import ZoneInfo
 
 from celery import shared_task
 from django.core.cache import cache

@@ -81,6 +81,14 @@ class QueueFilter(forms.Form):
 
 
 @dataclass
+class Returned:
+    """A draft the lead sent back, with the decision that says why."""
+
+    share: Share
+    note: Decision
+
+
+@dataclass
 class QueueRow:
     share: Share
     time_left: str
@@ -177,9 +185,11 @@ class HomeView(View):
             [share.last_decision for share in returned]
         )
         read_by_case: dict[Any, list[Decision]] = defaultdict(list)
+        returned_with_notes = []
         for share in returned:
-            share.return_note = notes[share.last_decision]
-            read_by_case[share.case].append(share.return_note)
+            note = notes[share.last_decision]
+            returned_with_notes.append(Returned(share, note))
+            read_by_case[share.case].append(note)
         # The lead's note is a decision's content: reading it here is a reading like any.
         for case, read in read_by_case.items():
             note_viewed(user, case, *read)
@@ -191,7 +201,7 @@ class HomeView(View):
             .order_by("-created_at", "-pk")[:HOME_ROWS]
         )
         return {
-            "returned": returned,
+            "returned": returned_with_notes,
             "drafts": [share for share in drafts if share.last_outcome != "return"][:HOME_ROWS],
             "unseen_decisions": unseen_decisions,
             "advice_awaiting": advice_asked_of(user).filter(answered_at__isnull=True).count(),
