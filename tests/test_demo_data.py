@@ -229,3 +229,85 @@ def test_seed_demo_command_prints_the_summary(db):
     call_command("seed_demo", stdout=again)
     assert again.getvalue() == out.getvalue()
     assert counts() == first
+
+
+# --- Times that tell the truth -----------------------------------------------------------------
+
+
+def test_every_demo_share_happened_in_order(demo):
+    """Proposed, then submitted, then decided, then released; all of it before now. An
+    emergency release is sent first and recorded, then reviewed."""
+    from django.utils import timezone
+
+    from permissions.models import AuditEntry
+
+    now = timezone.now()
+    for share in Share.objects.prefetch_related("decisions", "versions"):
+        steps_in_order = [share.created_at]
+        release = Release.objects.filter(share=share).first()
+        emergency = release is not None and release.decision_id is None
+        if emergency:
+            steps_in_order += [release.sent_at, release.recorded_at]
+        if share.submitted_at is not None:
+            steps_in_order.append(share.submitted_at)
+            assert share.review_due_at > share.submitted_at
+        steps_in_order += sorted(d.decided_at for d in share.decisions.all())
+        if release is not None and not emergency:
+            steps_in_order += [release.sent_at, release.recorded_at]
+        steps_in_order.append(now)
+        assert steps_in_order == sorted(steps_in_order), share
+        for version in share.versions.all():
+            assert share.created_at <= version.submitted_at <= now
+        reviews = Task.objects.filter(
+            process__shareprocess__share=share, flow_task=ShareFlow.lead_review
+        )
+        for review in reviews:
+            assert share.created_at <= review.created <= now
+    # The audit log was written as the story happened: in order, and all of it in the past.
+    times = list(AuditEntry.objects.order_by("pk").values_list("at", flat=True))
+    assert times == sorted(times) and times[-1] <= now
+
+
+def test_the_demo_decisions_took_hours_and_days(demo):
+    from workflows.reports import GROUPINGS, ReportScope, figures_by, review_rounds
+
+    oakfield = Organisation.objects.get(name="Oakfield Nursery")
+    rounds = review_rounds(ReportScope(settings=[oakfield.pk]))
+    took = sorted(r.to_decision.total_seconds() for r in rounds)
+    assert len(took) == 5
+    assert took[0] >= 3600  # the quickest decision took two hours
+    assert took[-1] >= 24 * 3600  # the slowest, two days
+    [overall] = figures_by(rounds, GROUPINGS["all"])
+    assert overall.median_seconds and overall.median_seconds >= 3600
+    assert overall.p90_seconds and overall.p90_seconds > overall.median_seconds
+
+
+def test_the_demo_report_times_are_never_zero_or_negative(demo):
+    from workflows.reports import ReportScope, release_figures, share_timelines
+
+    oakfield = Organisation.objects.get(name="Oakfield Nursery")
+    scope = ReportScope(settings=[oakfield.pk])
+    durations = ("draft_time", "to_pick_up", "to_decision", "to_release", "total_time")
+    for row in share_timelines(scope):
+        for name in durations:
+            if row[name] is not None:
+                assert row[name].total_seconds() > 0, (row["pk"], name)
+    releases = {f.key: f for f in release_figures(scope)}
+    assert releases["after_decision"].median_seconds == 3600  # sent an hour after approval
+    assert releases["in_emergency"].median_seconds == 12 * 60  # 12 minutes after proposal
+
+
+def test_the_demo_has_a_review_overdue_now_and_one_falling_due(demo):
+    from django.utils import timezone
+
+    from workflows.reports import late_reviews
+
+    oakfield = Organisation.objects.get(name="Oakfield Nursery")
+    [late] = late_reviews([oakfield])
+    assert late.count == 1 and late.retrospective == 0
+    assert late.oldest_share == _one("awaiting_review").pk
+    assert late.oldest_overdue_by.startswith("overdue by ")
+    # The emergency release minutes ago: its retrospective review falls due at the end of
+    # the working day (today's, when the demo is seeded in working hours).
+    emergency = _one("released_in_emergency")
+    assert emergency.review_due_at > timezone.now()

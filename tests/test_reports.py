@@ -547,13 +547,16 @@ HEADER = (
     "share_id,case_reference,setting,urgency,status,outcome,decided_by,capacity,review_rounds,"
     "created_at,submitted_at,picked_up_at,decided_at,released_at,release_recorded_at,deadline,"
     "draft_seconds,to_pick_up_seconds,to_decision_seconds,to_release_seconds,total_seconds,"
-    "within_deadline,late_by_seconds"
+    "within_deadline,late_by_seconds,released_in_emergency,overdue_seconds"
 )
 
 
 def test_csv_export_is_exact(client: Any, story: Story) -> None:
     client.force_login(story.people["auditor"])
-    response = client.get(url("reports_export"))
+    # Read at noon on 16 February: s7's review fell due at 09:30, 2 h 30 min before.
+    with time_machine.travel(at(2, 16, 12), tick=False):
+        response = client.get(url("reports_export"))
+        content = content_of(response)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv"
     assert response["Content-Disposition"].startswith('attachment; filename="share-timings-')
@@ -564,29 +567,29 @@ def test_csv_export_is_exact(client: Any, story: Story) -> None:
         f"{s['s1']},OAK-100,Oakfield,urgent,released,approve,grace,lead,1,"
         "2026-01-05T08:30:00Z,2026-01-05T09:00:00Z,2026-01-05T09:30:00Z,2026-01-05T10:00:00Z,"
         "2026-01-05T10:30:00Z,2026-01-05T10:45:00Z,2026-01-05T18:00:00Z,"
-        "1800,1800,3600,1800,7200,yes,",
+        "1800,1800,3600,1800,7200,yes,,no,",
         f"{s['s2']},OAK-100,Oakfield,immediate,approved_in_part,approve_in_part,dan,deputy,1,"
         "2026-01-06T08:50:00Z,2026-01-06T09:00:00Z,2026-01-06T11:00:00Z,2026-01-06T11:00:00Z,"
         ",,2026-01-06T10:00:00Z,"
-        "600,7200,7200,,,no,3600",
+        "600,7200,7200,,,no,3600,,",
         f"{s['s3']},OAK-100,Oakfield,routine,refused,refuse,grace,lead,1,"
         "2026-01-07T10:00:00Z,2026-01-07T10:00:00Z,2026-01-07T10:15:00Z,2026-01-07T13:00:00Z,"
         ",,2026-01-12T10:00:00Z,"
-        "0,900,10800,,,yes,",
+        "0,900,10800,,,yes,,,",
         f"{s['s4']},OAK-100,Oakfield,urgent,draft,return,grace,lead,1,"
         "2026-02-02T08:00:00Z,2026-02-02T09:00:00Z,2026-02-02T13:00:00Z,2026-02-02T13:00:00Z,"
         ",,2026-02-02T18:00:00Z,"
-        "3600,14400,14400,,,yes,",
+        "3600,14400,14400,,,yes,,,",
         f"{s['s5']},OAK-100,Oakfield,urgent,approved,approve,dan,deputy,1,"
         "2026-02-09T08:00:00Z,2026-02-09T09:00:00Z,2026-02-09T12:00:00Z,2026-02-09T19:00:00Z,"
         ",,2026-02-09T18:00:00Z,"
-        "3600,10800,36000,,,no,3600",
-        f"{s['s6']},OAK-100,Oakfield,urgent,draft,,,,0,2026-02-10T09:00:00Z,,,,,,,,,,,,,",
+        "3600,10800,36000,,,no,3600,,",
+        f"{s['s6']},OAK-100,Oakfield,urgent,draft,,,,0,2026-02-10T09:00:00Z,,,,,,,,,,,,,,,",
         f"{s['s7']},OAK-100,Oakfield,routine,awaiting_review,,,,0,"
         "2026-02-11T09:00:00Z,2026-02-11T09:30:00Z,,,,,2026-02-16T09:30:00Z,"
-        "1800,,,,,,",
+        "1800,,,,,,,,9000",
     ]
-    assert content_of(response) == "\r\n".join(expected) + "\r\n"
+    assert content.split("\r\n") == [*expected, ""]
 
 
 def test_csv_shows_the_latest_round_of_a_resubmitted_share(client: Any, story: Story) -> None:
@@ -603,7 +606,7 @@ def test_csv_shows_the_latest_round_of_a_resubmitted_share(client: Any, story: S
         f"{s4.pk},OAK-100,Oakfield,urgent,approved,approve,grace,lead,2,"
         "2026-02-02T08:00:00Z,2026-02-03T09:00:00Z,2026-02-03T09:10:00Z,2026-02-03T09:30:00Z,"
         ",,2026-02-03T18:00:00Z,"
-        "90000,600,1800,,,yes,"
+        "90000,600,1800,,,yes,,,"
     ).split(",")
 
 

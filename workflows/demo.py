@@ -1,25 +1,33 @@
 """Demonstration data: two settings, their people, children, and shares in every state.
 
 For demonstration only: every account has the password ``safeshare-demo``.
+
+The story is played over the three weeks before the seeding, step by step through the same
+services people use, on a clock of its own (``_story_clock``): each record, task, version,
+timer and audit entry carries the moment its step happened in the story, so every share is
+proposed before it is submitted, submitted before it is decided, decided before it is
+released, and the reports show real times (hours and days), never negative ones.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from typing import Any
+from unittest import mock
 
+import django.utils.timezone
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
-from viewflow.workflow.status import STATUS
 
 from cases import choices, services
 from cases.models import Carer, Case, Child, Membership, Organisation, Recipient, Share
 from cases.services import case_team_add, membership_start
 
 from . import steps
-from .models import ShareTask
+from .flows import ShareFlow
 
 DEMO_PASSWORD = "safeshare-demo"  # noqa: S105 - published in the README, demo only
 OAKFIELD = "Oakfield Nursery"
@@ -92,14 +100,52 @@ def _items(with_third_party: bool = False) -> list[dict[str, Any]]:
     return items
 
 
-def _as_if_submitted_earlier(share: Share, by: timedelta) -> None:
-    """Move a share's review round back in time, timers included (demonstration only)."""
-    Share.objects.filter(pk=share.pk).update(
-        submitted_at=F("submitted_at") - by, review_due_at=F("review_due_at") - by
-    )
-    ShareTask.objects.filter(
-        process__shareprocess__share=share, flow_task_type="TIMER", status=STATUS.SCHEDULED
-    ).update(scheduled=F("scheduled") - by)
+class StoryClockError(RuntimeError):
+    """The demo's story cannot be played at the times it needs."""
+
+
+@contextmanager
+def _story_clock(start: datetime) -> Iterator[_Story]:
+    """Read every ``timezone.now()`` as the story's moment while the demo is seeded.
+
+    Django's ``timezone.now()`` (which model defaults, viewflow and every service call,
+    however they imported it) reads ``datetime.now`` in ``django.utils.timezone``: that one
+    name is replaced, and only for the seeding. Time never runs backwards in the story, nor
+    past the real present, so the audit chain stays in order.
+    """
+    real_now = timezone.now()
+    story = _Story(start, real_now)
+
+    class _Meta(type):
+        def __instancecheck__(cls, instance: object) -> bool:
+            return isinstance(instance, datetime)
+
+    class _StoryTime(datetime, metaclass=_Meta):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            moment = story.moment
+            return moment.astimezone(tz) if tz is not None else moment.replace(tzinfo=None)
+
+    with mock.patch.object(django.utils.timezone, "datetime", _StoryTime):
+        if timezone.now() != start:
+            raise StoryClockError("Django no longer reads the time where the demo sets it.")
+        yield story
+
+
+class _Story:
+    """Where the demo's story has got to: a moment before the real present."""
+
+    def __init__(self, start: datetime, real_now: datetime) -> None:
+        self.moment = start
+        self.real_now = real_now
+
+    def ago(self, days: float = 0, hours: float = 0, minutes: float = 0) -> datetime:
+        """Move the story on to this long before the seeding, and return that moment."""
+        moment = self.real_now - timedelta(days=days, hours=hours, minutes=minutes)
+        if moment < self.moment:
+            raise StoryClockError(f"The story would go back in time, to {moment}.")
+        self.moment = moment
+        return moment
 
 
 def _user(username: str, full_name: str) -> Any:
@@ -127,29 +173,32 @@ def _settings() -> dict[str, Organisation]:
 
 
 def _shares(
-    people: dict[str, Any], cases: dict[str, Case], recipients: dict[str, Recipient]
+    people: dict[str, Any],
+    cases: dict[str, Case],
+    recipients: dict[str, Recipient],
+    story: _Story,
 ) -> int:
+    """Each share's steps, in the order they happened: the story's clock only moves on."""
     practitioner, lead, deputy = people["practitioner"], people["lead"], people["deputy"]
     social_care, health = recipients["social_care"], recipients["health"]
     maisie, leo = cases["OAK-001"], cases["OAK-002"]
-    now = timezone.now
+    ago = story.ago
 
-    def propose(
-        case: Case, by: Any, submit: bool = True, third_party: bool = False, **overrides: Any
-    ) -> Share:
+    def propose(case: Case, by: Any, third_party: bool = False, **overrides: Any) -> Share:
         recipient = overrides.pop("recipient", social_care)
-        share = steps.propose(
+        return steps.propose(
             case=case,
             user=by,
             fields=_complete_fields(recipient, **overrides),
             items=_items(third_party),
         )
-        if submit:
-            steps.submit(share=share, user=by)
-        return share
+
+    # The shares are proposed in the order the tests know them by (their ids); each step
+    # after that comes at its own moment, so the script reads in the order things happened.
 
     # A draft, still being prepared, on which the practitioner asked advice without naming
     # Maisie: the lead has answered; a colleague (not on the case) has yet to.
+    ago(days=12, hours=3)
     draft = steps.propose(
         case=maisie,
         user=practitioner,
@@ -164,44 +213,33 @@ def _shares(
             }
         ],
     )
-    asked = services.advice_ask(
-        share=draft,
-        user=practitioner,
-        adviser=lead,
-        question="Maisie Thompson (born 14/03/2022) has lost weight again. Should I tell "
-        "her mum before I ask the health visitor, or would consent be the wrong route?",
-    )
-    services.advice_give(
-        consultation=asked,
-        user=lead,
-        advice="Tell the parent first and ask for consent: nothing suggests it would put the "
-        "child at risk. Record the answer in the consent section.",
-    )
-    services.advice_ask(
-        share=draft,
-        user=practitioner,
-        adviser=people["colleague"],
-        question="Have you seen a drop in weight like this in your room before?",
-    )
-    # Awaiting lead review: urgent, and left undecided long past its deadline. At the first
-    # sweep of the timers (within 30 s of `make run`) the lead is reminded, and the deputy
-    # and the manager are brought in.
+    # Awaiting lead review: urgent, and left undecided long past its deadline (overdue now).
+    # At the first sweep of the timers (within 30 s of `make run`) the lead is reminded, and
+    # the deputy and the manager are brought in.
+    ago(days=12, hours=1)
     overdue = propose(leo, practitioner, urgency=choices.Urgency.URGENT)
-    overdue.refresh_from_db()
-    assert overdue.review_due_at and overdue.submitted_at, "submission sets both"
-    window = overdue.review_due_at - overdue.submitted_at
-    manager_due = overdue.review_due_at + window
-    _as_if_submitted_earlier(overdue, manager_due - timezone.now() + timedelta(hours=1))
-    # Approved, waiting for the practitioner to record the release.
+    ago(days=12)
+    steps.submit(share=overdue, user=practitioner)
+    # Approved after two hours, waiting for the practitioner to record the release.
+    ago(days=11, hours=6)
     approved = propose(maisie, practitioner, third_party=True)
+    ago(days=11, hours=5)
+    steps.submit(share=approved, user=practitioner)
+    ago(days=11, hours=4)
+    steps.note_opened(approved, ShareFlow.lead_review, lead)
+    ago(days=11, hours=3)
     steps.decide(
         share=approved,
         user=lead,
         outcome=choices.Outcome.APPROVE,
         reasons="Necessary and proportionate: the bruising needs assessment today.",
     )
-    # Approved in part.
+    # Approved in part after five hours, by the deputy.
+    ago(days=10, hours=2)
     in_part = propose(leo, practitioner, third_party=True)
+    ago(days=10)
+    steps.submit(share=in_part, user=practitioner)
+    ago(days=9, hours=19)
     steps.decide(
         share=in_part,
         user=deputy,
@@ -211,8 +249,9 @@ def _shares(
             in_part.items.filter(identifies_third_party=False).values_list("pk", flat=True)
         ),
     )
-    # Released.
+    # Released, an hour after a decision that took a day and four hours.
     # The family could not be told yet: a follow-up to tell them falls due.
+    ago(days=9, hours=2)
     released = propose(
         maisie,
         practitioner,
@@ -220,20 +259,33 @@ def _shares(
         family_not_told_reason=choices.FamilyNotToldReason.NOT_YET_POSSIBLE,
         family_not_told_detail="The parent is abroad until next week; no phone contact.",
     )
+    ago(days=9)
+    steps.submit(share=released, user=practitioner)
+    ago(days=8, hours=21)
+    steps.note_opened(released, ShareFlow.lead_review, lead)
+    ago(days=7, hours=20)
     steps.decide(
         share=released,
         user=lead,
         outcome=choices.Outcome.APPROVE,
         reasons="Agreed with social care this morning; share the two items.",
     )
+    sent = ago(days=7, hours=19)
+    ago(days=7, hours=18, minutes=30)
     steps.record_release(
         share=released,
         user=practitioner,
-        sent_at=now(),
+        sent_at=sent,
         note="Sent to the duty inbox; receipt acknowledged by phone.",
     )
-    # Refused.
+    # Refused after two days: the health visitor already had it.
+    ago(days=6, hours=3)
     refused = propose(leo, practitioner, urgency=choices.Urgency.ROUTINE, recipient=health)
+    ago(days=6)
+    steps.submit(share=refused, user=practitioner)
+    ago(days=5, hours=20)
+    steps.note_opened(refused, ShareFlow.lead_review, lead)
+    ago(days=3, hours=22)
     steps.decide(
         share=refused,
         user=lead,
@@ -241,25 +293,50 @@ def _shares(
         refusal_reason=choices.RefusalReason.ALREADY_HELD,
         reasons="The health visitor saw Leo yesterday and recorded the same concern.",
     )
-    # Returned for more information: back in draft with the lead's note.
+    # Returned for more information after five hours: back in draft with the lead's note.
+    ago(days=2, hours=9)
     returned = propose(maisie, practitioner)
+    ago(days=2, hours=8)
+    steps.submit(share=returned, user=practitioner)
+    ago(days=2, hours=3)
     steps.decide(
         share=returned,
         user=lead,
         outcome=choices.Outcome.RETURN,
         reasons="Add what Maisie said about the bruise, in her own words.",
     )
-    # Released at once in an emergency, awaiting the lead's retrospective review.
-    emergency = propose(maisie, practitioner, submit=False, urgency=choices.Urgency.IMMEDIATE)
-    steps.release_in_emergency(
-        share=emergency,
+    # The advice on the draft.
+    ago(days=1, hours=23, minutes=30)
+    asked = services.advice_ask(
+        share=draft,
         user=practitioner,
-        justification="Maisie said she was afraid to go home tonight; lead and deputy on a "
-        "course with phones off. Duty social worker needed it before collection at 17:30.",
-        sent_at=now(),
+        adviser=lead,
+        question="Maisie Thompson (born 14/03/2022) has lost weight again. Should I tell "
+        "her mum before I ask the health visitor, or would consent be the wrong route?",
     )
+    ago(days=1, hours=20)
+    services.advice_give(
+        consultation=asked,
+        user=lead,
+        advice="Tell the parent first and ask for consent: nothing suggests it would put the "
+        "child at risk. Record the answer in the consent section.",
+    )
+    ago(hours=20)
+    services.advice_ask(
+        share=draft,
+        user=practitioner,
+        adviser=people["colleague"],
+        question="Have you seen a drop in weight like this in your room before?",
+    )
+    # Released at once in an emergency a minute ago, awaiting the lead's retrospective
+    # review, due by the end of the working day (today's, when seeded in working hours).
+    # Recorded last, so its review's halfway reminder is not already due at the first sweep.
+    ago(minutes=14)
+    emergency = propose(maisie, practitioner, urgency=choices.Urgency.IMMEDIATE)
     # Withdrawn by the proposer.
-    withdrawn = propose(leo, practitioner, submit=False)
+    ago(minutes=12)
+    withdrawn = propose(leo, practitioner)
+    ago(minutes=10)
     steps.withdraw(
         share=withdrawn,
         user=practitioner,
@@ -269,6 +346,7 @@ def _shares(
     riverside_lead = people["otherlead"]
     riverside_case = cases["RIV-001"]
     mash = recipients["mash"]
+    ago(minutes=4)
     school_share = steps.propose(
         case=riverside_case,
         user=riverside_lead,
@@ -279,13 +357,33 @@ def _shares(
         ),
         items=_items(),
     )
+    ago(minutes=3)
     steps.submit(share=school_share, user=riverside_lead)
+
+    sent = ago(minutes=2)
+    ago(minutes=1)
+    steps.release_in_emergency(
+        share=emergency,
+        user=practitioner,
+        justification="Maisie said she was afraid to go home tonight; lead and deputy on a "
+        "course with phones off. Duty social worker needed it before collection at 17:30.",
+        sent_at=sent,
+    )
     return Share.objects.count()
+
+
+# How long before the seeding the story begins: the settings, their people and children.
+STORY_LENGTH = timedelta(days=21)
 
 
 @transaction.atomic
 def seed_demo() -> dict[str, int]:
     """Create the demonstration data; running it again adds nothing."""
+    with _story_clock(timezone.now() - STORY_LENGTH) as story:
+        return _seed(story)
+
+
+def _seed(story: _Story) -> dict[str, int]:
     settings = _settings()
     people = {}
     for username, full_name, setting_name, role in PEOPLE:
@@ -347,5 +445,5 @@ def seed_demo() -> dict[str, int]:
 
     shares = Share.objects.count()
     if not Share.objects.filter(case__organisation__in=settings.values()).exists():
-        shares = _shares(people, cases, address_book)
+        shares = _shares(people, cases, address_book, story)
     return {"settings": len(settings), "people": len(people), "cases": len(cases), "shares": shares}

@@ -151,6 +151,8 @@ class ReportsView(View):
                 "Median and 90th percentile hours to decision, by month", by["month"]
             ),
         ]
+        # "Late now" is about this moment: the months chosen do not narrow it, the setting does.
+        late = reports.late_reviews(s for s in settings if s.pk in scope.settings)
         page = Paginator(reports.share_timelines(scope), SHARES_PER_PAGE).get_page(
             request.GET.get("page")
         )
@@ -158,6 +160,9 @@ class ReportsView(View):
         query.pop("page", None)
         context.update(
             overall=overall[0] if overall else None,
+            late=late,
+            any_late=any(setting.count for setting in late),
+            releases=reports.release_figures(scope),
             sections=sections,
             charts=[chart for chart in charts if chart is not None],
             page_obj=page,
@@ -184,10 +189,18 @@ def _timeline_for_page(row: dict[str, Any]) -> dict[str, Any]:
         "deadline": row["review_due_at"],
         "to_pick_up": reports.format_duration(reports.whole_seconds(row["to_pick_up"])),
         "to_decision": reports.format_duration(reports.whole_seconds(row["to_decision"])),
-        "to_release": reports.format_duration(reports.whole_seconds(row["to_release"])),
+        "to_release": _to_release(row),
         "late_by": reports.format_duration(reports.whole_seconds(row["late_by"])),
         "decided": row["decided_at"] is not None,
     }
+
+
+def _to_release(row: dict[str, Any]) -> str:
+    # An emergency release came before any decision: its time counts from the proposal.
+    if row["released_in_emergency"]:
+        total = reports.format_duration(reports.whole_seconds(row["total_time"]))
+        return f"{total} from proposal (emergency)" if total else ""
+    return reports.format_duration(reports.whole_seconds(row["to_release"]))
 
 
 def _status(row: dict[str, Any]) -> str:

@@ -17,6 +17,15 @@ Definitions (shown to readers on the page too):
   starts when its lead-review task was created, which the flow does in the same
   transaction as the submission.
 - *Within deadline*: the decision's ``late_by`` is empty.
+- *Time to release* is from the decision a release acted on to when it was sent. An
+  emergency release is sent before any decision (the lead reviews it afterwards), so it
+  has no time from decision: its figure is the time from proposal to release, reported as
+  a row of its own rather than mixed in as a negative time.
+- A duration is only ever reported when its end is not before its start: a pair of times
+  in the wrong order (say, records entered by hand) shows no figure, never a negative one.
+- *Late now*: an open review (a share awaiting review, or released in an emergency and
+  awaiting its retrospective review) whose deadline has passed, as of the moment the
+  report is read, whatever months are chosen.
 - Percentiles use the **nearest-rank** method: the p-th percentile of n values sorted
   ascending is the value at rank ceil(p/100 * n). It is always a time some round really
   took, it needs no interpolation (so both databases give identical answers), and for the
@@ -26,12 +35,13 @@ Definitions (shown to readers on the page too):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -52,10 +62,12 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Coalesce, Concat, NullIf, RowNumber, Trim, TruncMonth
+from django.utils import timezone
 from viewflow.workflow.models import Task
 
-from cases.choices import Outcome, ShareStatus, Urgency
-from cases.models import Decision, Share
+from cases.choices import UNDER_REVIEW, Outcome, ShareStatus, Urgency
+from cases.deadlines import time_left
+from cases.models import Decision, Organisation, Release, Share
 
 from .flows import ShareFlow
 
@@ -69,6 +81,15 @@ class ReportScope:
     settings: Sequence[int]
     since: datetime | None = None  # inclusive: the start of the first month
     until: datetime | None = None  # exclusive: the start of the month after the last
+
+
+def _elapsed(end: str, start: str) -> Case:
+    """``end - start``, or nothing when ``end`` is before ``start``: never a negative time."""
+    return Case(
+        When(**{f"{end}__gte": F(start)}, then=F(end) - F(start)),
+        default=None,
+        output_field=DurationField(),
+    )
 
 
 # --- Review rounds -----------------------------------------------------------------------
@@ -109,11 +130,7 @@ def review_rounds(scope: ReportScope) -> QuerySet[Decision]:
         rounds = rounds.filter(decided_at__lt=scope.until)
     return (
         rounds.annotate(round_started=_round_started())
-        .annotate(
-            to_decision=ExpressionWrapper(
-                F("decided_at") - F("round_started"), output_field=DurationField()
-            )
-        )
+        .annotate(to_decision=_elapsed("decided_at", "round_started"))
         # A round with no known start (a decision made outside the flow) has no duration;
         # leaving it out also keeps the ranking identical on both databases, which sort
         # NULLs at opposite ends.
@@ -127,7 +144,10 @@ def review_rounds(scope: ReportScope) -> QuerySet[Decision]:
 
 @dataclass
 class Figures:
-    """Time to decision for one group of review rounds."""
+    """Times for one group: of review rounds to decision, or of releases to release.
+
+    ``rounds`` is how many were counted; ``on_time`` (within deadline) is for review rounds.
+    """
 
     key: Any
     label: str
@@ -147,6 +167,14 @@ class Figures:
     @property
     def p90_hours(self) -> float:
         return (self.p90_seconds or 0) / 3600
+
+    @property
+    def median_text(self) -> str:
+        return format_duration(self.median_seconds)
+
+    @property
+    def p90_text(self) -> str:
+        return format_duration(self.p90_seconds)
 
 
 @dataclass(frozen=True)
@@ -213,60 +241,212 @@ def _nearest_rank(percentile: int) -> ExpressionWrapper:
     return ExpressionWrapper((F("group_size") * percentile + 99) / 100, output_field=IntegerField())
 
 
-def figures_by(rounds: QuerySet[Decision], grouping: Grouping) -> list[Figures]:
-    """Count, within-deadline count, median and p90 time to decision for each group.
+def _at_nearest_ranks(
+    grouped: QuerySet[Any], duration: str, on_time: Q | None = None
+) -> QuerySet[Any]:
+    """The rows of each ``group_key`` at the median's and the p90's nearest rank by ``duration``.
 
-    One query: each round is ranked by duration within its group (ROW_NUMBER) beside the
-    group's size and on-time count (window aggregates), and only the rows at the median's
-    and the 90th percentile's nearest rank come back, at most two per group.
+    Each row is ranked by duration within its group (ROW_NUMBER) beside the group's size and,
+    given ``on_time``, how many of the group meet it (window aggregates); only the rows at
+    the two ranks come back, at most two per group.
     """
     partition = [F("group_key")]
-    annotated = rounds.annotate(group_key=grouping.key)
-    extra: tuple[str, ...] = ()
-    if grouping.name_column is not None:
-        annotated, extra = annotated.annotate(group_name=grouping.name_column), ("group_name",)
-    ranked = (
-        annotated.annotate(
-            round_rank=Window(
-                RowNumber(), partition_by=partition, order_by=[F("to_decision").asc(), "pk"]
-            ),
-            group_size=Window(Count("pk"), partition_by=partition),
-            group_on_time=Window(
-                Sum(Case(When(late_by__isnull=True, then=1), default=0)),
-                partition_by=partition,
-            ),
+    windows: dict[str, Window] = {
+        "row_rank": Window(
+            RowNumber(), partition_by=partition, order_by=[F(duration).asc(), F("pk").asc()]
+        ),
+        "group_size": Window(Count("pk"), partition_by=partition),
+    }
+    if on_time is not None:
+        windows["group_on_time"] = Window(
+            Sum(Case(When(on_time, then=1), default=0)), partition_by=partition
         )
+    return (
+        grouped.annotate(**windows)
         .annotate(median_rank=_nearest_rank(MEDIAN), p90_rank=_nearest_rank(P90))
-        .filter(Q(round_rank=F("median_rank")) | Q(round_rank=F("p90_rank")))
-        .values(
-            "group_key",
-            "to_decision",
-            "round_rank",
-            "median_rank",
-            "p90_rank",
-            "group_size",
-            "group_on_time",
-            *extra,
-        )
+        .filter(Q(row_rank=F("median_rank")) | Q(row_rank=F("p90_rank")))
     )
+
+
+def _figures_from(
+    rows: Iterable[dict[str, Any]], duration: str, label: Callable[[Any, dict[str, Any]], str]
+) -> dict[Any, Figures]:
     groups: dict[Any, Figures] = {}
-    for row in ranked:
+    for row in rows:
         key = row["group_key"]
         figures = groups.get(key)
         if figures is None:
             figures = groups[key] = Figures(
                 key=key,
-                label=grouping.label(key, row),
+                label=label(key, row),
                 rounds=row["group_size"],
-                on_time=row["group_on_time"] or 0,
+                on_time=row.get("group_on_time") or 0,
             )
-        seconds = whole_seconds(row["to_decision"])
+        seconds = whole_seconds(row[duration])
         # One row can be both ranks (a group of one).
-        if row["round_rank"] == row["median_rank"]:
+        if row["row_rank"] == row["median_rank"]:
             figures.median_seconds = seconds
-        if row["round_rank"] == row["p90_rank"]:
+        if row["row_rank"] == row["p90_rank"]:
             figures.p90_seconds = seconds
-    return _in_order(groups, grouping)
+    return groups
+
+
+def figures_by(rounds: QuerySet[Decision], grouping: Grouping) -> list[Figures]:
+    """Count, within-deadline count, median and p90 time to decision for each group.
+
+    One query: only the rows at the median's and the 90th percentile's nearest rank come
+    back, at most two per group.
+    """
+    annotated = rounds.annotate(group_key=grouping.key)
+    extra: tuple[str, ...] = ()
+    if grouping.name_column is not None:
+        annotated, extra = annotated.annotate(group_name=grouping.name_column), ("group_name",)
+    ranked = _at_nearest_ranks(annotated, "to_decision", on_time=Q(late_by__isnull=True)).values(
+        "group_key",
+        "to_decision",
+        "row_rank",
+        "median_rank",
+        "p90_rank",
+        "group_size",
+        "group_on_time",
+        *extra,
+    )
+    return _in_order(_figures_from(ranked, "to_decision", grouping.label), grouping)
+
+
+# --- Time to release ---------------------------------------------------------------------------
+
+AFTER_DECISION, IN_EMERGENCY = "after_decision", "in_emergency"
+RELEASE_LABELS = {
+    AFTER_DECISION: "Released after a decision: time from decision to release",
+    IN_EMERGENCY: "Released in an emergency: time from proposal to release",
+}
+
+
+def release_figures(scope: ReportScope) -> list[Figures]:
+    """Count, median and p90 time to release, releases after a decision and emergency ones
+    apart (in that order; a kind with no release has no row). One query.
+
+    An emergency release was sent before any decision, so its time runs from the proposal;
+    measured from its retrospective review it would be negative. Months are those of the
+    release (when it was sent).
+    """
+    releases = Release.objects.filter(share__case__organisation__in=scope.settings)
+    if scope.since is not None:
+        releases = releases.filter(sent_at__gte=scope.since)
+    if scope.until is not None:
+        releases = releases.filter(sent_at__lt=scope.until)
+    in_emergency = Q(decision__isnull=True)
+    grouped = (
+        releases.annotate(
+            group_key=Case(
+                When(in_emergency, then=Value(IN_EMERGENCY)),
+                default=Value(AFTER_DECISION),
+                output_field=CharField(),
+            ),
+            from_decision=_elapsed("sent_at", "decision__decided_at"),
+            from_proposal=_elapsed("sent_at", "share__created_at"),
+        )
+        .annotate(
+            to_release=Case(
+                When(in_emergency, then=F("from_proposal")),
+                default=F("from_decision"),
+                output_field=DurationField(),
+            )
+        )
+        .filter(to_release__isnull=False)
+        .order_by()
+    )
+    ranked = _at_nearest_ranks(grouped, "to_release").values(
+        "group_key", "to_release", "row_rank", "median_rank", "p90_rank", "group_size"
+    )
+    groups = _figures_from(ranked, "to_release", lambda key, row: RELEASE_LABELS[key])
+    return [groups[kind] for kind in RELEASE_LABELS if kind in groups]
+
+
+# --- Late now ------------------------------------------------------------------------------------
+
+# A share whose review is still to come: the lead's decision, or the retrospective review of
+# what was already sent in an emergency.
+OPEN_REVIEW = tuple(sorted(UNDER_REVIEW))
+
+
+@dataclass(frozen=True)
+class LateReviews:
+    """One setting's open reviews past their deadline, at the moment the report was read."""
+
+    setting: str
+    count: int
+    retrospective: int  # of which retrospective reviews of emergency releases
+    oldest_share: int | None = None
+    oldest_reference: str = ""
+    oldest_due: datetime | None = None
+    oldest_overdue_by: str = ""  # in words: "overdue by 2 days 1 hour"
+    oldest_overdue_seconds: int | None = None
+
+
+def late_reviews(
+    settings: Iterable[Organisation], now: datetime | None = None
+) -> list[LateReviews]:
+    """Per setting (every one given, in name order, none late included): how many open
+    reviews are past their deadline now, and the one most overdue.
+
+    One query whatever the number of shares: each late review is ranked by deadline within
+    its setting (ROW_NUMBER) beside its setting's counts (window aggregates), and only each
+    setting's most overdue comes back.
+    """
+    now = now or timezone.now()
+    settings = sorted(settings, key=lambda s: s.name.casefold())
+    partition = [F("case__organisation")]
+    most_overdue = (
+        Share.objects.filter(
+            case__organisation__in=[s.pk for s in settings],
+            status__in=OPEN_REVIEW,
+            review_due_at__lt=now,
+        )
+        .annotate(
+            lateness_rank=Window(
+                RowNumber(),
+                partition_by=partition,
+                order_by=[F("review_due_at").asc(), F("pk").asc()],
+            ),
+            late_count=Window(Count("pk"), partition_by=partition),
+            retrospective_count=Window(
+                Sum(Case(When(status=ShareStatus.RELEASED_IN_EMERGENCY, then=1), default=0)),
+                partition_by=partition,
+            ),
+        )
+        .filter(lateness_rank=1)
+        .values(
+            "pk",
+            "case__organisation",
+            "case__reference",
+            "review_due_at",
+            "late_count",
+            "retrospective_count",
+        )
+    )
+    by_setting = {row["case__organisation"]: row for row in most_overdue}
+    late = []
+    for setting in settings:
+        row = by_setting.get(setting.pk)
+        if row is None:
+            late.append(LateReviews(setting=setting.name, count=0, retrospective=0))
+            continue
+        due = row["review_due_at"]
+        late.append(
+            LateReviews(
+                setting=setting.name,
+                count=row["late_count"],
+                retrospective=row["retrospective_count"] or 0,
+                oldest_share=row["pk"],
+                oldest_reference=row["case__reference"],
+                oldest_due=due,
+                oldest_overdue_by=time_left(due, now)[0],
+                oldest_overdue_seconds=whole_seconds(now - due),
+            )
+        )
+    return late
 
 
 def _in_order(groups: dict[Any, Figures], grouping: Grouping) -> list[Figures]:
@@ -309,14 +489,15 @@ TIMELINE_COLUMNS = (
     "total_seconds",
     "within_deadline",
     "late_by_seconds",
+    # Added after the original columns, so spreadsheets built on those keep working.
+    "released_in_emergency",
+    "overdue_seconds",
 )
 
 
-def _since(end: str, start: str) -> ExpressionWrapper:
-    return ExpressionWrapper(F(end) - F(start), output_field=DurationField())
-
-
-def share_timelines(scope: ReportScope) -> QuerySet[Share, dict[str, Any]]:
+def share_timelines(
+    scope: ReportScope, now: datetime | None = None
+) -> QuerySet[Share, dict[str, Any]]:
     """Each share's steps (created, submitted, picked up, decided, released) and durations.
 
     One row per share, for its latest review round: ``submitted_at`` and the deadline are
@@ -324,7 +505,13 @@ def share_timelines(scope: ReportScope) -> QuerySet[Share, dict[str, Any]]:
     it awaits review), "picked up" is when a lead first took that round's review task. With
     a month range, the shares proposed or decided in it. Child names and case content are
     not selected at all.
+
+    "To release" runs from the decision the release acted on; an emergency release has
+    none (it came before its review), so its row says it was released in an emergency and
+    its total (proposal to release) is the time that counts. "Overdue" is how long an open
+    review has been past its deadline at ``now``.
     """
+    now = now or timezone.now()
     shares = Share.objects.filter(case__organisation__in=scope.settings)
     if scope.since is not None or scope.until is not None:
         created, decided = Q(), Q()
@@ -361,13 +548,29 @@ def share_timelines(scope: ReportScope) -> QuerySet[Share, dict[str, Any]]:
             review_rounds=Coalesce(Subquery(rounds), 0),
             released_at=F("release__sent_at"),
             release_recorded_at=F("release__recorded_at"),
+            released_in_emergency=Case(
+                When(release__isnull=True, then=None),
+                When(release__decision__isnull=True, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+            read_at=Value(now, output_field=DateTimeField()),
         )
         .annotate(
-            draft_time=_since("submitted_at", "created_at"),
-            to_pick_up=_since("picked_up_at", "submitted_at"),
-            to_decision=_since("decided_at", "submitted_at"),
-            to_release=_since("released_at", "decided_at"),
-            total_time=_since("released_at", "created_at"),
+            draft_time=_elapsed("submitted_at", "created_at"),
+            to_pick_up=_elapsed("picked_up_at", "submitted_at"),
+            to_decision=_elapsed("decided_at", "submitted_at"),
+            to_release=_elapsed("released_at", "release__decision__decided_at"),
+            total_time=_elapsed("released_at", "created_at"),
+            overdue=Case(
+                When(
+                    status__in=OPEN_REVIEW,
+                    review_due_at__lt=now,
+                    then=F("read_at") - F("review_due_at"),
+                ),
+                default=None,
+                output_field=DurationField(),
+            ),
         )
         .values(
             "pk",
@@ -392,6 +595,8 @@ def share_timelines(scope: ReportScope) -> QuerySet[Share, dict[str, Any]]:
             "to_release",
             "total_time",
             "late_by",
+            "released_in_emergency",
+            "overdue",
         )
         .order_by("pk")
     )
@@ -440,7 +645,13 @@ def timeline_row(row: dict[str, Any]) -> list[str]:
         _seconds(row["total_time"]),
         ("no" if row["late_by"] is not None else "yes") if decided else "",
         _seconds(row["late_by"]),
+        _yes_no(row["released_in_emergency"]),
+        _seconds(row["overdue"]),
     ]
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
 
 
 def timeline_rows(
