@@ -160,7 +160,9 @@ def test_with_the_mail_server_down_break_glass_works_and_the_alert_waits_in_the_
     assert not alerts.filter(email_claimed_at__isnull=False).exists()  # free to retry
     assert mail.outbox == []
 
-    # The mail server is back: the pending pass sends each alert, once.
+    # The mail server is back: the pending pass sends each alert, once. (The demo's own
+    # notices, written while it was seeded, are set aside: this test follows the alerts.)
+    Notification.objects.exclude(break_glass_grant=grant).update(emailed_at=timezone.now())
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     alerts.update(created_at=timezone.now() - timedelta(minutes=2))
     deliver_pending_notifications()

@@ -18,7 +18,8 @@ from permissions.audit import record_event
 from permissions.models import AuditAction
 from permissions.selectors import people_to_alert
 
-from .models import Escalation, EscalationLevel, Notification, NotificationKind
+from .models import Escalation, EscalationLevel, NotificationKind
+from .notifications.outbox import notify
 
 _WHO: dict[str, set[str]] = {
     EscalationLevel.REMINDER: {Role.LEAD},
@@ -69,18 +70,12 @@ def _notify(share: Share, level: str, escalation: Escalation) -> None:
         else ""
     )
     # Which share, by number, and by when: a manager chasing the leads can name it to them.
-    notifications = [
-        Notification(
-            recipient=person,
-            kind=_KIND[level],
-            link=link,
-            escalation=escalation,
-            share=share,
-            due_at=escalation.review_due_at,
-        )
-        for person in people_to_alert(share.case.organisation, _WHO[level])
-    ]
-    Notification.objects.bulk_create(notifications)
-    from .tasks import deliver_after_commit  # late import: tasks import this module's models
-
-    deliver_after_commit(Notification.objects.filter(escalation=escalation))
+    notify(
+        people_to_alert(share.case.organisation, _WHO[level]),
+        _KIND[level],
+        event=f"escalation:{escalation.pk}",
+        link=link,
+        share=share,
+        due_at=escalation.review_due_at,
+        escalation=escalation,
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +17,8 @@ from cases.models import FamilyFollowUp
 from permissions.rules import can_record_family_told
 from permissions.selectors import people_to_alert
 
-from .models import Notification, NotificationKind
+from .models import NotificationKind
+from .notifications.outbox import notify
 
 
 def _people_to_chase(follow_up: FamilyFollowUp) -> list[Any]:
@@ -33,29 +33,18 @@ def _people_to_chase(follow_up: FamilyFollowUp) -> list[Any]:
 
 
 def _chase(follow_up: FamilyFollowUp) -> bool:
-    link = reverse("safeguarding:family_told", args=[follow_up.share_id])
-    notifications = [
-        Notification(
-            recipient=person,
-            kind=NotificationKind.FAMILY_FOLLOW_UP_OVERDUE,
-            link=link,
-            family_follow_up=follow_up,
+    """Tell them once; a second sweep racing this one writes nothing more."""
+    return bool(
+        notify(
+            _people_to_chase(follow_up),
+            NotificationKind.FAMILY_FOLLOW_UP_OVERDUE,
+            event=f"family_follow_up:{follow_up.pk}",
+            link=reverse("safeguarding:family_told", args=[follow_up.share_id]),
             share=follow_up.share,
             due_at=follow_up.due_at,
+            family_follow_up=follow_up,
         )
-        for person in _people_to_chase(follow_up)
-    ]
-    if not notifications:
-        return False
-    try:
-        with transaction.atomic():
-            Notification.objects.bulk_create(notifications)
-    except IntegrityError:
-        return False  # another sweep chased it first
-    from .tasks import deliver_after_commit  # late import: tasks import this module
-
-    deliver_after_commit(Notification.objects.filter(family_follow_up=follow_up))
-    return True
+    )
 
 
 def chase_overdue_family_follow_ups(now: datetime | None = None) -> int:

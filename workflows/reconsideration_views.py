@@ -67,6 +67,10 @@ class AskReconsiderationForm(forms.Form):
         ),
         widget=forms.Textarea(attrs={"rows": 5}),
         max_length=4000,
+        error_messages={
+            "required": "Say why the refusal should be looked at again: what the decision may "
+            "have missed, or what has changed."
+        },
     )
 
 

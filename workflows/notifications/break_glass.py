@@ -17,21 +17,16 @@ from cases.choices import DECIDING_ROLES
 from permissions.models import BreakGlassGrant
 from permissions.selectors import people_to_alert
 
-from ..models import Notification, NotificationKind
+from ..models import NotificationKind
+from .outbox import notify
 
 
 def alert_leads_to_break_glass(sender: Any, grant: BreakGlassGrant, **kwargs: Any) -> None:
-    link = reverse("safeguarding:break_glass_review")
-    people = people_to_alert(grant.case.organisation, set(DECIDING_ROLES)).exclude(pk=grant.user_id)
-    Notification.objects.bulk_create(
-        Notification(
-            recipient=person,
-            kind=NotificationKind.BREAK_GLASS,
-            link=link,
-            break_glass_grant=grant,
-        )
-        for person in people
+    notify(
+        people_to_alert(grant.case.organisation, set(DECIDING_ROLES)),
+        NotificationKind.BREAK_GLASS,
+        event=f"break_glass:{grant.pk}",
+        link=reverse("safeguarding:break_glass_review"),
+        actor=grant.user,
+        break_glass_grant=grant,
     )
-    from ..tasks import deliver_after_commit  # late import: tasks import this module's models
-
-    deliver_after_commit(Notification.objects.filter(break_glass_grant=grant))

@@ -15,6 +15,7 @@ from cases.models import Release
 from permissions.selectors import people_to_alert
 
 from ..models import Notification, NotificationKind
+from .outbox import notify
 
 
 def alert_leads_to_emergency_release(release: Release) -> list[Notification]:
@@ -23,24 +24,13 @@ def alert_leads_to_emergency_release(release: Release) -> list[Notification]:
     Whoever released it is not told of their own act (a childminder is their own lead).
     """
     share = release.share
-    link = reverse("safeguarding:lead_review", args=[share.pk])
-    people = people_to_alert(share.case.organisation, {Role.LEAD, Role.DEPUTY}).exclude(
-        pk=release.released_by_id
+    return notify(
+        people_to_alert(share.case.organisation, {Role.LEAD, Role.DEPUTY}),
+        NotificationKind.EMERGENCY_RELEASE,
+        event=f"emergency_release:{release.pk}",
+        link=reverse("safeguarding:lead_review", args=[share.pk]),
+        share=share,
+        actor=release.released_by,
+        due_at=share.review_due_at,
+        release=release,
     )
-    Notification.objects.bulk_create(
-        Notification(
-            recipient=person,
-            kind=NotificationKind.EMERGENCY_RELEASE,
-            link=link,
-            release=release,
-            share=share,
-            actor=release.released_by,
-            due_at=share.review_due_at,
-        )
-        for person in people
-    )
-    from ..tasks import deliver_after_commit  # late import: tasks import this module's models
-
-    written = Notification.objects.filter(release=release)
-    deliver_after_commit(written)
-    return list(written)

@@ -21,12 +21,15 @@ def notify(
     actor: Any = None,
     detail: str = "",
     due_at: datetime | None = None,
+    **about: Any,
 ) -> list[Notification]:
     """One notification of this event for each person (never the one who acted).
 
     ``event`` names what happened uniquely ("share_submitted:41:<when>"): a row that exists
     already for a person is left as it is, so a retried step never tells anyone twice.
-    Returns the rows written now, whose delivery is queued for after commit.
+    ``about`` sets the record the notice is about where it has its own link (an escalation,
+    a release, a break-glass grant, a promise to tell a family). Returns the rows written
+    now, whose delivery is queued for after commit.
     """
     recipients = {person.pk: person for person in people if actor is None or person.pk != actor.pk}
     if not recipients:
@@ -46,6 +49,7 @@ def notify(
             actor=actor,
             detail=detail[:200],
             due_at=due_at,
+            **about,
         )
         for pk, person in recipients.items()
         if pk not in already
