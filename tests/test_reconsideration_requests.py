@@ -126,6 +126,10 @@ def test_the_request_and_its_answer_are_on_the_page_the_history_and_the_record(
     assert "Reconsideration asked for" in shown  # the history's entry too
 
     client.force_login(lead)
+    # The lead reconsidering it reads what the proposer asked.
+    assert "The police asked us for it directly." in page_text(
+        client.get(url("reconsider", refused.pk))
+    )
     steps.reconsider(
         share=refused, user=lead, outcome=Outcome.APPROVE, reasons="The police need it."
     )

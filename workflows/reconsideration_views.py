@@ -53,7 +53,15 @@ class ReconsiderView(View):
         return render(
             request,
             "workflows/reconsider.html",
-            {"share": share, "items": share.items.all(), "decisions": decisions, "form": form},
+            {
+                "share": share,
+                "items": share.items.all(),
+                "decisions": decisions,
+                "form": form,
+                "asked": share.reconsideration_requests.select_related("requested_by")
+                .filter(refusal__reconsideration__isnull=True)
+                .first(),
+            },
             status=400 if request.method == "POST" else 200,
         )
 

@@ -159,7 +159,7 @@ def deliver_notification(notification_id: int) -> bool:
     try:
         if notification.recipient.email:
             send_mail(
-                subject=_subject(notification),
+                subject=email_subject(notification),
                 message=_body(notification),
                 from_email=None,
                 recipient_list=[notification.recipient.email],
@@ -220,7 +220,7 @@ def deliver_pending_notifications() -> int:
     return count
 
 
-def _subject(notification: Notification) -> str:
+def email_subject(notification: Notification) -> str:
     about = f" (share #{notification.share_id})" if notification.share_id else ""
     return f"Safeshare: {notification.get_kind_display()}{about}"
 

@@ -120,10 +120,13 @@ def test_a_practitioner_asks_for_a_refusal_to_be_reconsidered_and_the_lead_answe
     go_home(lead)
     lead.get_by_role("link", name="reconsideration asked for").click()
     lead.get_by_role("link", name=f"Reconsider share #{number}").click()
-    lead.get_by_role("radio", name="Approve", exact=True).check()
-    lead.get_by_label("Reasons (kept on the record, whatever the outcome)", exact=True).fill(
-        "With the family's request it is necessary."
+    expect(section(lead, "The proposer asks for it to be reconsidered")).to_contain_text(
+        "the child is in pain at nursery"
     )
+    lead.get_by_role("radio", name="Approve: the information may now be shared").check()
+    lead.get_by_label(
+        "Why you looked again, and the reasons for this outcome (kept on the record)"
+    ).fill("With the family's request it is necessary.")
     lead.get_by_role("button", name="Record the reconsideration").click()
     expect(status_of(lead)).to_have_text("Approved, awaiting release")
     expect(section(lead, "Reconsideration asked for")).to_contain_text("Approve, by")
