@@ -24,8 +24,10 @@ SERIOUS = {"serious", "critical"}
 # (who, address, what): {case} and the share states are filled in from the demo data.
 PAGES = [
     (None, "/accounts/login/", "sign in"),
-    ("practitioner", "/safeguarding/cases/", "landing page: the case list"),
-    ("lead", "/safeguarding/cases/", "landing page of a lead"),
+    ("practitioner", "/safeguarding/", "landing page: what needs me now"),
+    ("lead", "/safeguarding/", "landing page of a lead: what needs me now"),
+    ("practitioner", "/safeguarding/cases/", "the case list"),
+    ("lead", "/safeguarding/cases/", "the case list of a lead"),
     ("practitioner", "{case}", "case page"),
     ("lead", "{case}", "case page with its team and viewers"),
     ("lead", "/safeguarding/cases/{case_pk}/chronology/", "case chronology"),
@@ -38,6 +40,9 @@ PAGES = [
     ("practitioner", "{approved}release/", "release form"),
     ("practitioner", "{released}family-told/", "telling the family"),
     ("lead", "/safeguarding/review/", "lead review queue"),
+    ("lead", "/safeguarding/review/?state=overdue&urgency=urgent", "lead review queue, filtered"),
+    ("practitioner", "{refused}ask-reconsideration/", "asking for a reconsideration"),
+    ("lead", "/safeguarding/notifications/", "a lead's notifications"),
     ("lead", "{emergency}review/", "lead review page"),
     ("lead", "{released}record/", "decision record"),
     ("lead", "{refused}record/", "decision record of a refusal"),
