@@ -27,7 +27,7 @@ from cases import choices
 from cases.models import Case, Share
 from workflows import steps
 from workflows.demo import seed_demo
-from workflows.models import ShareProcess
+from workflows.models import Notification, ShareProcess
 
 from .http_helpers import url
 
@@ -36,6 +36,8 @@ SMALL, LARGE = 11, 1_011
 PERSONAS = ("practitioner", "lead")
 # Each page by its route's name, so the budgets hold wherever the site is mounted.
 PAGES = {
+    "home": "safeguarding:index",
+    "notifications": "safeguarding:notifications",
     "case list": "safeguarding:case_list",
     "my shares": "safeguarding:my_shares",
     "review queue": "safeguarding:review_queue",
@@ -133,6 +135,24 @@ def _copy_shares(count: int) -> None:
         Task(process_id=parent.pk, **{name: getattr(task, name) for name in fields})
         for template, parent in zip(chosen, parents, strict=True)
         for task in tasks[processes[template.pk].pk]
+    )
+    # And each copy's notifications, so that a person's list and home grow with the rest.
+    notices: dict[int, list[Notification]] = {}
+    for notice in Notification.objects.exclude(share=None):
+        notices.setdefault(notice.share_id, []).append(notice)
+    Notification.objects.bulk_create(
+        Notification(
+            recipient_id=notice.recipient_id,
+            kind=notice.kind,
+            link=notice.link,
+            share=copy,
+            actor_id=notice.actor_id,
+            detail=notice.detail,
+            due_at=notice.due_at,
+            event=f"{notice.event}:copy-{copy.pk}",
+        )
+        for template, copy in zip(chosen, copies, strict=True)
+        for notice in notices.get(template.pk, [])
     )
 
 
