@@ -34,6 +34,14 @@ def can_decide(user: UserLike, share: Share) -> bool:
     return _holds(user, "cases.decide_shares", share.organisation)
 
 
+def may_decide_this(user: UserLike, share: Share) -> bool:
+    """A lead or deputy decides a share unless they proposed it: then another does, except in
+    a one-person setting, where the childminder decides their own with a written reason."""
+    return can_decide(user, share) and (
+        share.proposed_by_id != user.pk or share.organisation.is_one_person_setting
+    )
+
+
 def can_record_release(user: UserLike, share: Share) -> bool:
     return can_edit_draft(user, share) or can_decide(user, share)
 
@@ -59,6 +67,10 @@ def can_give_advice(user: UserLike, consultation: Consultation) -> bool:
 def can_reconsider(user: UserLike, share: Share) -> bool:
     """A refusal may be looked at again (new information, a challenge) by a lead or deputy."""
     return share.status == ShareStatus.REFUSED and can_decide(user, share)
+
+
+def may_reconsider_this(user: UserLike, share: Share) -> bool:
+    return can_reconsider(user, share) and may_decide_this(user, share)
 
 
 def can_ask_reconsideration(user: UserLike, share: Share) -> bool:
@@ -87,12 +99,12 @@ def share_actions(user: UserLike, share: Share) -> set[str]:
         # Only immediate risk may go before the lead's sign-off (the service refuses the rest).
         if share.urgency == Urgency.IMMEDIATE:
             actions.add("emergency")
-    if can_reconsider(user, share):
+    if may_reconsider_this(user, share):
         actions.add("reconsider")
     if can_ask_reconsideration(user, share):
         actions.add("ask_reconsideration")
     under_review = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)
-    if share.status in under_review and can_decide(user, share):
+    if share.status in under_review and may_decide_this(user, share):
         actions.add("decide")
     if share.status in (
         ShareStatus.APPROVED,

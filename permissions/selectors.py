@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q, QuerySet, Value, When
 from guardian.shortcuts import get_objects_for_user
 
-from cases.choices import Role, ShareStatus, Urgency
+from cases.choices import OrganisationKind, Role, ShareStatus, Urgency
 from cases.models import (
     Case,
     Consultation,
@@ -91,12 +91,16 @@ def share_list_for(user: UserLike) -> QuerySet[Share]:
 
 def review_queue_for(user: UserLike) -> QuerySet[Share]:
     """Shares awaiting review in the settings where the user decides: the overdue first (the
-    longest overdue at the top), then by deadline."""
+    longest overdue at the top), then by deadline. A share the person proposed is another's to
+    decide, except in a one-person setting (``rules.may_decide_this``)."""
+    if not user.is_authenticated:
+        return Share.objects.none()
     return (
         Share.objects.filter(
             status__in=(ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY),
             case__organisation__in=settings_where(user, "cases.decide_shares"),
         )
+        .exclude(Q(proposed_by=user) & ~Q(case__organisation__kind=OrganisationKind.CHILDMINDER))
         .select_related("case__child", "case__organisation", "proposed_by")
         .alias(urgency_rank=_URGENCY_RANK)
         .order_by(
@@ -108,11 +112,17 @@ def review_queue_for(user: UserLike) -> QuerySet[Share]:
 def reconsideration_requests_for(user: UserLike) -> QuerySet[ReconsiderationRequest]:
     """Requests to look again at a refusal, not yet answered, in the settings the user decides
     for; the longest waiting first. A request is answered by the reconsideration itself."""
+    if not user.is_authenticated:
+        return ReconsiderationRequest.objects.none()
     return (
         ReconsiderationRequest.objects.filter(
             share__case__organisation__in=settings_where(user, "cases.decide_shares"),
             share__status=ShareStatus.REFUSED,
             refusal__reconsideration__isnull=True,
+        )
+        .exclude(
+            Q(share__proposed_by=user)
+            & ~Q(share__case__organisation__kind=OrganisationKind.CHILDMINDER)
         )
         .select_related("share__case__child", "share__case__organisation", "requested_by")
         .order_by("requested_at", "pk")

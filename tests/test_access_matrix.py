@@ -283,9 +283,11 @@ def _reconsider_step(persona: str, share: Record | None) -> int:
 
 
 def _ask_reconsideration_step(persona: str, share: Record | None) -> int:
-    """Only the proposer of a refused share may ask; on any other, refused like any step."""
+    """Only the proposer asks, of a refused share; on any other, back to its page."""
     assert share is not None
-    return 200 if share.proposer == persona and share.status == ShareStatus.REFUSED else 403
+    if share.proposer != persona:
+        return 403
+    return 200 if share.status == ShareStatus.REFUSED else 302
 
 
 def _own_notification(status: int) -> Rule:

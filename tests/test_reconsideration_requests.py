@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from cases import choices
 from cases.models import ReconsiderationRequest, Share
@@ -149,3 +150,15 @@ def test_an_outsider_gets_not_found_and_a_colleague_who_sees_the_case_is_refused
     assert client.get(url("ask_reconsideration", refused.pk)).status_code == 404
     client.force_login(lead)
     assert client.get(url("ask_reconsideration", refused.pk)).status_code == 403
+
+
+def test_the_steps_page_says_what_came_after_the_workflow_ended(
+    client: Any, refused: Share, practitioner: Any, lead: Any
+) -> None:
+    ask(refused, practitioner)
+    steps.reconsider(share=refused, user=lead, outcome=Outcome.APPROVE, reasons="Needed now.")
+    client.force_login(lead)
+    steps_page = page_text(client.get(reverse("share:process_detail", args=[refused.process.pk])))
+    assert "After the workflow ended" in steps_page
+    assert "the refusal was reconsidered by" in steps_page
+    assert "Lead review" in steps_page and "#" + str(refused.process.pk) + "/" not in steps_page

@@ -171,7 +171,7 @@ def test_a_practitioners_home_shows_a_returned_share_with_the_leads_note_and_dec
     page = page_text(client.get(url("index")))
     assert "Returned to you" in page
     assert "Say which of the two schools the referral is for." in page
-    assert f"Share #{approved.pk} : Approve" in page
+    assert f"Share #{approved.pk} : Approved" in page
     assert f"Share #{still_a_draft.pk}" in page
     # Reading the lead's note on the home page is logged like any reading of a decision.
     assert AuditEntry.objects.filter(
@@ -181,7 +181,7 @@ def test_a_practitioners_home_shows_a_returned_share_with_the_leads_note_and_dec
     # Once the decision's notification is opened it is no longer "not yet seen".
     seen = Notification.objects.get(recipient=practitioner, share=approved)
     client.get(url("notification_open", seen.pk))
-    assert f"Share #{approved.pk} : Approve" not in page_text(client.get(url("index")))
+    assert f"Share #{approved.pk} : Approved" not in page_text(client.get(url("index")))
 
 
 def test_a_manager_or_auditor_home_has_no_lead_work(client: Any, manager: Any) -> None:
@@ -189,3 +189,97 @@ def test_a_manager_or_auditor_home_has_no_lead_work(client: Any, manager: Any) -
     page = page_text(client.get(url("index")))
     assert "As a lead or deputy" not in page
     assert "Nothing of yours is waiting" in page
+
+
+def test_a_deputy_is_not_offered_the_decision_on_their_own_share(
+    client: Any, deputy: Any, lead: Any, case: Any, recipient: Any
+) -> None:
+    own = submitted_share(case, deputy, recipient)
+    client.force_login(deputy)
+    assert f"Review share #{own.pk}" not in page_text(client.get(url("review_queue")))
+    assert "Review and decide" not in page_text(client.get(url("share_detail", own.pk)))
+    response = client.get(url("lead_review", own.pk))
+    assert response.status_code == 302 and response["Location"] == url("share_detail", own.pk)
+    # The lead sees it, and is not asked why they decide their own share.
+    client.force_login(lead)
+    review = page_text(client.get(url("lead_review", own.pk)))
+    assert "Why you are deciding your own share" not in review
+    assert f"Review share #{own.pk}" in page_text(client.get(url("review_queue")))
+
+
+def test_the_later_of_two_deciders_is_told_who_decided_and_nothing_is_recorded(
+    client: Any, lead: Any, deputy: Any, case: Any, practitioner: Any, recipient: Any
+) -> None:
+    from .http_helpers import form_data
+
+    share = submitted_share(case, practitioner, recipient)
+    client.force_login(lead)
+    page = client.get(url("lead_review", share.pk))
+    steps.decide(share=share, user=deputy, outcome=choices.Outcome.APPROVE, reasons="Needed.")
+    response = client.post(
+        url("lead_review", share.pk),
+        form_data(page, outcome=choices.Outcome.RETURN, reasons="Say more."),
+        follow=True,
+    )
+    assert response.redirect_chain == [(url("share_detail", share.pk), 302)]
+    assert "Nothing was recorded" in page_text(response) and "(Approve)" in page_text(response)
+    assert share.decisions.count() == 1
+
+
+def test_an_old_link_to_ask_for_a_reconsideration_goes_back_to_the_share(
+    client: Any, practitioner: Any, lead: Any, case: Any, recipient: Any
+) -> None:
+    share = submitted_share(case, practitioner, recipient)
+    client.force_login(practitioner)
+    response = client.get(url("ask_reconsideration", share.pk), follow=True)
+    assert response.redirect_chain == [(url("share_detail", share.pk), 302)]
+    assert "there is no refusal to ask about" in page_text(response)
+
+
+def test_a_decision_read_on_the_shares_page_is_no_longer_unseen_and_only_the_newest_shows(
+    client: Any, lead: Any, practitioner: Any, case: Any, recipient: Any, clock: Any
+) -> None:
+    share = submitted_share(case, practitioner, recipient)
+    steps.decide(share=share, user=lead, outcome=choices.Outcome.RETURN, reasons="Say more.")
+    clock.move_to(MONDAY_9AM + timedelta(minutes=5), tick=False)
+    share.refresh_from_db()
+    steps.submit(share=share, user=practitioner)
+    steps.decide(share=share, user=lead, outcome=choices.Outcome.APPROVE, reasons="Needed.")
+
+    client.force_login(practitioner)
+    home = page_text(client.get(url("index")))
+    assert f"Share #{share.pk} : Approved" in home
+    assert "Returned for more information, by" not in home  # superseded by the approval
+    clock.move_to(MONDAY_9AM + timedelta(minutes=10), tick=False)
+    client.get(url("share_detail", share.pk))
+    assert f"Share #{share.pk} : Approved" not in page_text(client.get(url("index")))
+
+
+def test_a_managers_home_names_what_is_new_for_them(
+    client: Any, manager: Any, queue: dict[str, Share]
+) -> None:
+    from workflows.escalation import escalate
+    from workflows.models import EscalationLevel
+
+    escalate(queue["overdue"], EscalationLevel.MANAGER)
+    client.force_login(manager)
+    home = page_text(client.get(url("index")))
+    assert "New for you" in home
+    assert f"well past its deadline: share #{queue['overdue'].pk}" in home
+    assert "Reports" in home
+
+
+def test_unread_notifications_come_first_then_the_newest(
+    client: Any, lead: Any, case: Any, practitioner: Any, recipient: Any, clock: Any
+) -> None:
+    first = submitted_share(case, practitioner, recipient)
+    clock.move_to(MONDAY_9AM + timedelta(minutes=1), tick=False)
+    second = submitted_share(case, practitioner, recipient)
+    clock.move_to(MONDAY_9AM + timedelta(minutes=2), tick=False)
+    third = submitted_share(case, practitioner, recipient)
+    client.force_login(lead)
+    read = Notification.objects.get(recipient=lead, share=third)
+    client.post(url("notification_read", read.pk))
+    page = page_text(client.get(url("notifications")))
+    order = [page.index(f"share #{s.pk} ") for s in (second, first, third)]
+    assert order == sorted(order)

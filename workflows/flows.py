@@ -63,7 +63,7 @@ class ShareFlow(flow.Flow):
     process_title = "Share"
     process_description = "From a proposed share to a timely release or a documented refusal."
 
-    start = flow.StartHandle(this.start_share).Next(this.draft)
+    start = flow.StartHandle(this.start_share).Annotation(title="Proposed").Next(this.draft)
 
     draft = (
         TimedView(this.task_page)
@@ -72,26 +72,56 @@ class ShareFlow(flow.Flow):
         .Next(this.after_draft)
     )
 
-    after_draft = flow.If(_is(ShareStatus.WITHDRAWN)).Then(this.withdrawn).Else(this.lead_review)
+    after_draft = (
+        flow.If(_is(ShareStatus.WITHDRAWN))
+        .Annotation(title="Withdrawn, or on to the lead")
+        .Then(this.withdrawn)
+        .Else(this.lead_review)
+    )
 
     lead_review = (
         TimedView(this.task_page)
         .Annotation(title="Lead review")
         .Permission("cases.decide_shares", obj=_setting)
-        .OnTimeout(_reminder_due, this.remind, interrupting=False, title="Halfway")
-        .OnTimeout(_deadline, this.bring_in_deputies, interrupting=False, title="Deadline")
-        .OnTimeout(_manager_due, this.bring_in_manager, interrupting=False, title="Overdue")
+        .OnTimeout(
+            _reminder_due, this.remind, interrupting=False, title="Half time: remind the lead"
+        )
+        .OnTimeout(
+            _deadline,
+            this.bring_in_deputies,
+            interrupting=False,
+            title="Deadline: bring in the deputies",
+        )
+        .OnTimeout(
+            _manager_due,
+            this.bring_in_manager,
+            interrupting=False,
+            title="Well past the deadline: bring in the manager",
+        )
         .Next(this.route_decision)
     )
 
     # Escalation runs beside the open review, which stays open for whoever decides.
-    remind = flow.Function(this.escalate_reminder).Next(this.escalation_sent)
-    bring_in_deputies = flow.Function(this.escalate_deputies).Next(this.escalation_sent)
-    bring_in_manager = flow.Function(this.escalate_manager).Next(this.escalation_sent)
-    escalation_sent = flow.End()
+    remind = (
+        flow.Function(this.escalate_reminder)
+        .Annotation(title="Lead reminded")
+        .Next(this.escalation_sent)
+    )
+    bring_in_deputies = (
+        flow.Function(this.escalate_deputies)
+        .Annotation(title="Deputies brought in")
+        .Next(this.escalation_sent)
+    )
+    bring_in_manager = (
+        flow.Function(this.escalate_manager)
+        .Annotation(title="Manager brought in")
+        .Next(this.escalation_sent)
+    )
+    escalation_sent = flow.End().Annotation(title="Escalation sent")
 
     route_decision = (
         flow.Switch()
+        .Annotation(title="On, by the decision")
         .Case(this.record_release, _is(ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART))
         .Case(this.refused, _is(ShareStatus.REFUSED))
         # A retrospective review of an emergency release: whatever its view, it was sent.
@@ -106,9 +136,9 @@ class ShareFlow(flow.Flow):
         .Next(this.released)
     )
 
-    released = flow.End()
-    refused = flow.End()
-    withdrawn = flow.End()
+    released = flow.End().Annotation(title="Released")
+    refused = flow.End().Annotation(title="Refused")
+    withdrawn = flow.End().Annotation(title="Withdrawn")
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         # Lists are narrowed per share (ShareTaskQuerySet, workflows.viewsets), so seeing the

@@ -224,8 +224,11 @@ class DecisionForm(forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, share: Share, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, share: Share, decider: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if decider is not None and decider.pk != share.proposed_by_id:
+            # Asked only of a childminder deciding their own share: nobody else needs it.
+            del self.fields["self_approval_rationale"]
         self.fields["approved_items"].choices = [  # type: ignore[attr-defined]
             (item.pk, f"{item.position + 1}. {item.get_category_display()}")
             for item in share.items.all()
@@ -282,8 +285,8 @@ class DecisionForm(forms.Form):
 class ReconsiderationForm(DecisionForm):
     """The lead review's form, for looking again at a refusal: no return to the proposer."""
 
-    def __init__(self, *args: Any, share: Share, **kwargs: Any) -> None:
-        super().__init__(*args, share=share, **kwargs)
+    def __init__(self, *args: Any, share: Share, decider: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, share=share, decider=decider, **kwargs)
         self.fields["outcome"].choices = [  # type: ignore[attr-defined]
             (choices.Outcome.APPROVE, "Approve: the information may now be shared"),
             (choices.Outcome.APPROVE_IN_PART, "Approve in part"),

@@ -14,11 +14,16 @@ from django.views import View
 from cases.choices import ShareStatus
 from cases.people import signed_in
 from permissions.lookups import get_share_to_act_on, note_viewed
-from permissions.rules import can_ask_reconsideration, can_decide
+from permissions.rules import (
+    can_ask_reconsideration,
+    can_decide,
+    can_edit_draft,
+    may_decide_this,
+)
 
 from . import steps
 from .forms import ReconsiderationForm, apply_service_errors
-from .views import share_url
+from .views import decided_meanwhile, share_url
 
 
 class ReconsiderView(View):
@@ -30,6 +35,9 @@ class ReconsiderView(View):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
+        if not may_decide_this(request.user, share):
+            messages.info(request, "You proposed this share, so another lead or deputy decides it.")
+            return redirect(share_url(share))
         decisions = list(share.decisions.select_related("decided_by", "reconsiders"))
         note_viewed(request.user, share.case, share, *decisions)
         if request.method != "POST" and share.status != ShareStatus.REFUSED:
@@ -37,13 +45,21 @@ class ReconsiderView(View):
                 request, f"This share is {share.get_status_display().lower()}, not refused."
             )
             return redirect(share_url(share))
-        form = ReconsiderationForm(request.POST if request.method == "POST" else None, share=share)
+        form = ReconsiderationForm(
+            request.POST if request.method == "POST" else None,
+            share=share,
+            decider=signed_in(request),
+        )
         if request.method == "POST" and form.is_valid():
             try:
                 decision = steps.reconsider(
                     share=share, user=signed_in(request), **form.service_kwargs()
                 )
             except ValidationError as error:
+                shown = decisions[-1] if decisions else None
+                overtaken = decided_meanwhile(request, share, shown, {ShareStatus.REFUSED})
+                if overtaken is not None:
+                    return overtaken
                 apply_service_errors(error, form)
             else:
                 messages.success(
@@ -86,7 +102,15 @@ class AskReconsiderationView(View):
     """The proposer of a refused share asks the leads and deputies to look at it again."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        share = get_share_to_act_on(request.user, kwargs["pk"], can_ask_reconsideration)
+        share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
+        if not can_ask_reconsideration(request.user, share):
+            # An old tab or link: the share has moved on (reconsidered, or never refused).
+            messages.info(
+                request,
+                f"This share is {share.get_status_display().lower()}: there is no refusal to "
+                "ask about.",
+            )
+            return redirect(share_url(share))
         refusal = share.decisions.select_related("decided_by").order_by("-decided_at", "-pk")[0]
         note_viewed(request.user, share.case, share, refusal)
         form = AskReconsiderationForm(request.POST if request.method == "POST" else None)

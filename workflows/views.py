@@ -13,18 +13,23 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.views import View
-from django.views.generic import ListView
 
 from cases import rules
-from cases.choices import Outcome, ShareStatus
+from cases.choices import UNDER_REVIEW, Outcome, ShareStatus
 from cases.models import Decision, Release, Share
-from cases.people import signed_in
+from cases.people import display_name, signed_in
 from cases.services import share_update_draft
 from cases.services.shares import SHARE_FIELDS, draft_version
 from cases.version_changes import version_changes
 from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
-from permissions.rules import can_decide, can_edit_draft, can_propose_share, can_record_release
-from permissions.selectors import advice_sought_on, recipient_choices_for, review_queue_for
+from permissions.rules import (
+    can_decide,
+    can_edit_draft,
+    can_propose_share,
+    can_record_release,
+    may_decide_this,
+)
+from permissions.selectors import advice_sought_on, recipient_choices_for
 
 from . import steps
 from .flows import ShareFlow
@@ -48,6 +53,27 @@ def share_url(share: Share) -> str:
 def share_page_for_process(request: HttpRequest, process_pk: int) -> HttpResponse:
     share_ids = ShareProcess.objects.values_list("share_id", flat=True)
     share = get_share_for(request.user, get_object_or_404(share_ids, pk=process_pk))
+    return redirect(share_url(share))
+
+
+def decided_meanwhile(
+    request: HttpRequest, share: Share, shown: Decision | None, waiting: set[str]
+) -> HttpResponse | None:
+    """Two people deciding at once, or a form left open in a tab: when the share no longer
+    waits for this decision (another was recorded since the page showed ``shown``), the later
+    person is taken to the share and told who decided and how, rather than left on a form
+    that can no longer be used."""
+    latest = share.decisions.select_related("decided_by").order_by("-decided_at", "-pk").first()
+    share.refresh_from_db(fields=["status"])
+    unchanged = latest is None or (shown is not None and latest.pk == shown.pk)
+    if latest is None or (unchanged and share.status in waiting):
+        return None
+    messages.warning(
+        request,
+        f"Nothing was recorded: {display_name(latest.decided_by)} decided this share on "
+        f"{date_format(timezone.localtime(latest.decided_at), 'j M Y, H:i')} "
+        f"({latest.get_outcome_display()}). Their decision is on this page.",
+    )
     return redirect(share_url(share))
 
 
@@ -294,20 +320,14 @@ class EmergencyReleaseView(View):
         )
 
 
-class ReviewQueueView(ListView):
-    template_name = "workflows/review_queue.html"
-    context_object_name = "shares"
-    paginate_by = 50
-
-    def get_queryset(self) -> Any:
-        return review_queue_for(self.request.user)
-
-
 class LeadReviewView(View):
     """The lead sees everything about the share on one page and decides."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
+        if not may_decide_this(request.user, share):
+            messages.info(request, "You proposed this share, so another lead or deputy decides it.")
+            return redirect(share_url(share))
         # A retrospective review: what already went, to whom and by whom, is on the page.
         release = (
             Release.objects.filter(share=share).select_related("released_by").first()
@@ -326,7 +346,11 @@ class LeadReviewView(View):
             *([release] if release else []),
             *consultations,
         )
-        form = DecisionForm(request.POST if request.method == "POST" else None, share=share)
+        form = DecisionForm(
+            request.POST if request.method == "POST" else None,
+            share=share,
+            decider=signed_in(request),
+        )
         if request.method == "POST":
             if form.is_valid():
                 try:
@@ -334,6 +358,10 @@ class LeadReviewView(View):
                         share=share, user=signed_in(request), **form.service_kwargs()
                     )
                 except ValidationError as error:
+                    shown = decisions[-1] if decisions else None
+                    overtaken = decided_meanwhile(request, share, shown, set(UNDER_REVIEW))
+                    if overtaken is not None:
+                        return overtaken
                     apply_service_errors(error, form)
                 else:
                     messages.success(

@@ -24,6 +24,7 @@ from django.views.generic import RedirectView
 from viewflow.workflow.flow import views as flow_views
 from viewflow.workflow.flow.viewset import FlowAppViewset
 
+from cases.models import Release
 from permissions.context_processors import MenuAccess
 from permissions.selectors import share_list_for
 
@@ -91,6 +92,17 @@ class ScopedProcessDetailView(flow_views.DetailProcessView):
         # Each row names who held the step; the pk orders steps created in the same instant.
         context["task_list"] = (
             context["task_list"].select_related("owner").order_by("created", "pk")
+        )
+        # A refusal reconsidered comes after the workflow ended at "refused" (and so does a
+        # release it allows): said here, so the steps never seem to contradict the share.
+        share = self.object.share
+        context["after_the_workflow"] = list(
+            share.decisions.filter(reconsiders__isnull=False).select_related("decided_by")
+        )
+        context["release_after"] = (
+            Release.objects.filter(share=share, decision__reconsiders__isnull=False).first()
+            if context["after_the_workflow"]
+            else None
         )
         return context
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
-from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -24,6 +24,7 @@ from cases.deadlines import time_left
 from cases.models import Decision, Share
 from cases.people import signed_in
 from permissions.lookups import note_viewed
+from permissions.models import AuditAction, AuditEntry
 from permissions.selectors import (
     advice_asked_of,
     break_glass_grants_to_review,
@@ -193,14 +194,33 @@ class HomeView(View):
         # The lead's note is a decision's content: reading it here is a reading like any.
         for case, read in read_by_case.items():
             note_viewed(user, case, *read)
-        unseen_decisions = list(
+        # A decision is "not yet seen" until its notice is opened or the share's page is read
+        # after it came; only the newest per share (a return, then an approval: the approval).
+        read_since = AuditEntry.objects.filter(
+            actor=user,
+            share=OuterRef("share"),
+            action=AuditAction.VIEW_SHARE,
+            at__gte=OuterRef("created_at"),
+        )
+        notices = (
             Notification.objects.filter(
                 recipient=user, read_at__isnull=True, kind__in=_DECISION_KINDS
             )
+            .exclude(Exists(read_since))
             .select_related("actor")
-            .order_by("-created_at", "-pk")[:HOME_ROWS]
+            .order_by("-created_at", "-pk")[: HOME_ROWS * 2]
+        )
+        newest_per_share = {notice.share_id: notice for notice in reversed(list(notices))}
+        unseen_decisions = sorted(
+            newest_per_share.values(), key=lambda n: (n.created_at, n.pk), reverse=True
+        )[:HOME_ROWS]
+        # Everything else unread (escalations, alerts, advice): what the menu counts, named.
+        unread = Notification.objects.filter(recipient=user, read_at__isnull=True).exclude(
+            kind__in=_DECISION_KINDS
         )
         return {
+            "new_for_you": list(unread.order_by("-created_at", "-pk")[:HOME_ROWS]),
+            "new_for_you_count": unread.count(),
             "returned": returned_with_notes,
             "drafts": [share for share in drafts if share.last_outcome != "return"][:HOME_ROWS],
             "unseen_decisions": unseen_decisions,

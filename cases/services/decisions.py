@@ -293,6 +293,6 @@ def reconsideration_ask(*, share: Share, user: Person, reason: str) -> Reconside
         AuditAction.RECONSIDERATION_REQUESTED,
         share,
         actor=user,
-        detail=f"Reconsideration of decision #{refusal.pk} asked for",
+        detail="The proposer asked for the refusal to be looked at again",
     )
     return request

@@ -42,12 +42,33 @@ def share_submitted(share: Share, user: Person) -> list[Notification]:
     )
 
 
+# The outcome as done, as a notice reports it.
+_DONE = {
+    Outcome.APPROVE: "Approved",
+    Outcome.APPROVE_IN_PART: "Approved in part",
+    Outcome.REFUSE: "Refused",
+    Outcome.RETURN: "Returned for more information",
+}
+# A retrospective review of an emergency release: what it says of what was already sent.
+_REVIEWED = {
+    Outcome.APPROVE: "The emergency release was endorsed",
+    Outcome.REFUSE: "Recorded that the emergency release should not have been shared",
+}
+
+
+def outcome_done(decision: Decision) -> str:
+    if decision.share.emergency_justification and decision.reconsiders_id is None:
+        said = _REVIEWED.get(decision.outcome)
+        if said:
+            return said
+    done = _DONE.get(decision.outcome, decision.get_outcome_display())
+    return f"{done} on reconsideration" if decision.reconsiders_id is not None else done
+
+
 def share_decided(decision: Decision) -> list[Notification]:
     """The proposer hears the outcome; a deputy's decision is told to the lead as well."""
     share = decision.share
-    outcome = decision.get_outcome_display()
-    if decision.reconsiders_id is not None:
-        outcome = f"{outcome}, on reconsideration"
+    outcome = outcome_done(decision)
     returned = decision.outcome == Outcome.RETURN
     written = notify(
         [share.proposed_by],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -33,7 +33,8 @@ class NotificationListView(ListView):
         return (
             notifications_of(self.request)
             .select_related("actor", "break_glass_grant__user", "share")
-            .order_by(F("read_at").desc(nulls_first=True), "-created_at", "-pk")
+            .alias(unread=ExpressionWrapper(Q(read_at__isnull=True), BooleanField()))
+            .order_by("-unread", "-created_at", "-pk")
         )
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
