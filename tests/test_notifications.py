@@ -313,3 +313,47 @@ def test_a_notification_about_a_share_no_longer_visible_leads_to_not_found(
     client.force_login(keyworker)
     followed = client.get(url("notification_open", notification.pk), follow=True)
     assert followed.status_code == 404
+
+
+def test_a_proposer_who_may_no_longer_see_the_share_is_not_told_of_its_decision(
+    case: Any,
+    submitted: Share,
+    practitioner: Any,
+    lead: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    case_team_remove(case=case, user=practitioner)
+    decide(submitted, lead, django_capture_on_commit_callbacks, outcome=Outcome.APPROVE)
+    assert (
+        not Notification.objects.filter(recipient=practitioner)
+        .exclude(kind=Kind.SHARE_SUBMITTED)
+        .exists()
+    )
+    assert emails_to("priya") == []
+
+
+def test_a_reminder_skips_a_lead_who_proposed_the_share_and_goes_to_the_deputies(
+    case: Any, recipient: Any, lead: Any, deputy: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from workflows.escalation import escalate
+    from workflows.models import EscalationLevel
+
+    share = steps.propose(case=case, user=lead, fields=complete_fields(recipient), items=[item()])
+    steps.submit(share=share, user=lead)
+    escalate(share, EscalationLevel.REMINDER)
+    assert told(Kind.REVIEW_REMINDER) == ["dan"]
+
+
+def test_a_managers_escalation_names_the_share_by_number_and_links_nowhere(
+    submitted: Share, manager: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from workflows.escalation import escalate
+    from workflows.models import EscalationLevel
+
+    with django_capture_on_commit_callbacks(execute=True):
+        escalate(submitted, EscalationLevel.MANAGER)
+    notice = Notification.objects.get(recipient=manager)
+    assert (notice.share, notice.link, notice.detail) == (None, "", f"Share #{submitted.pk}")
+    [email] = emails_to("mona")
+    assert f"Share #{submitted.pk}" in email.body
+    names_nothing_of_the_case(submitted)

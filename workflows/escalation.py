@@ -62,19 +62,33 @@ def escalate(share: Share, level: str) -> Escalation | None:
 
 
 def _notify(share: Share, level: str, escalation: Escalation) -> None:
-    # Leads and deputies get the review itself; a manager cannot open it (no case content),
-    # so theirs carries no link: they chase the leads, they do not decide.
-    link = (
-        reverse("safeguarding:lead_review", args=[share.pk])
-        if level != EscalationLevel.MANAGER
-        else ""
-    )
-    # Which share, by number, and by when: a manager chasing the leads can name it to them.
+    organisation = share.case.organisation
+    people = people_to_alert(organisation, _WHO[level])
+    if not organisation.is_one_person_setting:
+        # A lead who proposed the share cannot decide it: remind whoever can.
+        people = people.exclude(pk=share.proposed_by_id)
+        if level == EscalationLevel.REMINDER and not people.exists():
+            people = people_to_alert(organisation, _WHO[EscalationLevel.DEPUTIES]).exclude(
+                pk=share.proposed_by_id
+            )
+    if level == EscalationLevel.MANAGER:
+        # A manager cannot open the share (no case content): they chase the leads, so theirs
+        # names the share by its number, as the reports do, and links nowhere.
+        notify(
+            people,
+            _KIND[level],
+            event=f"escalation:{escalation.pk}",
+            link="",
+            detail=f"Share #{share.pk}",
+            due_at=escalation.review_due_at,
+            escalation=escalation,
+        )
+        return
     notify(
-        people_to_alert(share.case.organisation, _WHO[level]),
+        people,
         _KIND[level],
         event=f"escalation:{escalation.pk}",
-        link=link,
+        link=reverse("safeguarding:lead_review", args=[share.pk]),
         share=share,
         due_at=escalation.review_due_at,
         escalation=escalation,

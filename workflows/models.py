@@ -167,7 +167,8 @@ class Notification(models.Model):
         related_name="notifications",
     )
     # The share it is about, named by its number only; empty where the recipient may not see
-    # the share (an adviser, a manager): then nothing in the notification points at it.
+    # the share: an adviser (nothing points at it) or a manager (whose notice names the
+    # share's number in its detail, as the reports do, and links nowhere).
     share = models.ForeignKey(
         Share, on_delete=models.PROTECT, null=True, blank=True, related_name="notifications"
     )

@@ -26,6 +26,7 @@ from viewflow.workflow.flow.viewset import FlowAppViewset
 
 from cases.models import Release
 from permissions.context_processors import MenuAccess
+from permissions.lookups import note_viewed
 from permissions.selectors import share_list_for
 
 from .flows import ShareFlow
@@ -103,6 +104,14 @@ class ScopedProcessDetailView(flow_views.DetailProcessView):
             Release.objects.filter(share=share, decision__reconsiders__isnull=False).first()
             if context["after_the_workflow"]
             else None
+        )
+        release = context["release_after"]
+        note_viewed(
+            self.request.user,
+            share.case,
+            share,
+            *context["after_the_workflow"],
+            *([release] if release else []),
         )
         return context
 

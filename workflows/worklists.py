@@ -1,7 +1,9 @@
 """What needs a person now: their home page, and a lead's review queue.
 
-Both read only through ``permissions`` selectors, count in the database and keep a fixed
-number of queries whatever the length of the lists (tests/test_worklists.py counts them).
+Both read only through ``permissions`` selectors and count in the database. The queue keeps
+a fixed number of queries whatever its length (tests/test_worklists.py counts them); the
+home page shows at most HOME_ROWS of each list, so its queries are bounded too (logging the
+reading of a returned share's note costs a few per case, for at most HOME_ROWS cases).
 """
 
 from __future__ import annotations

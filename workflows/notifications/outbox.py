@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from cases.models import Share
+from permissions.rules import can_see_case
 
 from ..models import Notification
 
@@ -25,13 +26,21 @@ def notify(
 ) -> list[Notification]:
     """One notification of this event for each person (never the one who acted).
 
+    A notice about a share goes only to people who may see it now.
     ``event`` names what happened uniquely ("share_submitted:41:<when>"): a row that exists
     already for a person is left as it is, so a retried step never tells anyone twice.
     ``about`` sets the record the notice is about where it has its own link (an escalation,
     a release, a break-glass grant, a promise to tell a family). Returns the rows written
     now, whose delivery is queued for after commit.
     """
-    recipients = {person.pk: person for person in people if actor is None or person.pk != actor.pk}
+    recipients = {
+        person.pk: person
+        for person in people
+        if (actor is None or person.pk != actor.pk)
+        # Proposing a share gives no access of its own: a proposer taken off the case team
+        # (or whose membership ended) hears nothing more of it.
+        and (share is None or can_see_case(person, share.case))
+    }
     if not recipients:
         return []
     already = set(
