@@ -98,7 +98,11 @@ def main(rounds: int) -> None:
                 partial(reader.get, page),
             ]
         )
-        results.append([*codes, share.decisions.count()])
+        # The later decider is taken to the share and told who decided: exactly one is.
+        told = sum(
+            "Nothing was recorded" in client.get(page).content.decode() for client in (lead, deputy)
+        )
+        results.append([*codes, share.decisions.count(), told])
     print(json.dumps(results))
 
 

@@ -263,6 +263,8 @@ def _decider_step(persona: str, share: Record | None) -> int:
     assert share is not None
     if persona not in DECIDERS:
         return 403
+    if share.proposer == persona:  # another decides it (no demo setting is a childminder's)
+        return 302
     under_review = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)
     return 200 if share.status in under_review else 302
 
@@ -279,6 +281,8 @@ def _reconsider_step(persona: str, share: Record | None) -> int:
     assert share is not None
     if persona not in DECIDERS:
         return 403
+    if share.proposer == persona:
+        return 302
     return 200 if share.status == ShareStatus.REFUSED else 302
 
 

@@ -39,7 +39,9 @@ def test_two_leads_decide_at_once_on_sqlite(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     rounds = json.loads(done.stdout.strip().splitlines()[-1])
     assert len(rounds) == ROUNDS
-    for lead, deputy, reader, decisions in rounds:
-        assert sorted([lead, deputy]) == [302, 400], rounds
+    for lead, deputy, reader, decisions, told in rounds:
+        # Both are taken to the share; the later one is told who decided and how.
+        assert [lead, deputy] == [302, 302], rounds
         assert reader == 200, rounds
         assert decisions == 1, rounds
+        assert told == 1, rounds

@@ -64,9 +64,11 @@ def decided_meanwhile(
     person is taken to the share and told who decided and how, rather than left on a form
     that can no longer be used."""
     latest = share.decisions.select_related("decided_by").order_by("-decided_at", "-pk").first()
+    if latest is None or latest.decided_by_id == request.user.pk:
+        return None  # their own decision, posted again: the form says it is already made
     share.refresh_from_db(fields=["status"])
-    unchanged = latest is None or (shown is not None and latest.pk == shown.pk)
-    if latest is None or (unchanged and share.status in waiting):
+    unchanged = shown is not None and latest.pk == shown.pk
+    if unchanged and share.status in waiting:
         return None
     messages.warning(
         request,
