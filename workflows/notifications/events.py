@@ -43,14 +43,14 @@ def share_submitted(share: Share, user: Person) -> list[Notification]:
 
 
 # The outcome as done, as a notice reports it.
-_DONE = {
+_DONE: dict[str, str] = {
     Outcome.APPROVE: "Approved",
     Outcome.APPROVE_IN_PART: "Approved in part",
     Outcome.REFUSE: "Refused",
     Outcome.RETURN: "Returned for more information",
 }
 # A retrospective review of an emergency release: what it says of what was already sent.
-_REVIEWED = {
+_REVIEWED: dict[str, str] = {
     Outcome.APPROVE: "The emergency release was endorsed",
     Outcome.REFUSE: "Recorded that the emergency release should not have been shared",
 }
