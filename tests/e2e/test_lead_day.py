@@ -11,6 +11,18 @@ from playwright.sync_api import Page, expect
 
 from .browsing import Proposal, decide, menu, propose, section, share_number, status_of
 from .conftest import Screenshots
+from .test_accessibility import Axe, describe, serious_violations
+
+
+@pytest.fixture(scope="module")
+def axe() -> Axe:
+    return Axe()
+
+
+def assert_accessible(page: Page, axe: Axe) -> None:
+    found = serious_violations(page, axe)
+    assert found == [], describe(found)
+
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +35,7 @@ def go_home(page: Page) -> None:
 
 
 def test_a_returned_share_comes_back_to_the_lead_with_the_note_and_what_changed(
-    person: Person, shot: Screenshots
+    person: Person, shot: Screenshots, axe: Axe
 ) -> None:
     practitioner = person("practitioner")
     number = propose(
@@ -79,6 +91,7 @@ def test_a_returned_share_comes_back_to_the_lead_with_the_note_and_what_changed(
     lead.get_by_role("radio", name="Refuse", exact=True).check()
     expect(lead.get_by_label("Main reason for refusing", exact=True)).to_be_visible()
     shot(lead, "the review shows the note and what changed")
+    assert_accessible(lead, axe)  # the comparison tables and the outcome-specific fields
     decide(lead, "Approve", "Necessary: social care must assess today.")
     expect(status_of(lead)).to_have_text("Approved, awaiting release")
 
@@ -89,7 +102,7 @@ def test_a_returned_share_comes_back_to_the_lead_with_the_note_and_what_changed(
 
 
 def test_a_practitioner_asks_for_a_refusal_to_be_reconsidered_and_the_lead_answers(
-    person: Person, shot: Screenshots
+    person: Person, shot: Screenshots, axe: Axe
 ) -> None:
     practitioner = person("practitioner")
     number = propose(practitioner, "OAK-002", Proposal(purpose="Tell the dentist about pain."))
@@ -123,6 +136,7 @@ def test_a_practitioner_asks_for_a_refusal_to_be_reconsidered_and_the_lead_answe
     expect(section(lead, "The proposer asks for it to be reconsidered")).to_contain_text(
         "the child is in pain at nursery"
     )
+    assert_accessible(lead, axe)
     lead.get_by_role("radio", name="Approve: the information may now be shared").check()
     lead.get_by_label(
         "Why you looked again, and the reasons for this outcome (kept on the record)"
