@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeAlias
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 if TYPE_CHECKING:
@@ -35,7 +36,9 @@ UserLike: TypeAlias = "Person | AnonymousUser"
 
 
 def signed_in(request: HttpRequest) -> Person:
-    """The person behind a request the sign-in middleware has already let through."""
+    """The person behind a request: every Safeshare page requires sign-in itself
+    (``workflows.site``), so an anonymous request is refused, never an error page."""
     user = request.user
-    assert user.is_authenticated, "LoginRequiredMiddleware lets only signed-in people here"
+    if not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
     return user

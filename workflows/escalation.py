@@ -36,7 +36,8 @@ _KIND: dict[str, str] = {
 def review_window(share: Share) -> tuple[datetime, datetime]:
     """When the current review round started and when its decision falls due."""
     fresh = Share.objects.only("submitted_at", "review_due_at").get(pk=share.pk)
-    assert fresh.submitted_at and fresh.review_due_at, "a share under review has a deadline"
+    if fresh.submitted_at is None or fresh.review_due_at is None:
+        raise ValueError(f"Share #{share.pk} is under review without a deadline.")
     return fresh.submitted_at, fresh.review_due_at
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -81,8 +81,7 @@ class ShareForm(forms.ModelForm):
 
     def __init__(self, *args: Any, recipients: QuerySet[Recipient], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        recipient = self.fields["recipient"]
-        assert isinstance(recipient, forms.ModelChoiceField)
+        recipient = cast(forms.ModelChoiceField, self.fields["recipient"])
         recipient.queryset = recipients
         recipient.empty_label = "Choose a recipient"
         for field in self.fields.values():

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.urls import path
+from django.contrib.auth.decorators import login_required
+from django.urls import URLPattern, URLResolver, path
 from viewflow.urls import Site
 
 from cases import app_settings
@@ -34,4 +35,16 @@ site = SafeshareSite(
     viewsets=[SafeguardingApp(), ShareFlowViewset(icon="assignment", title="Share workflow")],
 )
 
-urlpatterns = [path("", site.urls)]
+
+def _signed_in_only(patterns: list[Any]) -> list[Any]:
+    """Every Safeshare page requires sign-in itself, whatever the host project's middleware:
+    an anonymous visitor is sent to the sign-in page (``LOGIN_URL``), never to an error."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            _signed_in_only(pattern.url_patterns)
+        elif isinstance(pattern, URLPattern):
+            pattern.callback = login_required(pattern.callback)
+    return patterns
+
+
+urlpatterns = _signed_in_only([path("", site.urls)])

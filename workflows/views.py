@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -234,7 +234,8 @@ class EditDraftView(_ShareFormPage):
     def save(
         self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
     ) -> Share:
-        assert share is not None
+        if share is None:  # the edit page always has its draft; only proposing has none
+            raise Http404("No share matches the given query.")
         user, fields, items = (
             signed_in(self.request),
             form.service_fields(),

@@ -147,6 +147,12 @@ class ShareFlowViewset(FlowAppViewset):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(ShareFlow, **kwargs)
 
+    def has_view_permission(self, user: Any, obj: Any = None) -> bool:
+        # viewflow's SiteMiddleware asks this before any view runs and answers a signed-out
+        # visitor with its own 403 page; let them through to the page's sign-in requirement
+        # (``workflows.site``), which sends them to sign in like every other page.
+        return not user.is_authenticated or super().has_view_permission(user, obj)
+
     def get_context_data(self, request: HttpRequest) -> dict[str, Any]:
         # viewflow counts the inbox and queue here for its own menu, which is not shown.
         return {}
