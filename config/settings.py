@@ -126,6 +126,18 @@ SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating proxy (the usual production set-up): trust its X-Forwarded-Proto
+# header, so Django knows the request was https (a sign-in POST then passes the CSRF
+# origin check), and name the address people use in CSRF_TRUSTED_ORIGINS.
+if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Off by default so the embedded server works over plain http; production turns them on
+# (README, "Running in production"); `manage.py check --deploy` then passes.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 
 VIEWFLOW = {"AUTOREGISTER": False}
 

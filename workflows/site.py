@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.urls import URLPattern, URLResolver, path
+from django.views.decorators.cache import never_cache
 from viewflow.urls import Site
 
 from cases import app_settings
@@ -38,12 +39,17 @@ site = SafeshareSite(
 
 def _signed_in_only(patterns: list[Any]) -> list[Any]:
     """Every Safeshare page requires sign-in itself, whatever the host project's middleware:
-    an anonymous visitor is sent to the sign-in page (``LOGIN_URL``), never to an error."""
+    an anonymous visitor is sent to the sign-in page (``LOGIN_URL``), never to an error.
+
+    And none is kept by a browser or proxy cache (``Cache-Control: no-store``): nearly every
+    page names a child or shows case content, and a shared computer's back button or disk
+    cache must not show it to the next person.
+    """
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             _signed_in_only(pattern.url_patterns)
         elif isinstance(pattern, URLPattern):
-            pattern.callback = login_required(pattern.callback)
+            pattern.callback = login_required(never_cache(pattern.callback))
     return patterns
 
 
