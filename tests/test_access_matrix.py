@@ -27,7 +27,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
@@ -202,7 +202,26 @@ def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 # The project's own sign-in pages, which every project that mounts Safeshare provides.
-PROJECT_ROUTES = ("accounts/login/", "accounts/logout/")
+def _project_routes() -> tuple[str, ...]:
+    """The project's own sign-in pages; Safeshare's site has the password-reset ones too (a
+    host project brings its own, or none)."""
+    signing_in = ("accounts/login/", "accounts/logout/")
+    try:
+        reverse("password_reset")
+    except NoReverseMatch:
+        return signing_in
+    return (
+        *signing_in,
+        "accounts/password-reset/",
+        "accounts/password-reset/sent/",
+        "accounts/reset/<uidb64>/<token>/",
+        "accounts/reset/done/",
+    )
+
+
+PROJECT_ROUTES = _project_routes()
+# The pages open to anyone: signing in, and choosing a new password by an emailed link.
+OPEN_ROUTES = [route for route in PROJECT_ROUTES if route != "accounts/logout/"]
 
 
 def site_root() -> str:
@@ -436,6 +455,8 @@ EXPECTED: dict[str, Expect] = {
     "share/chart/": Expect(everyone(200)),
     "share/<int:process_pk>/chart/": Expect(everyone(200)),
 }
+# Choosing a new password, open to anyone (a made-up link, as probed, says it does not work).
+EXPECTED.update({route: Expect(everyone(200), anonymous=200) for route in OPEN_ROUTES[1:]})
 EXPECTED.update(
     {
         task_route(node, page): _task_page(node, page)
@@ -469,6 +490,7 @@ def _fill(route: str, **ids: int) -> str:
     path = ("/" if route in PROJECT_ROUTES else site_root()) + route
     for name, value in ids.items():
         path = path.replace(f"<int:{name}>", str(value))
+    path = path.replace("<uidb64>", "MQ").replace("<token>", "not-a-token")
     assert "<" not in path, f"no way to fill {route!r}: add its ids to the matrix"
     return path
 
@@ -660,8 +682,8 @@ def test_anonymous_visitors_are_sent_to_sign_in_everywhere(client: Any, db: Any,
             if leaks(demo, "colleague", body_of(response)):
                 wrong.append(f"{probe.path} shows a child's name")
     assert not wrong, "\n".join(wrong)
-    # Only the sign-in page itself is open.
-    assert [r for r in all_routes() if EXPECTED[r].anonymous != LOGIN] == ["accounts/login/"]
+    # Only signing in and choosing a new password are open.
+    assert [r for r in all_routes() if EXPECTED[r].anonymous != LOGIN] == OPEN_ROUTES
 
 
 def test_changing_a_case_team_answers_outsiders_not_found(client: Any, db: Any, demo: Demo):

@@ -24,6 +24,8 @@ SERIOUS = {"serious", "critical"}
 # (who, address, what): {case} and the share states are filled in from the demo data.
 PAGES = [
     (None, "/accounts/login/", "sign in"),
+    (None, "/accounts/password-reset/", "forgotten password"),
+    (None, "/accounts/reset/MQ/not-a-token/", "a password link that no longer works"),
     ("practitioner", "/safeguarding/", "landing page: what needs me now"),
     ("lead", "/safeguarding/", "landing page of a lead: what needs me now"),
     ("practitioner", "/safeguarding/cases/", "the case list"),
