@@ -13,8 +13,9 @@ from django.db import models
 from django.db.models import Q, QuerySet, Value, When
 from guardian.shortcuts import get_objects_for_user
 
-from cases.choices import OrganisationKind, Role, ShareStatus, Urgency
+from cases.choices import Role, ShareStatus, Urgency
 from cases.models import (
+    ONE_PERSON_SETTING_KINDS,
     Case,
     Consultation,
     FamilyFollowUp,
@@ -89,6 +90,14 @@ def share_list_for(user: UserLike) -> QuerySet[Share]:
     )
 
 
+def _proposed_by_them(user: UserLike, to_share: str = "") -> Q:
+    """Shares the person proposed, which another decides (``rules.may_decide_this``), outside
+    a one-person setting."""
+    return Q(**{f"{to_share}proposed_by": user}) & ~Q(
+        **{f"{to_share}case__organisation__kind__in": ONE_PERSON_SETTING_KINDS}
+    )
+
+
 def review_queue_for(user: UserLike) -> QuerySet[Share]:
     """Shares awaiting review in the settings where the user decides: the overdue first (the
     longest overdue at the top), then by deadline. A share the person proposed is another's to
@@ -100,7 +109,7 @@ def review_queue_for(user: UserLike) -> QuerySet[Share]:
             status__in=(ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY),
             case__organisation__in=settings_where(user, "cases.decide_shares"),
         )
-        .exclude(Q(proposed_by=user) & ~Q(case__organisation__kind=OrganisationKind.CHILDMINDER))
+        .exclude(_proposed_by_them(user))
         .select_related("case__child", "case__organisation", "proposed_by")
         .alias(urgency_rank=_URGENCY_RANK)
         .order_by(
@@ -115,15 +124,12 @@ def reconsideration_requests_for(user: UserLike) -> QuerySet[ReconsiderationRequ
     if not user.is_authenticated:
         return ReconsiderationRequest.objects.none()
     return (
-        ReconsiderationRequest.objects.filter(
+        ReconsiderationRequest.objects.unanswered()
+        .filter(
             share__case__organisation__in=settings_where(user, "cases.decide_shares"),
             share__status=ShareStatus.REFUSED,
-            refusal__reconsideration__isnull=True,
         )
-        .exclude(
-            Q(share__proposed_by=user)
-            & ~Q(share__case__organisation__kind=OrganisationKind.CHILDMINDER)
-        )
+        .exclude(_proposed_by_them(user, "share__"))
         .select_related("share__case__child", "share__case__organisation", "requested_by")
         .order_by("requested_at", "pk")
     )

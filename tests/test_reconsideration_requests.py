@@ -8,7 +8,6 @@ its decision record.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,21 +16,15 @@ from django.urls import reverse
 
 from cases import choices
 from cases.models import ReconsiderationRequest, Share
-from cases.services import RuleViolation
 from permissions.models import AuditAction, AuditEntry
 from workflows import steps
 from workflows.decision_record import decision_record
 
 from .http_helpers import error_text, form_data, page_text, url
+from .test_reconsideration import violation
 
 Outcome = choices.Outcome
 REFUSED_AT = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
-
-
-def violation(action: Callable[[], Any]) -> dict[str, list[str]]:
-    with pytest.raises(RuleViolation) as caught:
-        action()
-    return caught.value.message_dict
 
 
 @pytest.fixture

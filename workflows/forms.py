@@ -296,6 +296,22 @@ class ReconsiderationForm(DecisionForm):
         self.fields["reasons"].label = reasons
 
 
+class AskReconsiderationForm(forms.Form):
+    reason = forms.CharField(
+        label="Why should the refusal be looked at again?",
+        help_text=(
+            "What the decision may have missed, or what has changed since. The leads and "
+            "deputies are told at once; their answer is kept with the share."
+        ),
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=4000,
+        error_messages={
+            "required": "Say why the refusal should be looked at again: what the decision may "
+            "have missed, or what has changed."
+        },
+    )
+
+
 class FamilyToldForm(forms.Form):
     informed_on = forms.DateField(
         label="When the family was told",

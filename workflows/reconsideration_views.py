@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -22,8 +21,8 @@ from permissions.rules import (
 )
 
 from . import steps
-from .forms import ReconsiderationForm, apply_service_errors
-from .views import decided_meanwhile, share_url
+from .forms import AskReconsiderationForm, ReconsiderationForm, apply_service_errors
+from .views import decided_meanwhile, not_theirs_to_decide, share_url
 
 
 class ReconsiderView(View):
@@ -36,8 +35,7 @@ class ReconsiderView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
         if not may_decide_this(request.user, share):
-            messages.info(request, "You proposed this share, so another lead or deputy decides it.")
-            return redirect(share_url(share))
+            return not_theirs_to_decide(request, share)
         decisions = list(share.decisions.select_related("decided_by", "reconsiders"))
         note_viewed(request.user, share.case, share, *decisions)
         if request.method != "POST" and share.status != ShareStatus.REFUSED:
@@ -74,28 +72,12 @@ class ReconsiderView(View):
                 "items": share.items.all(),
                 "decisions": decisions,
                 "form": form,
-                "asked": share.reconsideration_requests.select_related("requested_by")
-                .filter(refusal__reconsideration__isnull=True)
+                "asked": share.reconsideration_requests.unanswered()
+                .select_related("requested_by")
                 .first(),
             },
             status=400 if request.method == "POST" else 200,
         )
-
-
-class AskReconsiderationForm(forms.Form):
-    reason = forms.CharField(
-        label="Why should the refusal be looked at again?",
-        help_text=(
-            "What the decision may have missed, or what has changed since. The leads and "
-            "deputies are told at once; their answer is kept with the share."
-        ),
-        widget=forms.Textarea(attrs={"rows": 5}),
-        max_length=4000,
-        error_messages={
-            "required": "Say why the refusal should be looked at again: what the decision may "
-            "have missed, or what has changed."
-        },
-    )
 
 
 class AskReconsiderationView(View):

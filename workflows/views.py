@@ -56,6 +56,12 @@ def share_page_for_process(request: HttpRequest, process_pk: int) -> HttpRespons
     return redirect(share_url(share))
 
 
+def not_theirs_to_decide(request: HttpRequest, share: Share) -> HttpResponseRedirect:
+    """A lead or deputy who proposed the share: back to it, saying who decides."""
+    messages.info(request, "You proposed this share, so another lead or deputy decides it.")
+    return redirect(share_url(share))
+
+
 def decided_meanwhile(
     request: HttpRequest, share: Share, shown: Decision | None, waiting: set[str]
 ) -> HttpResponse | None:
@@ -329,8 +335,7 @@ class LeadReviewView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_decide)
         if not may_decide_this(request.user, share):
-            messages.info(request, "You proposed this share, so another lead or deputy decides it.")
-            return redirect(share_url(share))
+            return not_theirs_to_decide(request, share)
         # A retrospective review: what already went, to whom and by whom, is on the page.
         release = (
             Release.objects.filter(share=share).select_related("released_by").first()

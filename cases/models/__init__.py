@@ -1,12 +1,13 @@
 from .children import Carer, Case, Child
 from .deadlines import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule
 from .openness import Consultation, FamilyFollowUp
-from .organisations import Membership, Organisation
+from .organisations import ONE_PERSON_SETTING_KINDS, Membership, Organisation
 from .records import ApprovedItem, Decision, ReconsiderationRequest, Release
 from .shares import Recipient, Share, ShareItem
 from .versions import ShareVersion
 
 __all__ = [
+    "ONE_PERSON_SETTING_KINDS",
     "DEFAULT_POLICY",
     "DeadlinePolicy",
     "DeadlineRule",

@@ -8,6 +8,9 @@ from django.db.models import Q
 
 from ..choices import CalendarRegion, OrganisationKind, Role
 
+# Settings of one person, who is their own lead and decides their own shares.
+ONE_PERSON_SETTING_KINDS = frozenset({OrganisationKind.CHILDMINDER})
+
 
 class Organisation(models.Model):
     """A setting: a nursery, school, GP practice, social care team or childminder."""
@@ -42,7 +45,7 @@ class Organisation(models.Model):
 
     @property
     def is_one_person_setting(self) -> bool:
-        return self.kind == OrganisationKind.CHILDMINDER
+        return self.kind in ONE_PERSON_SETTING_KINDS
 
 
 class Membership(models.Model):

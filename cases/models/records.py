@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.conf import settings
 from django.db import models
 
 from .. import choices
-from .immutable import AppendOnlyModel
+from .immutable import AppendOnlyModel, AppendOnlyQuerySet
 from .shares import Share, ShareItem
 
 
@@ -86,6 +88,12 @@ class Release(AppendOnlyModel):
         return f"Release of share #{self.share_id}"
 
 
+class ReconsiderationRequestQuerySet(AppendOnlyQuerySet):
+    def unanswered(self) -> ReconsiderationRequestQuerySet:
+        """Not yet answered: no decision reconsiders the refusal asked about."""
+        return self.filter(refusal__reconsideration__isnull=True)
+
+
 class ReconsiderationRequest(AppendOnlyModel):
     """The proposer of a refused share asks the leads to look at the refusal again.
 
@@ -105,6 +113,8 @@ class ReconsiderationRequest(AppendOnlyModel):
     )
     reason = models.TextField(max_length=4000)
     requested_at = models.DateTimeField(auto_now_add=True)
+
+    objects: ClassVar[Any] = ReconsiderationRequestQuerySet.as_manager()
 
     class Meta(AppendOnlyModel.Meta):
         ordering = ["requested_at", "pk"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from cases.choices import Role
+from cases.choices import DECIDING_ROLES
 from cases.models import Release
 from permissions.selectors import people_to_alert
 
@@ -25,7 +25,7 @@ def alert_leads_to_emergency_release(release: Release) -> list[Notification]:
     """
     share = release.share
     return notify(
-        people_to_alert(share.case.organisation, {Role.LEAD, Role.DEPUTY}),
+        people_to_alert(share.case.organisation, set(DECIDING_ROLES)),
         NotificationKind.EMERGENCY_RELEASE,
         event=f"emergency_release:{release.pk}",
         link=reverse("safeguarding:lead_review", args=[share.pk]),

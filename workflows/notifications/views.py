@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
@@ -42,11 +42,13 @@ class NotificationListView(ListView):
         return redirect("safeguarding:notifications")
 
 
-def _mine(request: HttpRequest, pk: int) -> Notification:
-    try:
-        return notifications_of(request).get(pk=pk)
-    except Notification.DoesNotExist:
-        raise Http404("No notification matches the given query.") from None
+def _read_now(request: HttpRequest, pk: int) -> Notification:
+    """The person's own notification, marked read (once: the first reading keeps its time)."""
+    notification = get_object_or_404(notifications_of(request), pk=pk)
+    Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    return notification
 
 
 class OpenNotificationView(View):
@@ -54,12 +56,7 @@ class OpenNotificationView(View):
     the person may still see it (a share they have lost access to is not found)."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        notification = _mine(request, pk)
-        if notification.read_at is None:
-            Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-                read_at=timezone.now()
-            )
-        link = notification.link
+        link = _read_now(request, pk).link
         if not link or not url_has_allowed_host_and_scheme(link, allowed_hosts=None):
             return redirect("safeguarding:notifications")
         return redirect(link)
@@ -67,8 +64,5 @@ class OpenNotificationView(View):
 
 class MarkNotificationReadView(View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        notification = _mine(request, pk)
-        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
-            read_at=timezone.now()
-        )
+        _read_now(request, pk)
         return redirect("safeguarding:notifications")
