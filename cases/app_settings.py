@@ -25,6 +25,13 @@ DEFAULTS: dict[str, Any] = {
     "SAFESHARE_EMBEDDED_TIMERS": False,
     # Working days allowed to tell the family once telling them was "not yet possible".
     "SAFESHARE_FAMILY_FOLLOW_UP_WORKING_DAYS": 5,
+    # Who must sign in with a second factor (an authenticator app's code or a recovery code)
+    # as well as their password. A setting may require it of all its staff besides.
+    "SAFESHARE_MFA_REQUIRED_ROLES": ("lead", "deputy", "manager", "auditor"),
+    # A session ends after this many minutes without a request...
+    "SAFESHARE_SESSION_IDLE_MINUTES": 30,
+    # ...and this many hours after signing in, however busy.
+    "SAFESHARE_SESSION_MAX_HOURS": 12,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -29,6 +30,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_filters",
     "guardian",
+    # The second factor at sign-in (an authenticator app's codes; single-use recovery codes)
+    # and the lockout after failed sign-ins.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     # Before viewflow, so that our templates (sign-in page, menus) take precedence.
     "cases",
     "permissions",
@@ -43,6 +50,8 @@ MIDDLEWARE = [
     # A malformed request (unknown Host, a body not in UTF-8) is a plain 400, never 500.
     "workflows.bad_input.BadInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below) on every response.
+    "csp.middleware.CSPMiddleware",
     # Serves the collected static files under gunicorn, with no CDN and no other server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,6 +64,8 @@ MIDDLEWARE = [
     # viewflow's Material site: menus and Turbo form responses (AUTOREGISTER is off).
     "viewflow.middleware.SiteMiddleware",
     "viewflow.middleware.HotwireTurboMiddleware",
+    # Turns a lockout that some other sign-in page met into Safeshare's lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -94,6 +105,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username or address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -104,6 +117,29 @@ GUARDIAN_LEGACY_GLOBAL_PERMS_GROUP_UNION = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# Lockout (django-axes): after SIGN_IN_FAILURE_LIMIT failed attempts, wrong passwords and
+# wrong codes alike, on one username or from one address, sign-in is refused for
+# SIGN_IN_COOL_OFF_MINUTES. The count lives in the database, shared by every web process.
+AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_COOL_OFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Sign-ins are recorded in the audit chain; axes keeps only what it counts with.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+AXES_CLIENT_IP_CALLABLE = "permissions.accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "permissions.accounts.lockout.lockout_response"
+# How many proxies in front of the site append to X-Forwarded-For (1 behind one reverse
+# proxy): the address counted is the one the nearest trusted proxy saw.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# django-otp's own back-off after a wrong code is off: lockout counts wrong codes with the
+# passwords, so there is one rule and one message.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+# A code from one step either side of now is accepted (a phone's clock a little out), without
+# moving the window for later codes.
+OTP_TOTP_SYNC = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -128,11 +164,41 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 SESSION_COOKIE_HTTPONLY = True
+# Sessions: SAFESHARE_SESSION_IDLE_MINUTES without a request or SAFESHARE_SESSION_MAX_HOURS
+# after signing in ends one (permissions.accounts.sessions); closing the browser does too.
+SAFESHARE_SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+SAFESHARE_SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = SAFESHARE_SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Off only for trying the production processes locally over plain http.
 SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 X_FRAME_OPTIONS = "DENY"
+# Content Security Policy (django-csp): the browser loads and runs only the site's own files.
+# Nothing is fetched from another host, no inline script or event handler runs, no inline
+# style applies, and no page may be framed, change its base URL or post a form elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        # Anything not named below (frames, media, workers, manifests...) is refused.
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        # Our static stylesheets, and one inline <style> element: the rules for the progress
+        # bar Turbo (bundled with viewflow) inserts into every page when it starts. The
+        # hash is of exactly that text, so it allows no other inline style; Turbo's text
+        # changes only with viewflow's Turbo, and tests/test_csp.py checks the hash still
+        # matches it.
+        "style-src": ["'self'", "'sha256-WAyOw4V+FqDc35lQPyRADLBWbuNK8ahvYEaQIYF1+Ps='"],
+        "img-src": ["'self'"],
+        "font-src": ["'self'"],
+        # Turbo fetches pages and submits forms with fetch().
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 # Behind a TLS-terminating proxy (the usual production set-up): trust its X-Forwarded-Proto
 # header, so Django knows the request was https (a sign-in POST then passes the CSRF
 # origin check), and name the address people use in CSRF_TRUSTED_ORIGINS.

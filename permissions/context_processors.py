@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from .rules import settings_whose_deadlines
+from .rules import settings_led_by
 from .selectors import advice_asked_of, family_follow_ups_for, settings_where
 
 
@@ -36,8 +36,9 @@ class MenuAccess:
         return self._any("cases.view_reports")
 
     @cached_property
-    def sets_deadlines(self) -> bool:
-        return self._user.is_authenticated and bool(settings_whose_deadlines(self._user))
+    def leads(self) -> bool:
+        """Lead of a setting: its deadlines and its staff's sign-in."""
+        return self._user.is_authenticated and bool(settings_led_by(self._user))
 
     @cached_property
     def may_break_glass(self) -> bool:

@@ -90,7 +90,34 @@ class AuditAction(models.TextChoices):
     ADVICE_GIVEN = "advice_given", "Advice given"
     FAMILY_INFORMED = "family_informed", "Family told"
     DEADLINES_CHANGED = "deadlines_changed", "Setting's review deadlines changed"
+    # Signing in and out. An entry names the account, never the password or code typed.
+    SIGNED_IN = "signed_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    LOCKED_OUT = "locked_out", "Sign-in paused after failed attempts"
+    SIGNED_OUT = "signed_out", "Signed out"
+    SECOND_FACTOR_SET_UP = "second_factor_set_up", "Second factor set up"
+    SECOND_FACTOR_RESET = "second_factor_reset", "Second factor reset"
+    RECOVERY_CODES_ISSUED = "recovery_codes_issued", "New recovery codes issued"
+    PASSWORD_RESET_ASKED = "password_reset_asked", "Password reset link asked for"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    SIGN_IN_POLICY_CHANGED = "sign_in_policy_changed", "Setting's sign-in rules changed"
 
+
+# Signing in and out, and changes to how someone signs in: the audit log's "Sign-in" view.
+SIGN_IN_ACTIONS = frozenset(
+    {
+        AuditAction.SIGNED_IN,
+        AuditAction.SIGN_IN_FAILED,
+        AuditAction.LOCKED_OUT,
+        AuditAction.SIGNED_OUT,
+        AuditAction.SECOND_FACTOR_SET_UP,
+        AuditAction.SECOND_FACTOR_RESET,
+        AuditAction.RECOVERY_CODES_ISSUED,
+        AuditAction.PASSWORD_RESET_ASKED,
+        AuditAction.PASSWORD_CHANGED,
+        AuditAction.SIGN_IN_POLICY_CHANGED,
+    }
+)
 
 # Actions that change something, as against reading it (the share's history shows these).
 EVENT_ACTIONS = frozenset(AuditAction.values) - {
@@ -122,8 +149,14 @@ class AuditEntry(AppendOnlyModel):
         blank=True,
         related_name="audit_entries",
     )
+    # None only for a sign-in event of no setting: an unknown username, or an account that
+    # belongs to no setting. Every other entry is its setting's, for its leads to read.
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="audit_entries"
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
     )
     action = models.CharField(max_length=30, choices=AuditAction.choices)
     # What the event concerns: its kind and id, and the case it belongs to.
@@ -157,3 +190,18 @@ class AuditEntry(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.object_type} #{self.object_id}"
+
+
+class SignedInSession(models.Model):
+    """A session someone signed in to, so that signing them out everywhere (a new password,
+    a new second factor, a lead's reset) can end each one, whatever the session store.
+    A row goes when its session is signed out or ended; stale ones go at the next sign-in."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signed_in_sessions"
+    )
+    session_key = models.CharField(max_length=40, unique=True)
+    signed_in_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Session of {self.user} since {self.signed_in_at:%Y-%m-%d %H:%M}"

@@ -122,7 +122,13 @@ def can_set_deadlines(user: UserLike, organisation: Organisation) -> bool:
     return role_in(user, organisation) == Role.LEAD
 
 
-def settings_whose_deadlines(user: UserLike) -> list[Organisation]:
+def can_manage_sign_in(user: UserLike, organisation: Organisation) -> bool:
+    """The setting's lead sees its staff's sign-in and resets a lost second factor."""
+    return role_in(user, organisation) == Role.LEAD
+
+
+def settings_led_by(user: UserLike) -> list[Organisation]:
+    """The settings where this person is the lead (deadlines, staff sign-in)."""
     return [
         membership.organisation
         for membership in current_memberships(user)

@@ -18,6 +18,7 @@ from cases.services import case_close, case_team_add, case_team_remove
 from .break_glass import break_glass_review, break_glass_take
 from .forms import BreakGlassForm, TeamMemberForm
 from .lookups import find_case_for_break_glass, get_case_for
+from .models import SIGN_IN_ACTIONS
 from .rules import can_oversee
 from .selectors import (
     audit_log_for,
@@ -116,7 +117,16 @@ class AuditLogView(ListView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
-        return audit_log_for(self.request.user).order_by("-at", "-pk")
+        entries = audit_log_for(self.request.user).order_by("-at", "-pk")
+        if self.request.GET.get("kind") == "sign_in":
+            entries = entries.filter(action__in=SIGN_IN_ACTIONS)
+        return entries
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["sign_in_only"] = self.request.GET.get("kind") == "sign_in"
+        context["sign_in_actions"] = SIGN_IN_ACTIONS
+        return context
 
 
 class CaseTeamView(View):

@@ -19,3 +19,11 @@ MIDDLEWARE = [name for name in MIDDLEWARE if not name.startswith("whitenoise.")]
 # Lets two runs share one PostgreSQL server without clashing over the test database.
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}  # noqa: F405
+# Most tests sign people in with force_login, which gives no second factor, and seed the
+# demo without one. The sign-in tests (tests/test_sign_in*.py, tests/e2e/) set the roles as
+# deployed, and the browser tests run the site's own settings.
+SAFESHARE_MFA_REQUIRED_ROLES: tuple[str, ...] = ()
+# Tests move the clock by hours and days with one signed-in client; sessions outlast that
+# here. tests/test_sessions.py sets the deployed limits.
+SAFESHARE_SESSION_IDLE_MINUTES = 10 * 365 * 24 * 60
+SAFESHARE_SESSION_MAX_HOURS = 10 * 365 * 24

@@ -15,7 +15,7 @@ from cases.choices import Urgency
 from cases.deadlines import policy_for
 from cases.models import DeadlineRule
 from cases.services import deadline_policies_set, deadline_policy_version
-from permissions.rules import settings_whose_deadlines
+from permissions.rules import settings_led_by
 
 
 class DeadlinePolicyForm(forms.Form):
@@ -43,7 +43,7 @@ class DeadlinePolicyForm(forms.Form):
 
 class DeadlinePolicyView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        settings_led = settings_whose_deadlines(request.user)
+        settings_led = settings_led_by(request.user)
         if not settings_led:
             raise PermissionDenied
         organisation = settings_led[0]

@@ -1,6 +1,8 @@
 """Demonstration data: two settings, their people, children, and shares in every state.
 
-For demonstration only: every account has the password ``safeshare-demo``.
+For demonstration only: every account has the password ``safeshare-demo``, and every account
+whose role signs in with a second factor has the same published authenticator secret,
+``DEMO_AUTHENTICATOR_SECRET`` (``manage.py demo_code`` prints its current code).
 
 The story is played over the three weeks before the seeding, step by step through the same
 services people use, on a clock of its own (``_story_clock``): each record, task, version,
@@ -11,6 +13,7 @@ released, and the reports show real times (hours and days), never negative ones.
 
 from __future__ import annotations
 
+from base64 import b32decode
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -21,8 +24,9 @@ import django.utils.timezone
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cases import choices, services
+from cases import app_settings, choices, services
 from cases.models import Carer, Case, Child, Membership, Organisation, Recipient, Share
 from cases.services import case_team_add, membership_start
 
@@ -30,6 +34,9 @@ from . import steps
 from .flows import ShareFlow
 
 DEMO_PASSWORD = "safeshare-demo"  # noqa: S105 - published in the README, demo only
+# The authenticator secret of every demo account that needs a second factor, as typed into
+# an app (base32). Published in the README, demo only.
+DEMO_AUTHENTICATOR_SECRET = "ONQWMZLTNBQXEZJNMRSW23ZNN5XGY6JB"  # noqa: S105
 OAKFIELD = "Oakfield Nursery"
 RIVERSIDE = "Riverside Primary School"
 
@@ -159,6 +166,18 @@ def _user(username: str, full_name: str) -> Any:
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
     return user
+
+
+def demo_authenticator_key() -> str:
+    """The demo secret as django-otp stores a key (hex)."""
+    return b32decode(DEMO_AUTHENTICATOR_SECRET).hex()
+
+
+def _demo_authenticator(user: Any) -> None:
+    if not TOTPDevice.objects.filter(user=user).exists():
+        TOTPDevice.objects.create(
+            user=user, key=demo_authenticator_key(), confirmed=True, name="Demo authenticator"
+        )
 
 
 def _settings() -> dict[str, Organisation]:
@@ -394,6 +413,8 @@ def _seed(story: _Story) -> dict[str, int]:
         ).exists():
             membership_start(user=user, organisation=organisation, role=role)
         people[username] = user
+        if role in app_settings.get("SAFESHARE_MFA_REQUIRED_ROLES"):
+            _demo_authenticator(user)
 
     cases = {}
     for reference, first, last, born, setting_name, on_team in CHILDREN:

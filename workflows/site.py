@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.urls import URLPattern, URLResolver, path
-from django.views.decorators.cache import never_cache
 from viewflow.urls import Site
 
 from cases import app_settings
+from permissions.accounts.sessions import signed_in_page
 
 from .urls import SafeguardingApp
 from .viewsets import ShareFlowViewset
@@ -38,18 +37,14 @@ site = SafeshareSite(
 
 
 def _signed_in_only(patterns: list[Any]) -> list[Any]:
-    """Every Safeshare page requires sign-in itself, whatever the host project's middleware:
-    an anonymous visitor is sent to the sign-in page (``LOGIN_URL``), never to an error.
-
-    And none is kept by a browser or proxy cache (``Cache-Control: no-store``): nearly every
-    page names a child or shows case content, and a shared computer's back button or disk
-    cache must not show it to the next person.
-    """
+    """Every Safeshare page checks sign-in itself, whatever the host project's middleware
+    (``permissions.accounts.sessions.signed_in_page``): a signed-out visitor goes to the
+    sign-in page, a session past its time ends, and no page is kept in a cache."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             _signed_in_only(pattern.url_patterns)
         elif isinstance(pattern, URLPattern):
-            pattern.callback = login_required(never_cache(pattern.callback))
+            pattern.callback = signed_in_page(pattern.callback)
     return patterns
 
 

@@ -7,6 +7,7 @@ from viewflow.urls import Application
 
 from cases import views as case_views
 from permissions import views as access_views
+from permissions.accounts import views as account_views
 
 from . import (
     advice_views,
@@ -106,6 +107,9 @@ class SafeguardingApp(Application):
         name="break_glass_review",
     )
     audit_log_path = path("audit/", access_views.AuditLogView.as_view(), name="audit_log")
+    staff_sign_in_path = path(
+        "staff/sign-in/", account_views.StaffSignInView.as_view(), name="staff_sign_in"
+    )
     record_release_path = path(
         "shares/<int:pk>/release/", views.RecordReleaseView.as_view(), name="record_release"
     )

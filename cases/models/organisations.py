@@ -27,6 +27,13 @@ class Organisation(models.Model):
     )
     working_day_starts = models.TimeField(default=time(8, 0))
     working_day_ends = models.TimeField(default=time(18, 0))
+    # Everyone of the setting signs in with a second factor, not only the roles
+    # SAFESHARE_MFA_REQUIRED_ROLES names.
+    second_factor_for_everyone = models.BooleanField(
+        "Everyone signs in with a second factor",
+        default=False,
+        help_text="Leads, deputies, managers and auditors always do.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

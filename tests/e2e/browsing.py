@@ -7,13 +7,20 @@ addresses typed are the site's own front door and, where a test needs it, a reco
 from __future__ import annotations
 
 import re
+import time
+from base64 import b32decode
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from django_otp.oath import totp
 from playwright.sync_api import Locator, Page, expect
 
+from workflows.demo import DEMO_AUTHENTICATOR_SECRET
+
 PASSWORD = "safeshare-demo"  # the demo accounts' published password (README)
+# The demo accounts whose roles sign in with a second factor (the demo secret's app).
+SECOND_FACTOR_ACCOUNTS = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 UK = ZoneInfo("Europe/London")
 SHARE_URL = re.compile(r"/safeguarding/shares/(\d+)/$")
 
@@ -38,11 +45,37 @@ class Proposal:
     risk_if_not_shared: str = "Injuries could go on without anyone assessing them."
 
 
+# The last time-step whose code each account used: an authenticator code is accepted once,
+# so a second sign-in within the same 30 seconds uses the next step's code (the site
+# accepts one step either side), or waits for it.
+_LAST_STEP: dict[str, int] = {}
+
+
+def authenticator_code(username: str, secret: str = DEMO_AUTHENTICATOR_SECRET) -> str:
+    """What the person's authenticator app shows now: the demo's published secret unless
+    the test set up an app of its own."""
+    now_step = int(time.time()) // 30
+    step = max(now_step - 1, _LAST_STEP.get(username, -1) + 1)
+    while step > now_step + 1:
+        time.sleep(1)
+        now_step = int(time.time()) // 30
+    _LAST_STEP[username] = step
+    return f"{totp(b32decode(secret), t0=0, step=30, drift=step - now_step):06d}"
+
+
+def give_code_if_asked(page: Page, username: str) -> None:
+    """After the password: the second step, for the accounts whose role needs one."""
+    if username in SECOND_FACTOR_ACCOUNTS:
+        page.get_by_label("Code", exact=True).fill(authenticator_code(username))
+        page.get_by_role("button", name="Sign in").click()
+
+
 def sign_in(page: Page, username: str) -> None:
     page.goto("/")
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    give_code_if_asked(page, username)
     expect(page.get_by_role("button", name="Your account: show or hide Log out")).to_be_visible()
 
 

@@ -12,7 +12,16 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from .browsing import PASSWORD, SHARE_URL, Proposal, now_in_uk, section, status_of
+from .browsing import (
+    PASSWORD,
+    SECOND_FACTOR_ACCOUNTS,
+    SHARE_URL,
+    Proposal,
+    authenticator_code,
+    now_in_uk,
+    section,
+    status_of,
+)
 from .conftest import Screenshots
 from .keyboard import (
     activate,
@@ -31,6 +40,9 @@ def sign_in(page: Page, username: str) -> None:
     type_into(page, page.get_by_label("Username", exact=True), username)
     type_into(page, page.get_by_label("Password", exact=True), PASSWORD)
     page.keyboard.press("Enter")
+    if username in SECOND_FACTOR_ACCOUNTS:
+        type_into(page, page.get_by_label("Code", exact=True), authenticator_code(username))
+        page.keyboard.press("Enter")
     # Everyone lands on their home page: what needs them now.
     page.wait_for_url("**/safeguarding/")
 

@@ -15,6 +15,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo ready: {settings} settings, {people} people, {cases} cases, "
-                "{shares} shares. Every demo password is 'safeshare-demo'.".format(**counts)
+                "{shares} shares. Every demo password is 'safeshare-demo'; the lead, deputy, "
+                "manager, auditor and otherlead accounts also need the code that "
+                "'manage.py demo_code' prints.".format(**counts)
             )
         )

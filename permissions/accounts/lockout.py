@@ -1,0 +1,67 @@
+"""Lockout after failed sign-ins, through django-axes: which address a request came from,
+whether a username or address is paused, and the page that says so.
+
+Axes counts every failed attempt in the database (so every web process sees the same
+count) and pauses a username, or an address, that reaches ``AXES_FAILURE_LIMIT`` for
+``AXES_COOLOFF_TIME``. Wrong second-factor codes are counted with wrong passwords.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
+from django.conf import settings
+from django.contrib.auth.signals import user_login_failed
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address a request came from. Behind TRUSTED_PROXY_COUNT proxies, it is the
+    address the nearest of them saw (X-Forwarded-For's entry that many from the right),
+    never an entry the client could have written itself."""
+    proxies = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    if proxies:
+        hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        hops = [hop for hop in hops if hop]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def is_paused(request: HttpRequest, username: str) -> bool:
+    """Whether sign-in is paused for this username or from this address."""
+    return not AxesProxyHandler.is_allowed(request, {"username": username})
+
+
+def count_failure(request: HttpRequest, username: str) -> bool:
+    """Count a failed attempt that Django's ``authenticate`` did not see (a wrong code),
+    and say whether it paused sign-in."""
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+    return bool(getattr(request, "axes_locked_out", False))
+
+
+def pause_minutes() -> int:
+    cool_off = get_cool_off()
+    return max(int(cool_off.total_seconds() // 60), 1) if cool_off else 0
+
+
+def pause_message() -> str:
+    return (
+        "Too many failed attempts to sign in. For the safety of the records here, signing in "
+        f"to this account or from this address is paused for {pause_minutes()} minutes. If "
+        "you have forgotten your password, choose a new one; if this was not you, tell your "
+        "Designated Safeguarding Lead."
+    )
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """What axes answers when another sign-in page (a host project's) met a lockout.
+    Safeshare's own sign-in pages already answered with the message on the form."""
+    if original_response is not None and original_response.status_code == 429:
+        return original_response
+    return render(request, "registration/paused.html", {"message": pause_message()}, status=429)
