@@ -245,6 +245,16 @@ def user(username: str) -> Any:
     return get_user_model().objects.get(username=username)
 
 
+def password_works(client: Any, username: str, password: str) -> bool:
+    """Whether this password signs the person in (Django's test sign-in; the lockout needs
+    a request to count by)."""
+    from django.http import HttpRequest
+
+    request = HttpRequest()
+    request.META["REMOTE_ADDR"] = "127.0.0.1"
+    return bool(client.login(request=request, username=username, password=password))
+
+
 def login(client: Any, username: str) -> Any:
     """Sign in as a demo persona through the real sign-in form."""
     client.logout()

@@ -27,7 +27,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
@@ -57,11 +57,12 @@ HOME = {persona: "Riverside" if persona == "otherlead" else "Oakfield" for perso
 DECIDERS = frozenset({"lead", "deputy", "otherlead"})
 MAY_PROPOSE = frozenset({"practitioner", "colleague", "lead", "deputy", "otherlead"})
 MAY_BREAK_GLASS = frozenset({"practitioner", "colleague", "manager", "auditor"})
-SETS_DEADLINES = frozenset({"lead", "otherlead"})
+LEADS = frozenset({"lead", "otherlead"})
 READS_AUDIT_LOG = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 READS_REPORTS = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 
 LOGIN = "redirect to the login page"
+FIRST_STEP = "redirect to the first step of signing in"
 
 
 # --- The demo, as plain facts --------------------------------------------------------------
@@ -201,27 +202,24 @@ def walk(patterns: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield prefix + str(pattern.pattern), pattern
 
 
-# The project's own sign-in pages, which every project that mounts Safeshare provides.
+# The sign-in pages, which a project mounts at accounts/ (permissions.accounts.urls).
 def _project_routes() -> tuple[str, ...]:
-    """The project's own sign-in pages; Safeshare's site has the password-reset ones too (a
-    host project brings its own, or none)."""
-    signing_in = ("accounts/login/", "accounts/logout/")
-    try:
-        reverse("password_reset")
-    except NoReverseMatch:
-        return signing_in
-    return (
-        *signing_in,
-        "accounts/password-reset/",
-        "accounts/password-reset/sent/",
-        "accounts/reset/<uidb64>/<token>/",
-        "accounts/reset/done/",
+    return tuple(
+        "accounts/" + route
+        for route, _ in walk(get_resolver("permissions.accounts.urls").url_patterns)
     )
 
 
 PROJECT_ROUTES = _project_routes()
-# The pages open to anyone: signing in, and choosing a new password by an emailed link.
-OPEN_ROUTES = [route for route in PROJECT_ROUTES if route != "accounts/logout/"]
+# The pages open to anyone: signing in, and choosing a new password by an emailed link. (The
+# code and set-up steps of signing in send anyone without a pending sign-in to the first.)
+OPEN_ROUTES = [
+    "accounts/login/",
+    "accounts/password-reset/",
+    "accounts/password-reset/sent/",
+    "accounts/reset/<uidb64>/<token>/",
+    "accounts/reset/done/",
+]
 
 
 def site_root() -> str:
@@ -399,6 +397,15 @@ EXPECTED: dict[str, Expect] = {
     "accounts/login/": Expect(everyone(200), anonymous=200),
     # Signing out is a POST; a GET is refused the same way for everyone signed in.
     "accounts/logout/": Expect(everyone(405)),
+    # The code and set-up steps of signing in, with no password given first: to the first step.
+    "accounts/login/code/": Expect(everyone(302), anonymous=FIRST_STEP),
+    "accounts/login/set-up/": Expect(everyone(302), anonymous=FIRST_STEP),
+    # Each person's own sign-in: their second factor, password and sessions.
+    "accounts/profile/": Expect(everyone(200)),
+    "accounts/profile/password/": Expect(everyone(200)),
+    "accounts/profile/authenticator/": Expect(everyone(200)),
+    # Nothing kept from a session that ended: on to the home page.
+    "accounts/carry-on/": Expect(everyone(302)),
     "": Expect(everyone(302)),
     # Everyone's home: what needs them now, from their own work and their own settings.
     "safeguarding/": Expect(everyone(200)),
@@ -417,7 +424,9 @@ EXPECTED: dict[str, Expect] = {
     # POST only (a "mark as read" button): a GET is refused before any lookup.
     "safeguarding/notifications/<int:pk>/read/": Expect(everyone(405), outside=405),
     "safeguarding/shares/<int:pk>/ask-reconsideration/": Expect(_ask_reconsideration_step),
-    "safeguarding/deadlines/": Expect(only(SETS_DEADLINES)),
+    "safeguarding/deadlines/": Expect(only(LEADS)),
+    # The lead's view of their staff's sign-in and second factors.
+    "safeguarding/staff/sign-in/": Expect(only(LEADS)),
     "safeguarding/shares/<int:pk>/review/": Expect(_decider_step),
     # POST only: a GET is refused before any lookup, identically for a case one may see, one
     # may not, and one that does not exist, so it tells nobody anything.
@@ -675,6 +684,8 @@ def test_anonymous_visitors_are_sent_to_sign_in_everywhere(client: Any, db: Any,
                 good = response.status_code == 302 and response["Location"].startswith(
                     "/accounts/login/?next="
                 )
+            elif expect.anonymous == FIRST_STEP:
+                good = response.status_code == 302 and response["Location"] == "/accounts/login/"
             else:
                 good = response.status_code == expect.anonymous
             if not good:
@@ -683,7 +694,9 @@ def test_anonymous_visitors_are_sent_to_sign_in_everywhere(client: Any, db: Any,
                 wrong.append(f"{probe.path} shows a child's name")
     assert not wrong, "\n".join(wrong)
     # Only signing in and choosing a new password are open.
-    assert [r for r in all_routes() if EXPECTED[r].anonymous != LOGIN] == OPEN_ROUTES
+    assert [
+        r for r in all_routes() if EXPECTED[r].anonymous not in (LOGIN, FIRST_STEP)
+    ] == OPEN_ROUTES
 
 
 def test_changing_a_case_team_answers_outsiders_not_found(client: Any, db: Any, demo: Demo):

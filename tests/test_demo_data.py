@@ -30,6 +30,8 @@ from workflows.demo import DEMO_PASSWORD, seed_demo
 from workflows.flows import ShareFlow
 from workflows.models import ShareProcess
 
+from .http_helpers import password_works
+
 MODELS = (
     get_user_model(),
     Organisation,
@@ -104,7 +106,7 @@ def test_demo_people_have_their_roles(client, demo, username):
     memberships = Membership.objects.filter(user=person, ended_at__isnull=True)
     assert [(m.organisation.name, m.role) for m in memberships] == [(setting, role)]
     assert role_in(person, Organisation.objects.get(name=setting)) == role
-    assert client.login(username=username, password=DEMO_PASSWORD)
+    assert password_works(client, username, DEMO_PASSWORD)
 
 
 def test_demo_settings_and_case_teams(demo):
@@ -221,7 +223,8 @@ def test_seed_demo_command_prints_the_summary(db):
     call_command("seed_demo", stdout=out)
     assert out.getvalue().strip() == (
         "Demo ready: 2 settings, 7 people, 5 cases, 10 shares. "
-        "Every demo password is 'safeshare-demo'."
+        "Every demo password is 'safeshare-demo'; the lead, deputy, manager, auditor and "
+        "otherlead accounts also need the code that 'manage.py demo_code' prints."
     )
     first = counts()
 

@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from .http_helpers import error_text, form_data, page_text
+from .http_helpers import error_text, form_data, page_text, password_works
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_a_link_is_emailed_and_works_once(client: Any, priya: Any) -> None:
         form.wsgi_request.path, form_data(form, new_password1=new, new_password2=new)
     )
     assert done["Location"] == reverse("password_reset_complete")
-    assert client.login(username="priya", password=new)
+    assert password_works(client, "priya", new)
 
     client.logout()
     again = client.get(link, follow=True)

@@ -104,15 +104,15 @@ def test_these_roles_must_set_up_an_app_and_reach_nothing_before(
     assert not AuditEntry.objects.filter(action=AuditAction.SIGNED_IN).exists()
 
 
-def test_a_setting_may_require_it_of_everyone(client: Any, practitioner: Any, oakfield: Any) -> None:
+def test_a_setting_may_require_it_of_everyone(
+    client: Any, practitioner: Any, oakfield: Any
+) -> None:
     oakfield.second_factor_for_everyone = True
     oakfield.save()
     assert password_step(client, "priya")["Location"] == reverse("sign_in_set_up")
 
 
-def test_no_role_needs_one_when_the_setting_is_empty(
-    client: Any, settings: Any, lead: Any
-) -> None:
+def test_no_role_needs_one_when_the_setting_is_empty(client: Any, settings: Any, lead: Any) -> None:
     settings.SAFESHARE_MFA_REQUIRED_ROLES = ()
     assert password_step(client, "grace")["Location"] == "/"
 

@@ -102,3 +102,9 @@ CELERY_BROKER_URL = "memory://"
 # The host's own choices for Safeshare's settings (defaults in cases/app_settings.py).
 SAFESHARE_SITE_TITLE = "Northshire Schools Safeguarding"
 SAFESHARE_SITE_URL = "https://schools.northshire.example"
+
+# The core tests run here sign people in with force_login (no second factor) and move the
+# clock by days: the same allowances as tests/settings.py.
+SAFESHARE_MFA_REQUIRED_ROLES: tuple[str, ...] = ()
+SAFESHARE_SESSION_IDLE_MINUTES = 10 * 365 * 24 * 60
+SAFESHARE_SESSION_MAX_HOURS = 10 * 365 * 24
