@@ -75,7 +75,10 @@ ENDPOINTS = (
     Endpoint("break_glass", ""),
     Endpoint("break_glass_review", ""),
     Endpoint("deadlines", ""),
+    Endpoint("staff_sign_in", ""),
     Endpoint("/accounts/login/", ""),
+    Endpoint("/accounts/profile/", ""),
+    Endpoint("/accounts/profile/password/", ""),
 )
 LOGIN = "/accounts/login/"
 # Safeguarding pages that take no form (lists, read-only pages, exports).
@@ -105,6 +108,8 @@ _NOT_AN_SS_FORM = {
     # A "mark as read" button: nothing to type, so whatever else arrives must be ignored.
     "notification_read": ("next",),
     "/accounts/login/": ("username", "password", "next"),
+    "staff_sign_in": ("action", "user", "setting", "everyone"),
+    "/accounts/profile/": ("action",),
 }
 
 _COUNT = itertools.count(1)
