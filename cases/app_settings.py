@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     # Who must sign in with a second factor (an authenticator app's code or a recovery code)
     # as well as their password. A setting may require it of all its staff besides.
     "SAFESHARE_MFA_REQUIRED_ROLES": ("lead", "deputy", "manager", "auditor"),
+    # Failed sign-ins from one address, over all usernames, before that address is paused
+    # (one username is paused after AXES_FAILURE_LIMIT). Staff behind one school address
+    # share this count.
+    "SAFESHARE_SIGN_IN_ADDRESS_FAILURE_LIMIT": 50,
     # A session ends after this many minutes without a request...
     "SAFESHARE_SESSION_IDLE_MINUTES": 30,
     # ...and this many hours after signing in, however busy.

@@ -119,11 +119,13 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
 # Lockout (django-axes): after SIGN_IN_FAILURE_LIMIT failed attempts, wrong passwords and
-# wrong codes alike, on one username or from one address, sign-in is refused for
+# wrong codes alike, on one username (or SIGN_IN_ADDRESS_FAILURE_LIMIT from one address, over
+# all usernames: permissions.accounts.lockout), sign-in is refused for
 # SIGN_IN_COOL_OFF_MINUTES. The count lives in the database, shared by every web process.
 AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_COOL_OFF_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SAFESHARE_SIGN_IN_ADDRESS_FAILURE_LIMIT = env_int("SIGN_IN_ADDRESS_FAILURE_LIMIT", 50)
 AXES_RESET_ON_SUCCESS = True
 # Sign-ins are recorded in the audit chain; axes keeps only what it counts with.
 AXES_DISABLE_ACCESS_LOG = True

@@ -2,8 +2,11 @@
 whether a username or address is paused, and the page that says so.
 
 Axes counts every failed attempt in the database (so every web process sees the same
-count) and pauses a username, or an address, that reaches ``AXES_FAILURE_LIMIT`` for
-``AXES_COOLOFF_TIME``. Wrong second-factor codes are counted with wrong passwords.
+count) and pauses a username that reaches ``AXES_FAILURE_LIMIT`` for ``AXES_COOLOFF_TIME``.
+An address is paused at SAFESHARE_SIGN_IN_ADDRESS_FAILURE_LIMIT failures over all usernames
+in the same time: a school's staff share one address, and five typos between fifty people
+must not shut them all out, while one machine guessing at many accounts is still stopped.
+Wrong second-factor codes are counted with wrong passwords.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.helpers import get_cool_off
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+
+from cases import app_settings
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -31,16 +39,25 @@ def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+def _address_paused(request: HttpRequest) -> bool:
+    cool_off = get_cool_off(request)
+    attempts = AccessAttempt.objects.filter(ip_address=client_ip(request))
+    if cool_off:
+        attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
+    failures = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    return failures >= int(app_settings.get("SAFESHARE_SIGN_IN_ADDRESS_FAILURE_LIMIT"))
+
+
 def is_paused(request: HttpRequest, username: str) -> bool:
     """Whether sign-in is paused for this username or from this address."""
-    return not AxesProxyHandler.is_allowed(request, {"username": username})
+    return not AxesProxyHandler.is_allowed(request, {"username": username}) or _address_paused(
+        request
+    )
 
 
-def count_failure(request: HttpRequest, username: str) -> bool:
-    """Count a failed attempt that Django's ``authenticate`` did not see (a wrong code),
-    and say whether it paused sign-in."""
+def count_failure(request: HttpRequest, username: str) -> None:
+    """Count a failed attempt that Django's ``authenticate`` did not see (a wrong code)."""
     user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
-    return bool(getattr(request, "axes_locked_out", False))
 
 
 def pause_minutes() -> int:

@@ -62,9 +62,7 @@ def _next_url(request: HttpRequest) -> str:
     return str(pending.get("next") or resolve_url("/"))
 
 
-def complete(
-    request: HttpRequest, user: Any, *, device: Device | None, how: str
-) -> HttpResponse:
+def complete(request: HttpRequest, user: Any, *, device: Device | None, how: str) -> HttpResponse:
     """Sign the person in, every factor given, and send them on: to what they typed before
     their session ended if any is kept, else where they were going."""
     next_url = _next_url(request)
@@ -122,7 +120,7 @@ class SignInForm(AuthenticationForm):
             request=request,
             detail="wrong password" if user else "no account has the username typed",
         )
-        if getattr(request, "axes_locked_out", False):
+        if is_paused(request, username):
             record_account_event(AuditAction.LOCKED_OUT, user, request=request)
             raise ValidationError(pause_message(), code="paused")
 
@@ -198,7 +196,8 @@ class CodeView(View):
         record_account_event(
             AuditAction.SIGN_IN_FAILED, self.user, request=request, detail="wrong code"
         )
-        if count_failure(request, username):
+        count_failure(request, username)
+        if is_paused(request, username):
             record_account_event(AuditAction.LOCKED_OUT, self.user, request=request)
             return self._paused(form)
         form.add_error(

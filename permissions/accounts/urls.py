@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
+from django.views.decorators.cache import never_cache
 
 from .passwords import ResetConfirmView, ResetView
 from .sessions import signed_in_page
@@ -19,8 +20,14 @@ from .views import CarryOnView, PasswordChangeView, ProfileView
 urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
     # Between the password and the code nobody is signed in yet: these pages guard themselves.
-    path("login/code/", login_not_required(CodeView.as_view()), name="sign_in_code"),
-    path("login/set-up/", login_not_required(SetUpView.as_view()), name="sign_in_set_up"),
+    # Never kept by a browser or proxy cache, like the password page: set-up shows the new
+    # app's secret and then the recovery codes, which a shared computer must not show again.
+    path("login/code/", login_not_required(never_cache(CodeView.as_view())), name="sign_in_code"),
+    path(
+        "login/set-up/",
+        login_not_required(never_cache(SetUpView.as_view())),
+        name="sign_in_set_up",
+    ),
     path("logout/", SignOutView.as_view(), name="logout"),
     # A forgotten password, or a first password: a one-time link (Django's token mechanism).
     path("password-reset/", ResetView.as_view(), name="password_reset"),
