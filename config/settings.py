@@ -126,6 +126,9 @@ AXES_FAILURE_LIMIT = env_int("SIGN_IN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGN_IN_COOL_OFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username"]
 SAFESHARE_SIGN_IN_ADDRESS_FAILURE_LIMIT = env_int("SIGN_IN_ADDRESS_FAILURE_LIMIT", 50)
+# Axes warns when it does not count by address itself; Safeshare counts addresses with a limit
+# of their own (above), so that staff behind one school address are not paused together.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 # Sign-ins are recorded in the audit chain; axes keeps only what it counts with.
 AXES_DISABLE_ACCESS_LOG = True
@@ -185,12 +188,18 @@ CONTENT_SECURITY_POLICY = {
         # Anything not named below (frames, media, workers, manifests...) is refused.
         "default-src": ["'none'"],
         "script-src": ["'self'"],
-        # Our static stylesheets, and one inline <style> element: the rules for the progress
-        # bar Turbo (bundled with viewflow) inserts into every page when it starts. The
-        # hash is of exactly that text, so it allows no other inline style; Turbo's text
-        # changes only with viewflow's Turbo, and tests/test_csp.py checks the hash still
-        # matches it.
-        "style-src": ["'self'", "'sha256-WAyOw4V+FqDc35lQPyRADLBWbuNK8ahvYEaQIYF1+Ps='"],
+        # Our static stylesheets, and two inline <style> elements, each allowed by the hash
+        # of its exact text (so no other inline style applies, and no style attribute):
+        "style-src": [
+            "'self'",
+            # the rules for the progress bar that Turbo (bundled with viewflow) inserts
+            # into every page when it starts; they change only with viewflow's Turbo;
+            "'sha256-WAyOw4V+FqDc35lQPyRADLBWbuNK8ahvYEaQIYF1+Ps='",
+            # the rules inside the share workflow's diagram, an SVG image, for when it is
+            # opened on its own (cases/templates/viewflow/workflow/graph.svg).
+            "'sha256-8l6wyclht3Ro3xZHuRkiPUzyHTr6gD84v/4OuGrZ3eg='",
+        ],
+        # tests/test_csp.py checks that both hashes still match those texts.
         "img-src": ["'self'"],
         "font-src": ["'self'"],
         # Turbo fetches pages and submits forms with fetch().

@@ -400,12 +400,14 @@ EXPECTED: dict[str, Expect] = {
     # The code and set-up steps of signing in, with no password given first: to the first step.
     "accounts/login/code/": Expect(everyone(302), anonymous=FIRST_STEP),
     "accounts/login/set-up/": Expect(everyone(302), anonymous=FIRST_STEP),
+    # The account menu's link, on to the person's own sign-in page.
+    "accounts/profile/": Expect(everyone(302)),
     # Each person's own sign-in: their second factor, password and sessions.
-    "accounts/profile/": Expect(everyone(200)),
-    "accounts/profile/password/": Expect(everyone(200)),
-    "accounts/profile/authenticator/": Expect(everyone(200)),
+    "safeguarding/account/": Expect(everyone(200)),
+    "safeguarding/account/password/": Expect(everyone(200)),
+    "safeguarding/account/authenticator/": Expect(everyone(200)),
     # Nothing kept from a session that ended: on to the home page.
-    "accounts/carry-on/": Expect(everyone(302)),
+    "safeguarding/account/carry-on/": Expect(everyone(302)),
     "": Expect(everyone(302)),
     # Everyone's home: what needs them now, from their own work and their own settings.
     "safeguarding/": Expect(everyone(200)),

@@ -122,10 +122,10 @@ def test_new_recovery_codes_replace_the_old(client: Any, practitioner: Any) -> N
     old = second_factor.new_recovery_codes(practitioner)
     # Someone with an app is not signed in without its code, however the session was made.
     client.force_login(practitioner)
-    assert client.get(reverse("profile")).status_code == 302
+    assert client.get(reverse("safeguarding:profile")).status_code == 302
     client.post(reverse("login"), {"username": "priya", "password": "pw"})
     client.post(reverse("sign_in_code"), {"code": f"{totp(device.bin_key):06d}"})
-    page = client.post(reverse("profile"), {"action": "new_codes"})
+    page = client.post(reverse("safeguarding:profile"), {"action": "new_codes"})
     new = re.findall(r"<code>([a-z2-7]{4}) ([a-z2-7]{4})</code>", page.content.decode())
     assert len(new) == 10
     assert second_factor.check_code(practitioner, old[0]) == (None, "")

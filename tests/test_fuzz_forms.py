@@ -77,8 +77,10 @@ ENDPOINTS = (
     Endpoint("deadlines", ""),
     Endpoint("staff_sign_in", ""),
     Endpoint("/accounts/login/", ""),
-    Endpoint("/accounts/profile/", ""),
-    Endpoint("/accounts/profile/password/", ""),
+    Endpoint("profile", ""),
+    Endpoint("password_change", ""),
+    Endpoint("authenticator_change", ""),
+    Endpoint("carry_on", ""),
 )
 LOGIN = "/accounts/login/"
 # Safeguarding pages that take no form (lists, read-only pages, exports).
@@ -109,7 +111,8 @@ _NOT_AN_SS_FORM = {
     "notification_read": ("next",),
     "/accounts/login/": ("username", "password", "next"),
     "staff_sign_in": ("action", "user", "setting", "everyone"),
-    "/accounts/profile/": ("action",),
+    "profile": ("action",),
+    "carry_on": ("carry_on",),
 }
 
 _COUNT = itertools.count(1)

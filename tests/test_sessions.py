@@ -88,17 +88,19 @@ def test_what_was_typed_when_the_session_ended_is_sent_after_signing_in(
         assert not Share.objects.exists()
         assert "What you typed is kept" in page_text(client.get(sent["Location"]))
         signed_in = sign_in(client, "priya")
-        assert signed_in.redirect_chain[-1][0] == reverse("carry_on")
+        assert signed_in.redirect_chain[-1][0] == reverse("safeguarding:carry_on")
         carry_on = page_text(signed_in)
         assert "Typed before lunch, sent after it." in carry_on
         assert "csrfmiddlewaretoken" not in carry_on
+        # Named in words, without the form's own counters.
+        assert "Purpose" in carry_on and "TOTAL_FORMS" not in carry_on
         # "Send it now": the same form goes on to the proposal page, as if sent from there.
         resent = client.post(
-            reverse("carry_on"), form_data(signed_in, carry_on="send"), follow=True
+            reverse("safeguarding:carry_on"), form_data(signed_in, carry_on="send"), follow=True
         )
     assert resent.redirect_chain[0] == (propose, 307)
     assert Share.objects.get().purpose == "Typed before lunch, sent after it."
-    assert client.get(reverse("carry_on"))["Location"] == "/"
+    assert client.get(reverse("safeguarding:carry_on"))["Location"] == "/"
 
 
 def test_what_was_typed_is_not_shown_to_someone_else_signing_in(
@@ -112,11 +114,13 @@ def test_what_was_typed_is_not_shown_to_someone_else_signing_in(
         client.post(propose, data)
         colin = sign_in(client, "colin")
     assert colin.redirect_chain[-1][0].endswith("/safeguarding/")
-    assert "Priya's words" not in page_text(client.get(reverse("carry_on"), follow=True))
+    assert "Priya's words" not in page_text(
+        client.get(reverse("safeguarding:carry_on"), follow=True)
+    )
 
 
 def test_passwords_are_never_kept(client: Any, practitioner: Any) -> None:
-    change = reverse("password_change")
+    change = reverse("safeguarding:password_change")
     with time_machine.travel(timezone.now(), tick=False) as clock:
         sign_in(client, "priya")
         data = form_data(client.get(change), old_password="pw", new_password1="x" * 14)
@@ -134,8 +138,8 @@ def test_letting_it_go_forgets_it(client: Any, practitioner: Any, case: Any) -> 
         clock.shift(timedelta(minutes=45))
         client.post(propose, data)
         page = sign_in(client, "priya")
-    client.post(reverse("carry_on"), form_data(page, carry_on="discard"))
-    assert client.get(reverse("carry_on"))["Location"] == "/"
+    client.post(reverse("safeguarding:carry_on"), form_data(page, carry_on="discard"))
+    assert client.get(reverse("safeguarding:carry_on"))["Location"] == "/"
     assert not Share.objects.exists()
 
 
@@ -152,7 +156,7 @@ def two_browsers(username: str) -> tuple[Any, Any]:
 
 def test_a_new_password_signs_out_everywhere_else(practitioner: Any) -> None:
     here, elsewhere = two_browsers("priya")
-    change = reverse("password_change")
+    change = reverse("safeguarding:password_change")
     new = "three random words here"
     here.post(
         change,
@@ -165,7 +169,7 @@ def test_a_new_password_signs_out_everywhere_else(practitioner: Any) -> None:
 
 def test_a_new_app_signs_out_everywhere_else(practitioner: Any) -> None:
     here, elsewhere = two_browsers("priya")
-    change = reverse("authenticator_change")
+    change = reverse("safeguarding:authenticator_change")
     page = here.get(change)
     key = here.session["safeshare.second_factor_key"]
     from django_otp.oath import totp
@@ -178,6 +182,6 @@ def test_a_new_app_signs_out_everywhere_else(practitioner: Any) -> None:
 
 def test_sign_out_everywhere_else(practitioner: Any) -> None:
     here, elsewhere = two_browsers("priya")
-    here.post(reverse("profile"), {"action": "sign_out_elsewhere"})
+    here.post(reverse("safeguarding:profile"), {"action": "sign_out_elsewhere"})
     assert home(here).status_code == 200
     assert home(elsewhere).status_code == 302

@@ -107,6 +107,17 @@ class SafeguardingApp(Application):
         name="break_glass_review",
     )
     audit_log_path = path("audit/", access_views.AuditLogView.as_view(), name="audit_log")
+    # Each person's own sign-in: second factor, password, sessions.
+    profile_path = path("account/", account_views.ProfileView.as_view(), name="profile")
+    password_change_path = path(
+        "account/password/", account_views.PasswordChangeView.as_view(), name="password_change"
+    )
+    authenticator_change_path = path(
+        "account/authenticator/",
+        account_views.AuthenticatorChangeView.as_view(),
+        name="authenticator_change",
+    )
+    carry_on_path = path("account/carry-on/", account_views.CarryOnView.as_view(), name="carry_on")
     staff_sign_in_path = path(
         "staff/sign-in/", account_views.StaffSignInView.as_view(), name="staff_sign_in"
     )

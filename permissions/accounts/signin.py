@@ -74,7 +74,7 @@ def complete(request: HttpRequest, user: Any, *, device: Device | None, how: str
     sessions.begin(request, user)
     record_account_event(AuditAction.SIGNED_IN, user, actor=user, request=request, detail=how)
     if sessions.unsent_form(request):
-        return redirect("carry_on")
+        return redirect("safeguarding:carry_on")
     return HttpResponseRedirect(next_url)
 
 
@@ -269,7 +269,7 @@ class SetUpView(View):
         if self.signed_in:
             # A new second factor: every other session of this person ends.
             sessions.sign_out_everywhere(self.user, except_key=request.session.session_key)
-            next_response: HttpResponseBase = redirect("profile")
+            next_response: HttpResponseBase = redirect("safeguarding:profile")
         else:
             device = second_factor.TOTPDevice.objects.get(user=self.user, confirmed=True)
             next_response = complete(

@@ -1,8 +1,9 @@
 """The sign-in pages, at the project's level (``path("accounts/", include(...))``): Django's
 auth views reverse these names unprefixed (``login``, ``password_reset_done``...).
 
-Pages for a signed-in person are wrapped like every Safeshare page (``signed_in_page``); the
-pages before signing in are open, and are what the sign-in steps themselves guard.
+These are the pages before signing in, open to anyone and guarded by the sign-in steps
+themselves; a signed-in person's own pages (``views``) are Safeshare pages like any other,
+in the Safeguarding application (workflows/urls.py).
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 from django.views.decorators.cache import never_cache
+from django.views.generic import RedirectView
 
 from .passwords import ResetConfirmView, ResetView
 from .sessions import signed_in_page
 from .signin import CodeView, SetUpView, SignInView, SignOutView
-from .views import CarryOnView, PasswordChangeView, ProfileView
 
 urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
@@ -42,17 +43,11 @@ urlpatterns = [
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
-    # Signed in: the person's own sign-in (viewflow's menu links "profile" as "Profile").
-    path("profile/", signed_in_page(ProfileView.as_view()), name="profile"),
+    # Each person's own sign-in page lives in the Safeguarding application (with its menu);
+    # viewflow's account menu links to the project's "profile".
     path(
-        "profile/password/",
-        signed_in_page(PasswordChangeView.as_view()),
-        name="password_change",
+        "profile/",
+        signed_in_page(RedirectView.as_view(pattern_name="safeguarding:profile")),
+        name="profile",
     ),
-    path(
-        "profile/authenticator/",
-        signed_in_page(SetUpView.as_view(signed_in=True)),
-        name="authenticator_change",
-    ),
-    path("carry-on/", signed_in_page(CarryOnView.as_view()), name="carry_on"),
 ]

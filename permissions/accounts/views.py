@@ -3,6 +3,7 @@ sign-in, and the page that gives back what someone typed before their session en
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -26,6 +27,7 @@ from ..rules import settings_led_by
 from ..views import posted_id
 from . import second_factor, sessions
 from .events import record_account_event
+from .signin import SetUpView
 
 
 class ProfileView(View):
@@ -54,7 +56,7 @@ class ProfileView(View):
             return render(
                 request,
                 "registration/recovery_codes.html",
-                {"codes": codes, "next_url": reverse_lazy("profile")},
+                {"codes": codes, "next_url": reverse_lazy("safeguarding:profile")},
             )
         if action == "sign_out_elsewhere":
             ended = sessions.sign_out_everywhere(user, except_key=request.session.session_key)
@@ -66,14 +68,20 @@ class ProfileView(View):
                 detail=f"signed out of {ended} other session(s)",
             )
             messages.success(request, "You are signed out everywhere else.")
-        return redirect("profile")
+        return redirect("safeguarding:profile")
+
+
+class AuthenticatorChangeView(SetUpView):
+    """A new phone or app, from the person's own sign-in page."""
+
+    signed_in = True
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     """A new password: recorded, and every other session of this person ends."""
 
     template_name = "accounts/password_change.html"
-    success_url = reverse_lazy("profile")
+    success_url = reverse_lazy("safeguarding:profile")
 
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:
         response = super().form_valid(form)
@@ -166,6 +174,24 @@ class StaffSignInView(View):
         return redirect("safeguarding:staff_sign_in")
 
 
+_BOOKKEEPING = re.compile(r"(TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS$|^(action|next)$")
+
+
+def _what_was_typed(kept: dict[str, Any]) -> list[tuple[str, str]]:
+    """The kept fields a person would recognise, named in words: "Item 1: content" for
+    "items-0-content"; a formset's counters and the button pressed are left out."""
+    shown = []
+    for name, values in kept["fields"]:
+        if _BOOKKEEPING.search(name):
+            continue
+        numbered = re.fullmatch(r"(\w+?)s?-(\d+)-(\w+)", name)
+        label = (
+            f"{numbered[1]} {int(numbered[2]) + 1}: {numbered[3]}" if numbered else name
+        ).replace("_", " ")
+        shown += [(label[:1].upper() + label[1:], value) for value in values if value.strip()]
+    return shown
+
+
 class CarryOnView(View):
     """What this person typed before their session ended, to send now or let go."""
 
@@ -173,7 +199,9 @@ class CarryOnView(View):
         kept = sessions.unsent_form(request)
         if kept is None:
             return redirect("/")
-        return render(request, "accounts/carry_on.html", {"kept": kept})
+        return render(
+            request, "accounts/carry_on.html", {"kept": kept, "typed": _what_was_typed(kept)}
+        )
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
         kept = sessions.unsent_form(request)

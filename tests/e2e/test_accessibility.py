@@ -60,10 +60,14 @@ PAGES = [
     ("auditor", "/safeguarding/audit/", "audit log"),
     ("lead", "/safeguarding/audit/?kind=sign_in", "audit log, sign-ins only"),
     ("lead", "/safeguarding/staff/sign-in/", "staff sign-in"),
-    ("lead", "/accounts/profile/", "one's own sign-in"),
-    ("practitioner", "/accounts/profile/", "one's own sign-in, password only"),
-    ("practitioner", "/accounts/profile/password/", "changing one's password"),
-    ("practitioner", "/accounts/profile/authenticator/", "setting up an app from one's sign-in"),
+    ("lead", "/safeguarding/account/", "one's own sign-in"),
+    ("practitioner", "/safeguarding/account/", "one's own sign-in, password only"),
+    ("practitioner", "/safeguarding/account/password/", "changing one's password"),
+    (
+        "practitioner",
+        "/safeguarding/account/authenticator/",
+        "setting up an app from one's sign-in",
+    ),
     # viewflow's page of a share's steps, the one of its own pages still linked (its lists
     # only redirect to the Safeguarding pages above).
     ("lead", "{released_steps}", "a share's steps"),
