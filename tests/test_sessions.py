@@ -73,31 +73,37 @@ def test_a_session_ends_12_hours_after_signing_in_however_busy(
         assert home(client)["Location"].startswith(reverse("login"))
 
 
+def sent_after_the_session_ended(client: Any, username: str, path: str, **typed: Any) -> Any:
+    """Sign in, open the form at ``path``, type, leave it 45 minutes, then send it."""
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        sign_in(client, username)
+        data = form_data(client.get(path), **typed)
+        clock.shift(timedelta(minutes=45))
+        return client.post(path, data)
+
+
 def test_what_was_typed_when_the_session_ended_is_sent_after_signing_in(
     client: Any, practitioner: Any, case: Any, recipient: Any
 ) -> None:
     propose = reverse("safeguarding:share_propose", args=[case.pk])
-    with time_machine.travel(timezone.now(), tick=False) as clock:
-        sign_in(client, "priya")
-        form = client.get(propose)
-        data = form_data(form, purpose="Typed before lunch, sent after it.")
-        clock.shift(timedelta(minutes=45))
-        sent = client.post(propose, data)
-        # Not saved, not lost: kept for whoever signs in next as Priya, and nobody else.
-        assert sent["Location"].startswith(reverse("login"))
-        assert not Share.objects.exists()
-        assert "What you typed is kept" in page_text(client.get(sent["Location"]))
-        signed_in = sign_in(client, "priya")
-        assert signed_in.redirect_chain[-1][0] == reverse("safeguarding:carry_on")
-        carry_on = page_text(signed_in)
-        assert "Typed before lunch, sent after it." in carry_on
-        assert "csrfmiddlewaretoken" not in carry_on
-        # Named in words, without the form's own counters.
-        assert "Purpose" in carry_on and "TOTAL_FORMS" not in carry_on
-        # "Send it now": the same form goes on to the proposal page, as if sent from there.
-        resent = client.post(
-            reverse("safeguarding:carry_on"), form_data(signed_in, carry_on="send"), follow=True
-        )
+    sent = sent_after_the_session_ended(
+        client, "priya", propose, purpose="Typed before lunch, sent after it."
+    )
+    # Not saved, not lost: kept for whoever signs in next as Priya, and nobody else.
+    assert sent["Location"].startswith(reverse("login"))
+    assert not Share.objects.exists()
+    assert "What you typed is kept" in page_text(client.get(sent["Location"]))
+    signed_in = sign_in(client, "priya")
+    assert signed_in.redirect_chain[-1][0] == reverse("safeguarding:carry_on")
+    carry_on = page_text(signed_in)
+    assert "Typed before lunch, sent after it." in carry_on
+    assert "csrfmiddlewaretoken" not in carry_on
+    # Named in words, without the form's own counters.
+    assert "Purpose" in carry_on and "TOTAL_FORMS" not in carry_on
+    # "Send it now": the same form goes on to the proposal page, as if sent from there.
+    resent = client.post(
+        reverse("safeguarding:carry_on"), form_data(signed_in, carry_on="send"), follow=True
+    )
     assert resent.redirect_chain[0] == (propose, 307)
     assert Share.objects.get().purpose == "Typed before lunch, sent after it."
     assert client.get(reverse("safeguarding:carry_on"))["Location"] == "/"
@@ -107,12 +113,8 @@ def test_what_was_typed_is_not_shown_to_someone_else_signing_in(
     client: Any, practitioner: Any, colleague: Any, case: Any
 ) -> None:
     propose = reverse("safeguarding:share_propose", args=[case.pk])
-    with time_machine.travel(timezone.now(), tick=False) as clock:
-        sign_in(client, "priya")
-        data = form_data(client.get(propose), purpose="Priya's words about Maisie.")
-        clock.shift(timedelta(minutes=45))
-        client.post(propose, data)
-        colin = sign_in(client, "colin")
+    sent_after_the_session_ended(client, "priya", propose, purpose="Priya's words about Maisie.")
+    colin = sign_in(client, "colin")
     assert colin.redirect_chain[-1][0].endswith("/safeguarding/")
     assert "Priya's words" not in page_text(
         client.get(reverse("safeguarding:carry_on"), follow=True)
@@ -121,23 +123,17 @@ def test_what_was_typed_is_not_shown_to_someone_else_signing_in(
 
 def test_passwords_are_never_kept(client: Any, practitioner: Any) -> None:
     change = reverse("safeguarding:password_change")
-    with time_machine.travel(timezone.now(), tick=False) as clock:
-        sign_in(client, "priya")
-        data = form_data(client.get(change), old_password="pw", new_password1="x" * 14)
-        clock.shift(timedelta(minutes=45))
-        client.post(change, data)
+    sent_after_the_session_ended(
+        client, "priya", change, old_password="pw", new_password1="x" * 14, new_password2="y"
+    )
     kept = [s.get_decoded().get("safeshare.unsent_form") for s in Session.objects.all()]
     assert all(k is None or not any("password" in name for name, _ in k["fields"]) for k in kept)
 
 
 def test_letting_it_go_forgets_it(client: Any, practitioner: Any, case: Any) -> None:
     propose = reverse("safeguarding:share_propose", args=[case.pk])
-    with time_machine.travel(timezone.now(), tick=False) as clock:
-        sign_in(client, "priya")
-        data = form_data(client.get(propose), purpose="Never mind.")
-        clock.shift(timedelta(minutes=45))
-        client.post(propose, data)
-        page = sign_in(client, "priya")
+    sent_after_the_session_ended(client, "priya", propose, purpose="Never mind.")
+    page = sign_in(client, "priya")
     client.post(reverse("safeguarding:carry_on"), form_data(page, carry_on="discard"))
     assert client.get(reverse("safeguarding:carry_on"))["Location"] == "/"
     assert not Share.objects.exists()
