@@ -125,7 +125,11 @@ def test_new_recovery_codes_replace_the_old(client: Any, practitioner: Any) -> N
     assert client.get(reverse("safeguarding:profile")).status_code == 302
     client.post(reverse("login"), {"username": "priya", "password": "pw"})
     client.post(reverse("sign_in_code"), {"code": f"{totp(device.bin_key):06d}"})
-    page = client.post(reverse("safeguarding:profile"), {"action": "new_codes"})
+    # A wrong code first: refused, counted, nothing changed.
+    wrong = client.post(reverse("safeguarding:profile"), {"action": "new_codes", "current": "1"})
+    assert "That is not right." in page_text(wrong)
+    assert second_factor.recovery_codes_left(practitioner) == 10
+    page = client.post(reverse("safeguarding:profile"), {"action": "new_codes", "current": old[1]})
     new = re.findall(r"<code>([a-z2-7]{4}) ([a-z2-7]{4})</code>", page.content.decode())
     assert len(new) == 10
     assert second_factor.check_code(practitioner, old[0]) == (None, "")
@@ -179,3 +183,16 @@ def test_no_session_is_left_behind_by_signing_out(practitioner: Any) -> None:
     assert not Session.objects.filter(
         session_key__in=SignedInSession.objects.values("session_key")
     ).exists()
+
+
+def test_someone_also_of_another_setting_is_not_this_lead_s_to_reset(
+    client: Any, lead: Any, practitioner: Any, riverside: Any
+) -> None:
+    MembershipFactory(user=practitioner, organisation=riverside, role=Role.LEAD)
+    TOTPDevice.objects.create(user=practitioner, key=second_factor.new_key(), confirmed=True)
+    assert not second_factor.may_reset(lead, practitioner)
+    client.force_login(lead)
+    client.raise_request_exception = False
+    assert client.post(reverse(STAFF), {"user": practitioner.pk}).status_code == 403
+    assert second_factor.has_app(practitioner)
+    assert "Reset the second factor of" not in page_text(client.get(reverse(STAFF)))

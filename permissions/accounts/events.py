@@ -49,7 +49,12 @@ def record_account_event(
                 object_type=get_user_model()._meta.model_name or "user",
                 object_id=subject.pk if subject is not None else 0,
                 subject=subject,
-                basis=actor_roles.get(organisation_id, role) if actor is not None else "",
+                # The role of whoever acted, in that setting (none, for another's act there).
+                basis=(
+                    role
+                    if actor is not None and actor == subject
+                    else actor_roles.get(organisation_id, "")
+                ),
                 detail=detail[:300],
             )
             for organisation_id, role in places

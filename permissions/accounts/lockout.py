@@ -11,6 +11,7 @@ Wrong second-factor codes are counted with wrong passwords.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -35,8 +36,21 @@ def client_ip(request: HttpRequest) -> str:
         hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
         hops = [hop for hop in hops if hop]
         if len(hops) >= proxies:
-            return hops[-proxies]
-    return str(request.META.get("REMOTE_ADDR", ""))
+            address = _address(hops[-proxies])
+            if address:
+                return address
+    return _address(str(request.META.get("REMOTE_ADDR", ""))) or "0.0.0.0"  # noqa: S104
+
+
+def _address(text: str) -> str:
+    """An IP address as written by a proxy ("203.0.113.5", "203.0.113.5:4431",
+    "[2001:db8::1]:443"), or "" for anything else."""
+    for candidate in (text, text.rsplit(":", 1)[0].strip("[]")):
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return ""
 
 
 def _address_paused(request: HttpRequest) -> bool:
@@ -69,8 +83,8 @@ def pause_message() -> str:
     return (
         "Too many failed attempts to sign in. For the safety of the records here, signing in "
         f"to this account or from this address is paused for {pause_minutes()} minutes. If "
-        "you have forgotten your password, choose a new one; if this was not you, tell your "
-        "Designated Safeguarding Lead."
+        "you have forgotten your password, choose a new one and sign in once the pause is "
+        "over; if this was not you, tell your Designated Safeguarding Lead."
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import segno
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -92,11 +93,13 @@ def _normalised(code: str) -> str:
     return re.sub(r"[\s-]", "", code or "").lower()
 
 
-def set_up(user: Any, key: str, code: str, *, request: Any = None) -> list[str]:
+def set_up(user: Any, key: str, code: str, *, request: Any = None) -> tuple[Device, list[str]]:
     """Make ``key`` the person's authenticator once ``code`` proves their app has it, with a
     fresh set of recovery codes (returned, to be shown once). Replaces any earlier app and
     codes. Raises ValidationError for a wrong code."""
     with transaction.atomic():
+        # One set-up at a time per person: two sent at once would leave two apps.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         TOTPDevice.objects.filter(user=user).delete()
         device = TOTPDevice.objects.create(
             user=user, key=key, confirmed=False, name=APP_DEVICE_NAME
@@ -118,11 +121,12 @@ def set_up(user: Any, key: str, code: str, *, request: Any = None) -> list[str]:
             request=request,
             detail=f"authenticator app and {len(codes)} recovery codes",
         )
-    return codes
+    return device, codes
 
 
 def new_recovery_codes(user: Any, *, request: Any = None) -> list[str]:
-    """A fresh set of recovery codes; the old ones stop working."""
+    """A fresh set of recovery codes; the old ones stop working. (The pages then sign the
+    person out everywhere else.)"""
     with transaction.atomic():
         codes = _replace_recovery_codes(user)
         record_account_event(
@@ -170,13 +174,17 @@ def check_code(user: Any, code: str) -> tuple[Device | None, str]:
 
 
 def may_reset(by: Any, user: Any) -> bool:
-    """A lead resets the second factor of someone of their own setting (not their own: they
-    use a recovery code, or another lead, or the installation's operator)."""
+    """A lead resets the second factor of someone of their own setting: not their own (a
+    recovery code, another lead or the installation's operator does), and not of someone
+    who also belongs to a setting they do not lead, since the factor guards that setting's
+    records too."""
     from ..rules import can_manage_sign_in
 
-    return by.pk != user.pk and any(
-        can_manage_sign_in(by, membership.organisation)
-        for membership in current_memberships(user).select_related("organisation")
+    memberships = list(current_memberships(user).select_related("organisation"))
+    return (
+        by.pk != user.pk
+        and bool(memberships)
+        and all(can_manage_sign_in(by, membership.organisation) for membership in memberships)
     )
 
 

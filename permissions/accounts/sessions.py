@@ -37,7 +37,8 @@ UNSENT_FORM = "safeshare.unsent_form"
 # The last request's time is written at most this often: a session is not saved on every
 # page for the sake of a few seconds of idle time.
 _TOUCH_EVERY_SECONDS = 60
-_NEVER_KEPT = ("csrfmiddlewaretoken", "password", "code", "token")
+# Never kept: the CSRF token, anything named as a password, and the codes of a second factor.
+_NEVER_KEPT_NAMES = frozenset({"csrfmiddlewaretoken", "code", "current", "token"})
 
 
 def _now() -> float:
@@ -92,7 +93,7 @@ def _keep_unsent_form(request: HttpRequest, user_pk: Any) -> bool:
     fields = [
         [name, values]
         for name, values in request.POST.lists()
-        if not any(secret in name.lower() for secret in _NEVER_KEPT)
+        if name not in _NEVER_KEPT_NAMES and "password" not in name.lower()
     ]
     if not fields:
         return False
@@ -174,6 +175,12 @@ def signed_in_page(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpR
                 from .signin import needs_second_step
 
                 if needs_second_step(request):
+                    record_account_event(
+                        AuditAction.SIGNED_OUT,
+                        request.user,
+                        request=request,
+                        detail="session ended: a second factor is now needed",
+                    )
                     logout(request)
                     messages.info(request, "Sign in with your second factor to carry on.")
                 else:

@@ -12,11 +12,12 @@ Every attempt is counted by the lockout (``lockout``) and recorded in the audit 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
@@ -29,10 +30,10 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
 from django_otp.models import Device
 
-from ..models import AuditAction, SignedInSession
+from ..models import AuditAction, AuditEntry, SignedInSession
 from . import second_factor, sessions
 from .events import record_account_event
-from .lockout import count_failure, is_paused, pause_message
+from .lockout import client_ip, count_failure, get_cool_off, is_paused, pause_message
 
 PENDING = "safeshare.pending_sign_in"
 SET_UP_KEY = "safeshare.second_factor_key"
@@ -43,17 +44,40 @@ PENDING_MINUTES = 10
 # The state between the password and the code
 
 
+def _begin_pending(request: HttpRequest, user: Any, next_url: str) -> None:
+    """After the right password: a new session key (nobody who planted or saw the old one
+    shares this sign-in), and the account's id, bound to its current password."""
+    request.session.cycle_key()
+    request.session.pop(SET_UP_KEY, None)
+    request.session[PENDING] = {
+        "user": user.pk,
+        "backend": user.backend,
+        "password": user.get_session_auth_hash(),
+        "at": timezone.now().timestamp(),
+        "next": next_url,
+    }
+
+
+def forget_pending(request: HttpRequest) -> None:
+    request.session.pop(PENDING, None)
+    request.session.pop(SET_UP_KEY, None)
+
+
 def _pending_user(request: HttpRequest) -> Any | None:
+    """The account whose password was just given here, if it was given in the last
+    PENDING_MINUTES and the password has not changed since."""
     pending = request.session.get(PENDING)
-    if not isinstance(pending, dict):
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int | float):
         return None
-    if timezone.now().timestamp() - float(pending.get("at", 0)) > PENDING_MINUTES * 60:
-        request.session.pop(PENDING, None)
+    if timezone.now().timestamp() - float(pending["at"]) > PENDING_MINUTES * 60:
+        forget_pending(request)
         return None
     user: Any = get_user_model().objects.filter(pk=pending.get("user") or 0, is_active=True)
     user = user.first()
-    if user is not None:
-        user.backend = pending["backend"]
+    if user is None or user.get_session_auth_hash() != pending.get("password"):
+        forget_pending(request)
+        return None
+    user.backend = pending["backend"]
     return user
 
 
@@ -66,8 +90,7 @@ def complete(request: HttpRequest, user: Any, *, device: Device | None, how: str
     """Sign the person in, every factor given, and send them on: to what they typed before
     their session ended if any is kept, else where they were going."""
     next_url = _next_url(request)
-    request.session.pop(PENDING, None)
-    request.session.pop(SET_UP_KEY, None)
+    forget_pending(request)
     login(request, user, backend=getattr(user, "backend", None))
     if device is not None:
         otp_login(request, device)
@@ -78,14 +101,29 @@ def complete(request: HttpRequest, user: Any, *, device: Device | None, how: str
     return HttpResponseRedirect(next_url)
 
 
+# How often a session signed in without a second factor asks again whether its person now
+# needs one (made a lead, or their setting now requires it of everyone).
+_RECHECK_SECONDS = 60
+
+
 def needs_second_step(request: HttpRequest) -> bool:
     """Whether a signed-in session lacks a second factor its person must give: a session
-    made by some other sign-in page (a host project's) for a lead, say. Checked once per
-    session; Safeshare's own sign-in never makes such a session."""
-    state = request.session.get(sessions.SIGNED_IN)
-    if isinstance(state, dict) and state.get("user") == request.user.pk:
+    made by some other sign-in page (a host project's) for a lead, say, or one of someone
+    made a lead since they signed in. A session with a second factor never needs asking;
+    one without asks at most once a minute."""
+    if DEVICE_ID_SESSION_KEY in request.session:
         return False
-    return DEVICE_ID_SESSION_KEY not in request.session and second_factor.must_use(request.user)
+    state = request.session.get(sessions.SIGNED_IN)
+    now = timezone.now().timestamp()
+    if isinstance(state, dict) and state.get("user") == request.user.pk:
+        checked = state.get("factor_checked")
+        if isinstance(checked, int | float) and now - checked < _RECHECK_SECONDS:
+            return False
+    if second_factor.must_use(request.user):
+        return True
+    if isinstance(state, dict) and state.get("user") == request.user.pk:
+        request.session[sessions.SIGNED_IN] = {**state, "factor_checked": now}
+    return False
 
 
 # ---------------------------------------------------------------------------------------
@@ -100,10 +138,7 @@ class SignInForm(AuthenticationForm):
         username = self.cleaned_data.get("username") or ""
         request = self.request
         if request is not None and username and is_paused(request, username):
-            user = get_user_model().objects.filter(username=username).first()
-            record_account_event(
-                AuditAction.SIGN_IN_FAILED, user, request=request, detail="refused: paused"
-            )
+            record_refusal(request, get_user_model().objects.filter(username=username).first())
             raise ValidationError(pause_message(), code="paused")
         try:
             return super().clean()
@@ -129,17 +164,16 @@ class SignInView(auth_views.LoginView):
     form_class = SignInForm
     redirect_authenticated_user = False
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # Back at the first step ("Sign in as someone else"): any half-done sign-in ends.
+        forget_pending(request)
+        return super().get(request, *args, **kwargs)
+
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         user = form.get_user()
+        _begin_pending(self.request, user, self.get_success_url())
         if not second_factor.must_use(user):
-            self.request.session[PENDING] = {"next": self.get_success_url()}
             return complete(self.request, user, device=None, how="password")
-        self.request.session[PENDING] = {
-            "user": user.pk,
-            "backend": user.backend,  # type: ignore[attr-defined]
-            "at": timezone.now().timestamp(),
-            "next": self.get_success_url(),
-        }
         if second_factor.has_app(user):
             return redirect("sign_in_code")
         return redirect("sign_in_set_up")
@@ -173,8 +207,7 @@ class CodeView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.user: Any = _pending_user(request)
         if self.user is None:
-            messages.info(request, "Sign in again: the time to enter your code ran out.")
-            return redirect("login")
+            return _start_again(request)
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest) -> HttpResponseBase:
@@ -186,17 +219,20 @@ class CodeView(View):
             return self._page(form, status=200)
         username = self.user.get_username()
         if is_paused(request, username):
-            record_account_event(
-                AuditAction.SIGN_IN_FAILED, self.user, request=request, detail="refused: paused"
-            )
+            record_refusal(request, self.user)
             return self._paused(form)
+        # Counted before it is checked, so that codes sent at once cannot all be tried
+        # before any is counted; the right code clears the count as it signs in.
+        count_failure(request, username)
         device, how = second_factor.check_code(self.user, form.cleaned_data["code"])
         if device is not None:
+            # Not a failure after all: the count is cleared as they sign in, and this
+            # request is not turned into the paused page.
+            request.axes_locked_out = False  # type: ignore[attr-defined]
             return complete(request, self.user, device=device, how=f"password and {how}")
         record_account_event(
             AuditAction.SIGN_IN_FAILED, self.user, request=request, detail="wrong code"
         )
-        count_failure(request, username)
         if is_paused(request, username):
             record_account_event(AuditAction.LOCKED_OUT, self.user, request=request)
             return self._paused(form)
@@ -208,7 +244,7 @@ class CodeView(View):
         return self._page(form)
 
     def _paused(self, form: CodeForm) -> HttpResponseBase:
-        self.request.session.pop(PENDING, None)
+        forget_pending(self.request)
         form.add_error(None, pause_message())
         return self._page(form, status=429)
 
@@ -229,6 +265,57 @@ class SetUpForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args: Any, proof: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if proof == "code":
+            self.fields["current"] = forms.CharField(
+                label="A code from the app you use now",
+                help_text="Or one of your recovery codes, if you no longer have that phone.",
+                max_length=20,
+                widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            )
+        elif proof == "password":
+            self.fields["current"] = forms.CharField(
+                label="Your password",
+                max_length=200,
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+            )
+
+
+def proves_it_is_them(request: HttpRequest, user: Any, proof: str, given: str) -> bool:
+    """A signed-in person changing how they sign in proves it is them again (a session left
+    open is not enough): their app's code (or a recovery code), or their password. A wrong
+    one is counted like a failed sign-in."""
+    if proof == "code":
+        right = second_factor.check_code(user, given)[0] is not None
+    else:
+        right = user.check_password(given)
+    if not right:
+        wrong_proof(request, user, proof)
+    return right
+
+
+def wrong_proof(request: HttpRequest, user: Any, proof: str) -> None:
+    record_account_event(
+        AuditAction.SIGN_IN_FAILED,
+        user,
+        request=request,
+        detail=f"wrong {proof} given to change how they sign in",
+    )
+    count_failure(request, user.get_username())
+
+
+def paused_now(request: HttpRequest, user: Any) -> HttpResponseBase | None:
+    """If wrong codes or passwords have paused this account, the session ends too."""
+    if not is_paused(request, user.get_username()):
+        return None
+    record_account_event(AuditAction.LOCKED_OUT, user, request=request)
+    SignedInSession.objects.filter(session_key=request.session.session_key).delete()
+    logout(request)
+    messages.error(request, pause_message())
+    return redirect("login")
+
 
 class SetUpView(View):
     """Shows a new secret (as a QR code and as text) and takes the code the app then shows.
@@ -240,30 +327,53 @@ class SetUpView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.user = request.user if self.signed_in else _pending_user(request)
         if self.user is None:
-            messages.info(request, "Sign in again: the time to set up your app ran out.")
-            return redirect("login")
-        if not isinstance(request.session.get(SET_UP_KEY), str):
-            request.session[SET_UP_KEY] = second_factor.new_key()
-        self.key = request.session[SET_UP_KEY]
+            return _start_again(request)
+        if not self.signed_in and second_factor.has_app(self.user):
+            # Someone with an app gives its code: a password alone never replaces it.
+            return redirect("sign_in_code")
+        # The secret being set up is this person's alone: another signing in on the same
+        # browser gets one of their own.
+        kept = request.session.get(SET_UP_KEY)
+        if not (isinstance(kept, dict) and kept.get("user") == self.user.pk):
+            kept = {"user": self.user.pk, "key": second_factor.new_key()}
+            request.session[SET_UP_KEY] = kept
+        self.key = str(kept["key"])
         return super().dispatch(request, *args, **kwargs)
 
+    @property
+    def proof(self) -> str:
+        """Signed in, a change needs the current app's code, or (with none) the password."""
+        if not self.signed_in:
+            return ""
+        return "code" if second_factor.has_app(self.user) else "password"
+
     def get(self, request: HttpRequest) -> HttpResponseBase:
-        return self._page(SetUpForm())
+        return self._page(SetUpForm(proof=self.proof))
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
-        form = SetUpForm(request.POST)
+        proof = self.proof
+        form = SetUpForm(request.POST, proof=proof)
+        if form.is_valid() and proof:
+            if not proves_it_is_them(request, self.user, proof, form.cleaned_data["current"]):
+                form.add_error(
+                    "current",
+                    "That is not right." if proof == "code" else "That is not your password.",
+                )
+            paused = paused_now(request, self.user)
+            if paused is not None:
+                return paused
         if form.is_valid():
             try:
-                codes = second_factor.set_up(
+                device, codes = second_factor.set_up(
                     self.user, self.key, form.cleaned_data["code"], request=request
                 )
             except ValidationError as error:
                 form.add_error("code", error.message_dict["code"])
             else:
-                return self._done(codes)
+                return self._done(device, codes)
         return self._page(form)
 
-    def _done(self, codes: list[str]) -> HttpResponseBase:
+    def _done(self, device: Device, codes: list[str]) -> HttpResponseBase:
         request = self.request
         request.session.pop(SET_UP_KEY, None)
         if self.signed_in:
@@ -271,7 +381,6 @@ class SetUpView(View):
             sessions.sign_out_everywhere(self.user, except_key=request.session.session_key)
             next_response: HttpResponseBase = redirect("safeguarding:profile")
         else:
-            device = second_factor.TOTPDevice.objects.get(user=self.user, confirmed=True)
             next_response = complete(
                 request, self.user, device=device, how="password and a newly set-up app"
             )
@@ -292,6 +401,31 @@ class SetUpView(View):
                 "secret": second_factor.secret_for_typing(self.key),
                 "signed_in": self.signed_in,
             },
+        )
+
+
+def _start_again(request: HttpRequest) -> HttpResponseBase:
+    messages.info(
+        request,
+        "Sign in with your password first. After it, the next step waits "
+        f"{PENDING_MINUTES} minutes.",
+    )
+    return redirect("login")
+
+
+def record_refusal(request: HttpRequest, user: Any) -> None:
+    """An attempt refused while paused: recorded once per pause for each account and
+    address, so that a script knocking at a paused door cannot flood the audit log."""
+    cool_off = get_cool_off(request) or timedelta(minutes=15)
+    already = AuditEntry.objects.filter(
+        at__gte=timezone.now() - cool_off,  # indexed: a few minutes of the log
+        action=AuditAction.SIGN_IN_FAILED,
+        subject=user,
+        detail=f"refused: paused (from {client_ip(request)})",
+    )
+    if not already.exists():
+        record_account_event(
+            AuditAction.SIGN_IN_FAILED, user, request=request, detail="refused: paused"
         )
 
 

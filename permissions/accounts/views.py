@@ -21,24 +21,25 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases.models import Membership
 
-from ..models import AuditAction
+from ..models import AuditAction, SignedInSession
 from ..roles import current_memberships
 from ..rules import settings_led_by
 from ..views import posted_id
 from . import second_factor, sessions
 from .events import record_account_event
-from .signin import SetUpView
+from .signin import SetUpForm, SetUpView, paused_now, proves_it_is_them, wrong_proof
 
 
 class ProfileView(View):
     """What protects this person's account, and the ways to change it."""
 
-    def get(self, request: HttpRequest) -> HttpResponseBase:
+    def get(self, request: HttpRequest, codes_form: Any = None) -> HttpResponseBase:
         user = request.user
         return render(
             request,
             "accounts/profile.html",
             {
+                "codes_form": codes_form or SetUpForm(proof="code"),
                 "has_app": second_factor.has_app(user),
                 "must_use": second_factor.must_use(user),
                 "codes_left": second_factor.recovery_codes_left(user),
@@ -52,7 +53,19 @@ class ProfileView(View):
         user = request.user
         action = request.POST.get("action")
         if action == "new_codes" and second_factor.has_app(user):
+            form = SetUpForm(request.POST, proof="code")
+            form.fields["code"].required = False
+            if form.is_valid() and not proves_it_is_them(
+                request, user, "code", form.cleaned_data["current"]
+            ):
+                form.add_error("current", "That is not right.")
+            paused = paused_now(request, user)
+            if paused is not None:
+                return paused
+            if not form.is_valid():
+                return self.get(request, codes_form=form)
             codes = second_factor.new_recovery_codes(user, request=request)
+            sessions.sign_out_everywhere(user, except_key=request.session.session_key)
             return render(
                 request,
                 "registration/recovery_codes.html",
@@ -83,6 +96,16 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("safeguarding:profile")
 
+    def form_invalid(self, form: SetPasswordForm) -> HttpResponse:
+        # A wrong current password counts like a failed sign-in: an open session is no
+        # place to guess it.
+        if "old_password" in form.errors:
+            wrong_proof(self.request, self.request.user, "password")
+            paused = paused_now(self.request, self.request.user)
+            if paused is not None:
+                return paused  # type: ignore[return-value]
+        return super().form_invalid(form)
+
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:
         response = super().form_valid(form)
         password_changed(self.request, form.user, how="changed on Your sign-in")
@@ -94,6 +117,10 @@ def password_changed(request: HttpRequest, user: Any, *, how: str) -> None:
     """After any new password: every other session ends, and it is recorded."""
     keep = request.session.session_key if request.user.pk == user.pk else None
     sessions.sign_out_everywhere(user, except_key=keep)
+    if keep:
+        # Django gave this session a new key with the new password: it stays one that
+        # signing out everywhere can reach.
+        SignedInSession.objects.update_or_create(session_key=keep, defaults={"user": user})
     record_account_event(
         AuditAction.PASSWORD_CHANGED, user, actor=user, request=request, detail=how
     )
@@ -117,7 +144,13 @@ class StaffSignInView(View):
                 memberships__organisation__in=self.settings_led, memberships__ended_at__isnull=True
             )
             .annotate(
-                has_app=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True))
+                has_app=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+                # Also of a setting this lead does not lead: not theirs to reset.
+                elsewhere=Exists(
+                    Membership.objects.filter(user=OuterRef("pk"), ended_at__isnull=True).exclude(
+                        organisation__in=self.settings_led
+                    )
+                ),
             )
             .prefetch_related(
                 Prefetch(
