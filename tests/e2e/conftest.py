@@ -3,10 +3,13 @@
 One server (``server.DemoServer``) and one Chromium serve the whole e2e package; every test
 gets fresh browser contexts, one per person, so nobody's session leaks into another's test.
 Each step's screenshot goes to ``test-artifacts/e2e/<module>/<test>/`` (git-ignored).
+Every page a test opens is watched for Content Security Policy violations: any one fails the
+test (``PolicyViolations``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -15,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from .browsing import sign_in
 from .server import REPO, DemoServer
@@ -77,23 +81,81 @@ def signed_in_states() -> dict[str, Any]:
     return {}
 
 
+# Runs in every page and frame before the page's own scripts (init scripts are not subject
+# to the page's policy) and passes each violation the page reports to PolicyViolations.
+_REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const where = event.sourceFile ? ` at ${event.sourceFile}:${event.lineNumber}` : "";
+  window.safeshareReportViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "(unknown)"} on ` +
+      `${event.documentURI}${where}${event.sample ? `: ${event.sample}` : ""}`
+  );
+});
+"""
+
+
+class PolicyViolations:
+    """Every Content Security Policy violation in the browser contexts of one test.
+
+    Two witnesses, so nothing slips by: the ``securitypolicyviolation`` event each document
+    fires, and Chromium's console message ("Refused to ...", "... violates the following
+    Content Security Policy directive"), which also covers what no script sees, such as a
+    blocked form submission.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, context: BrowserContext) -> None:
+        context.expose_binding("safeshareReportViolation", self._reported)
+        context.add_init_script(_REPORT_VIOLATIONS)
+        context.on("console", self._console)
+
+    def _reported(self, source: dict[str, Any], description: str) -> None:
+        self.seen.append(f"event: {description}")
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            page = message.page.url if message.page else "(no page)"
+            self.seen.append(f"console on {page}: {message.text}")
+
+    def settle(self, context: BrowserContext) -> None:
+        """Let each open page deliver a violation it reported just before the test ended."""
+        for page in context.pages:
+            # A page closed or navigating away has delivered what it reported already.
+            with contextlib.suppress(PlaywrightError):
+                page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 50))")
+
+
 @pytest.fixture
 def new_context(
     request: pytest.FixtureRequest, browser: Browser, server: DemoServer
 ) -> Iterator[Callable[..., BrowserContext]]:
     contexts: list[BrowserContext] = []
+    violations = PolicyViolations()
 
     def make(**options: Any) -> BrowserContext:
         context = browser.new_context(base_url=server.base_url, **CONTEXT_OPTIONS, **options)
         context.set_default_timeout(15_000)
+        violations.watch(context)
         contexts.append(context)
         return context
 
     yield make
-    if request.node.stash.get(_FAILED, False):
-        _keep_evidence(request.node, contexts, server)
-    for context in contexts:
-        context.close()
+    try:
+        for context in contexts:
+            violations.settle(context)
+        if request.node.stash.get(_FAILED, False):
+            _keep_evidence(request.node, contexts, server)
+    finally:
+        for context in contexts:
+            context.close()
+    if violations.seen:
+        pytest.fail(
+            "The Content Security Policy was violated:\n"
+            + "\n".join(dict.fromkeys(violations.seen)),
+            pytrace=False,
+        )
 
 
 def _keep_evidence(node: pytest.Item, contexts: list[BrowserContext], server: DemoServer) -> None:
