@@ -49,7 +49,7 @@ def begin(request: HttpRequest, user: Any) -> None:
     """Mark the session as signed in with every factor the person needs (the sign-in pages
     call this right after ``login``), and remember it for signing out everywhere."""
     now = _now()
-    request.session[SIGNED_IN] = {"user": user.pk, "at": now, "seen": now}
+    request.session[SIGNED_IN] = {"user": user.pk, "at": now, "seen": now, "factor_checked": now}
     request.session.save()  # so its key is final before it is recorded
     too_old = timezone.now() - timedelta(hours=_max_hours())
     SignedInSession.objects.filter(user=user, signed_in_at__lt=too_old).delete()
@@ -82,10 +82,8 @@ def why_ended(request: HttpRequest) -> str:
 def _touch(request: HttpRequest) -> None:
     state = request.session.get(SIGNED_IN)
     if not isinstance(state, dict) or state.get("user") != request.user.pk:
-        # Signed in some other way (a host project's own sign-in page): timed from now.
-        now = _now()
-        request.session[SIGNED_IN] = {"user": request.user.pk, "at": now, "seen": now}
-    elif _now() - float(state.get("seen", 0)) >= _TOUCH_EVERY_SECONDS:
+        return  # needs_second_step has just marked it, or the session ended
+    if _now() - float(state.get("seen", 0)) >= _TOUCH_EVERY_SECONDS:
         request.session[SIGNED_IN] = {**state, "seen": _now()}
 
 

@@ -111,18 +111,20 @@ def needs_second_step(request: HttpRequest) -> bool:
     made by some other sign-in page (a host project's) for a lead, say, or one of someone
     made a lead since they signed in. A session with a second factor never needs asking;
     one without asks at most once a minute."""
-    if DEVICE_ID_SESSION_KEY in request.session:
-        return False
-    state = request.session.get(sessions.SIGNED_IN)
     now = timezone.now().timestamp()
-    if isinstance(state, dict) and state.get("user") == request.user.pk:
+    state = request.session.get(sessions.SIGNED_IN)
+    changed = False
+    if not (isinstance(state, dict) and state.get("user") == request.user.pk):
+        # Signed in by some other page (a host project's): timed from now.
+        state, changed = {"user": request.user.pk, "at": now, "seen": now}, True
+    if DEVICE_ID_SESSION_KEY not in request.session:
         checked = state.get("factor_checked")
-        if isinstance(checked, int | float) and now - checked < _RECHECK_SECONDS:
-            return False
-    if second_factor.must_use(request.user):
-        return True
-    if isinstance(state, dict) and state.get("user") == request.user.pk:
-        request.session[sessions.SIGNED_IN] = {**state, "factor_checked": now}
+        if not (isinstance(checked, int | float) and now - checked < _RECHECK_SECONDS):
+            if second_factor.must_use(request.user):
+                return True
+            state, changed = {**state, "factor_checked": now}, True
+    if changed:
+        request.session[sessions.SIGNED_IN] = state
     return False
 
 
