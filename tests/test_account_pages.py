@@ -64,7 +64,11 @@ def test_the_lead_resets_a_lost_phone_and_its_sessions_end(
     priya.force_login(practitioner)
     SignedInSession.objects.create(user=practitioner, session_key=priya.session.session_key)
     client.force_login(lead)
-    response = client.post(reverse(STAFF), {"user": practitioner.pk})
+    # One more step first: nothing is reset until it is confirmed.
+    asked = client.post(reverse(STAFF), {"user": practitioner.pk})
+    assert "Reset and sign them out" in page_text(asked)
+    assert second_factor.has_app(practitioner)
+    response = client.post(reverse(STAFF), {"user": practitioner.pk, "confirm": "1"})
     assert response["Location"] == reverse(STAFF)
     assert not second_factor.has_app(practitioner)
     assert second_factor.recovery_codes_left(practitioner) == 0
@@ -77,7 +81,7 @@ def test_a_lead_cannot_reset_someone_of_another_setting(
     client: Any, lead: Any, other_lead: Any
 ) -> None:
     client.force_login(lead)
-    assert client.post(reverse(STAFF), {"user": other_lead.pk}).status_code == 404
+    assert client.post(reverse(STAFF), {"user": other_lead.pk, "confirm": "1"}).status_code == 404
     with pytest.raises(PermissionDenied):
         second_factor.reset(other_lead, by=lead)
     assert not AuditEntry.objects.filter(action=AuditAction.SECOND_FACTOR_RESET).exists()
@@ -88,7 +92,7 @@ def test_a_lead_does_not_reset_their_own(client: Any, lead: Any) -> None:
         second_factor.reset(lead, by=lead)
     client.force_login(lead)
     client.raise_request_exception = False
-    assert client.post(reverse(STAFF), {"user": lead.pk}).status_code == 403
+    assert client.post(reverse(STAFF), {"user": lead.pk, "confirm": "1"}).status_code == 403
 
 
 def test_the_lead_may_require_a_second_factor_of_everyone(
@@ -193,6 +197,7 @@ def test_someone_also_of_another_setting_is_not_this_lead_s_to_reset(
     assert not second_factor.may_reset(lead, practitioner)
     client.force_login(lead)
     client.raise_request_exception = False
-    assert client.post(reverse(STAFF), {"user": practitioner.pk}).status_code == 403
+    answer = client.post(reverse(STAFF), {"user": practitioner.pk, "confirm": "1"})
+    assert answer.status_code == 403
     assert second_factor.has_app(practitioner)
     assert "Reset the second factor of" not in page_text(client.get(reverse(STAFF)))

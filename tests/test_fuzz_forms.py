@@ -110,7 +110,7 @@ _NOT_AN_SS_FORM = {
     # A "mark as read" button: nothing to type, so whatever else arrives must be ignored.
     "notification_read": ("next",),
     "/accounts/login/": ("username", "password", "next"),
-    "staff_sign_in": ("action", "user", "setting", "everyone"),
+    "staff_sign_in": ("action", "user", "setting", "everyone", "confirm"),
     "profile": ("action",),
     "carry_on": ("carry_on",),
 }

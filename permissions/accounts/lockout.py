@@ -74,15 +74,33 @@ def count_failure(request: HttpRequest, username: str) -> None:
     user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
 
 
+def paused_until(request: HttpRequest, username: str) -> str:
+    """When the pause on this username or address ends, as a time of day ("" if unknown)."""
+    cool_off = get_cool_off(request)
+    if cool_off is None:
+        return ""
+    latest = [
+        attempts.order_by("-attempt_time").values_list("attempt_time", flat=True).first()
+        for attempts in (
+            AccessAttempt.objects.filter(username=username),
+            AccessAttempt.objects.filter(ip_address=client_ip(request)),
+        )
+    ]
+    known = [moment for moment in latest if moment is not None]
+    return timezone.localtime(max(known) + cool_off).strftime("%H:%M") if known else ""
+
+
 def pause_minutes() -> int:
     cool_off = get_cool_off()
     return max(int(cool_off.total_seconds() // 60), 1) if cool_off else 0
 
 
-def pause_message() -> str:
+def pause_message(request: HttpRequest | None = None, username: str = "") -> str:
+    until = paused_until(request, username) if request is not None else ""
+    how_long = f"until {until}" if until else f"for {pause_minutes()} minutes"
     return (
         "Too many failed attempts to sign in. For the safety of the records here, signing in "
-        f"to this account or from this address is paused for {pause_minutes()} minutes. If "
+        f"to this account or from this address is paused {how_long}. If "
         "you have forgotten your password, choose a new one and sign in once the pause is "
         "over; if this was not you, tell your Designated Safeguarding Lead."
     )

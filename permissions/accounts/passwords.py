@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm, SetPasswordForm
@@ -63,6 +64,9 @@ class ResetConfirmView(auth_views.PasswordResetConfirmView):
 
         response = super().form_valid(form)
         password_changed(self.request, form.user, how="chosen from an emailed link")
+        # Whoever can read the account's email has proved it: a pause on the username
+        # (the forgotten password's wrong guesses) ends, so the new one works at once.
+        AxesProxyHandler.reset_attempts(username=form.user.get_username())
         return response
 
 

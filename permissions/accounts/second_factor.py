@@ -85,7 +85,9 @@ def setup_link(user: Any, key: str) -> str:
 
 def qr_code_svg(link: str) -> SafeString:
     """The set-up link as an inline SVG QR code: drawn here, no image host, no script."""
-    svg = segno.make(link, error="m").svg_inline(scale=4, dark="#000", light="#fff")
+    svg = segno.make(link, error="m").svg_inline(
+        scale=4, dark="#000", light="#fff", omitsize=True, title="QR code to scan with your app"
+    )
     return mark_safe(svg)  # noqa: S308 - segno's own SVG markup, built from our link
 
 

@@ -48,7 +48,6 @@ def _begin_pending(request: HttpRequest, user: Any, next_url: str) -> None:
     """After the right password: a new session key (nobody who planted or saw the old one
     shares this sign-in), and the account's id, bound to its current password."""
     request.session.cycle_key()
-    request.session.pop(SET_UP_KEY, None)
     request.session[PENDING] = {
         "user": user.pk,
         "backend": user.backend,
@@ -59,8 +58,10 @@ def _begin_pending(request: HttpRequest, user: Any, next_url: str) -> None:
 
 
 def forget_pending(request: HttpRequest) -> None:
+    """End a half-done sign-in. A secret being set up stays, bound to its person, so that
+    someone who signs in again (after the 10 minutes, or after going back) is shown the
+    same QR code their app may have scanned already."""
     request.session.pop(PENDING, None)
-    request.session.pop(SET_UP_KEY, None)
 
 
 def _pending_user(request: HttpRequest) -> Any | None:
@@ -91,6 +92,7 @@ def complete(request: HttpRequest, user: Any, *, device: Device | None, how: str
     their session ended if any is kept, else where they were going."""
     next_url = _next_url(request)
     forget_pending(request)
+    request.session.pop(SET_UP_KEY, None)
     login(request, user, backend=getattr(user, "backend", None))
     if device is not None:
         otp_login(request, device)
@@ -141,7 +143,7 @@ class SignInForm(AuthenticationForm):
         request = self.request
         if request is not None and username and is_paused(request, username):
             record_refusal(request, get_user_model().objects.filter(username=username).first())
-            raise ValidationError(pause_message(), code="paused")
+            raise ValidationError(pause_message(request, username), code="paused")
         try:
             return super().clean()
         except ValidationError:
@@ -159,7 +161,7 @@ class SignInForm(AuthenticationForm):
         )
         if is_paused(request, username):
             record_account_event(AuditAction.LOCKED_OUT, user, request=request)
-            raise ValidationError(pause_message(), code="paused")
+            raise ValidationError(pause_message(request, username), code="paused")
 
 
 class SignInView(auth_views.LoginView):
@@ -198,7 +200,12 @@ class CodeForm(forms.Form):
         help_text="The 6 digits your authenticator app shows for Safeshare, or one of your "
         "recovery codes.",
         widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}
+            attrs={
+                "autocomplete": "one-time-code",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "autofocus": True,
+            }
         ),
     )
 
@@ -231,6 +238,13 @@ class CodeView(View):
             # Not a failure after all: the count is cleared as they sign in, and this
             # request is not turned into the paused page.
             request.axes_locked_out = False  # type: ignore[attr-defined]
+            if how == "recovery code":
+                left = second_factor.recovery_codes_left(self.user)
+                messages.warning(
+                    request,
+                    f"You signed in with a recovery code: {left} left. If you have lost your "
+                    "phone, set up a new one on Your sign-in (in the account menu).",
+                )
             return complete(request, self.user, device=device, how=f"password and {how}")
         record_account_event(
             AuditAction.SIGN_IN_FAILED, self.user, request=request, detail="wrong code"
@@ -241,13 +255,14 @@ class CodeView(View):
         form.add_error(
             "code",
             "That code is not right. Type the 6 digits your app shows now (they change every "
-            "30 seconds), or a recovery code you have not used before.",
+            "30 seconds; a code already used once, here or on another device, works only "
+            "once: wait for the next), or a recovery code you have not used before.",
         )
         return self._page(form)
 
     def _paused(self, form: CodeForm) -> HttpResponseBase:
         forget_pending(self.request)
-        form.add_error(None, pause_message())
+        form.add_error(None, pause_message(self.request, self.user.get_username()))
         return self._page(form, status=429)
 
     def _page(self, form: CodeForm, status: int = 200) -> HttpResponseBase:
@@ -267,18 +282,23 @@ class SetUpForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args: Any, proof: str = "", **kwargs: Any) -> None:
+    def __init__(self, *args: Any, proof: str = "", new_label: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if new_label:
+            self.fields["code"].label = "Then, the code the newly added app shows"
         if proof == "code":
             self.fields["current"] = forms.CharField(
-                label="A code from the app you use now",
-                help_text="Or one of your recovery codes, if you no longer have that phone.",
+                label="First, a code from the app you use now (your old phone)",
+                help_text="Or one of your recovery codes, if you no longer have that phone. "
+                "Wrong codes count like failed sign-ins: five in a row pause your account.",
                 max_length=20,
                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
             )
         elif proof == "password":
             self.fields["current"] = forms.CharField(
-                label="Your password",
+                label="First, your password",
+                help_text="Wrong passwords count like failed sign-ins: five in a row pause "
+                "your account.",
                 max_length=200,
                 strip=False,
                 widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
@@ -302,6 +322,7 @@ def wrong_proof(request: HttpRequest, user: Any, proof: str) -> None:
     record_account_event(
         AuditAction.SIGN_IN_FAILED,
         user,
+        actor=user,
         request=request,
         detail=f"wrong {proof} given to change how they sign in",
     )
@@ -315,8 +336,8 @@ def paused_now(request: HttpRequest, user: Any) -> HttpResponseBase | None:
     record_account_event(AuditAction.LOCKED_OUT, user, request=request)
     SignedInSession.objects.filter(session_key=request.session.session_key).delete()
     logout(request)
-    messages.error(request, pause_message())
-    return redirect("login")
+    message = pause_message(request, user.get_username())
+    return render(request, "registration/paused.html", {"message": message}, status=429)
 
 
 class SetUpView(View):
@@ -350,11 +371,11 @@ class SetUpView(View):
         return "code" if second_factor.has_app(self.user) else "password"
 
     def get(self, request: HttpRequest) -> HttpResponseBase:
-        return self._page(SetUpForm(proof=self.proof))
+        return self._page(SetUpForm(proof=self.proof, new_label=self.signed_in))
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
         proof = self.proof
-        form = SetUpForm(request.POST, proof=proof)
+        form = SetUpForm(request.POST, proof=proof, new_label=self.signed_in)
         if form.is_valid() and proof:
             if not proves_it_is_them(request, self.user, proof, form.cleaned_data["current"]):
                 form.add_error(
@@ -402,15 +423,19 @@ class SetUpView(View):
                 "qr_code": second_factor.qr_code_svg(link),
                 "secret": second_factor.secret_for_typing(self.key),
                 "signed_in": self.signed_in,
+                "replacing": self.proof == "code",
             },
         )
 
 
 def _start_again(request: HttpRequest) -> HttpResponseBase:
+    if request.user.is_authenticated:
+        return redirect("/")  # signed in already (the browser's Back button)
     messages.info(
         request,
-        "Sign in with your password first. After it, the next step waits "
-        f"{PENDING_MINUTES} minutes.",
+        "Please sign in again: after your password, the next step is open for "
+        f"{PENDING_MINUTES} minutes. If you were setting up an app, you will see the same "
+        "QR code again.",
     )
     return redirect("login")
 
@@ -436,10 +461,23 @@ def record_refusal(request: HttpRequest, user: Any) -> None:
 
 
 class SignOutView(auth_views.LogoutView):
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Signing out is a POST (a link cannot sign anyone out); the address typed in
+        shows the button instead of an empty error page."""
+        if not request.user.is_authenticated:
+            return redirect("login")
+        return render(request, "registration/sign_out.html")
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated:
+        was_signed_in = request.user.is_authenticated
+        if was_signed_in:
             record_account_event(
                 AuditAction.SIGNED_OUT, request.user, actor=request.user, request=request
             )
             SignedInSession.objects.filter(session_key=request.session.session_key).delete()
-        return super().post(request, *args, **kwargs)
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:
+            messages.success(request, "You are signed out.")
+        return response

@@ -197,6 +197,9 @@ class StaffSignInView(View):
         person = get_object_or_404(self._staff(), pk=posted_id(request, "user") or 0)
         if not second_factor.may_reset(request.user, person):
             raise PermissionDenied
+        if request.POST.get("confirm") != "1":
+            # One more step: a reset signs the person out at once.
+            return render(request, "accounts/staff_reset_confirm.html", {"person": person})
         second_factor.reset(person, by=request.user, request=request)
         name = person.get_full_name() or person.username
         messages.success(
@@ -207,7 +210,7 @@ class StaffSignInView(View):
         return redirect("safeguarding:staff_sign_in")
 
 
-_BOOKKEEPING = re.compile(r"(TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS$|^(action|next)$")
+_BOOKKEEPING = re.compile(r"(TOTAL|INITIAL|MIN_NUM|MAX_NUM)_FORMS$|^next$")
 
 
 def _what_was_typed(kept: dict[str, Any]) -> list[tuple[str, str]]:
@@ -216,6 +219,9 @@ def _what_was_typed(kept: dict[str, Any]) -> list[tuple[str, str]]:
     shown = []
     for name, values in kept["fields"]:
         if _BOOKKEEPING.search(name):
+            continue
+        if name == "action":
+            shown += [("Button pressed", value.replace("_", " ")) for value in values]
             continue
         numbered = re.fullmatch(r"(\w+?)s?-(\d+)-(\w+)", name)
         label = (
