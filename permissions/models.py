@@ -101,6 +101,7 @@ class AuditAction(models.TextChoices):
     PASSWORD_RESET_ASKED = "password_reset_asked", "Password reset link asked for"
     PASSWORD_CHANGED = "password_changed", "Password changed"
     SIGN_IN_POLICY_CHANGED = "sign_in_policy_changed", "Setting's sign-in rules changed"
+    PAUSE_LIFTED = "pause_lifted", "Sign-in pause lifted"
 
 
 # Signing in and out, and changes to how someone signs in: the audit log's "Sign-in" view.
@@ -116,6 +117,7 @@ SIGN_IN_ACTIONS = frozenset(
         AuditAction.PASSWORD_RESET_ASKED,
         AuditAction.PASSWORD_CHANGED,
         AuditAction.SIGN_IN_POLICY_CHANGED,
+        AuditAction.PAUSE_LIFTED,
     }
 )
 

@@ -201,3 +201,29 @@ def test_someone_also_of_another_setting_is_not_this_lead_s_to_reset(
     assert answer.status_code == 403
     assert second_factor.has_app(practitioner)
     assert "Reset the second factor of" not in page_text(client.get(reverse(STAFF)))
+
+
+def test_the_lead_sees_a_pause_and_may_lift_it(client: Any, lead: Any, practitioner: Any) -> None:
+    outside = Client()
+    for _ in range(5):
+        outside.post(reverse("login"), {"username": "priya", "password": "typo"})
+    assert (
+        outside.post(reverse("login"), {"username": "priya", "password": "pw"}).status_code == 429
+    )
+    client.force_login(lead)
+    assert "Paused after failed attempts" in page_text(client.get(reverse(STAFF)))
+    client.post(reverse(STAFF), {"action": "lift_pause", "user": practitioner.pk})
+    assert "Paused" not in page_text(client.get(reverse(STAFF)))
+    assert (
+        outside.post(reverse("login"), {"username": "priya", "password": "pw"}).status_code == 302
+    )
+    entry = AuditEntry.objects.get(action=AuditAction.PAUSE_LIFTED)
+    assert (entry.actor, entry.subject) == (lead, practitioner)
+
+
+def test_only_a_lead_of_theirs_lifts_a_pause(
+    client: Any, other_lead: Any, practitioner: Any
+) -> None:
+    client.force_login(other_lead)
+    answer = client.post(reverse(STAFF), {"action": "lift_pause", "user": practitioner.pk})
+    assert answer.status_code == 404

@@ -19,6 +19,7 @@ from axes.helpers import get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import PermissionDenied
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -114,3 +115,26 @@ def lockout_response(
     if original_response is not None and original_response.status_code == 429:
         return original_response
     return render(request, "registration/paused.html", {"message": pause_message()}, status=429)
+
+
+def paused_usernames(usernames: list[str]) -> set[str]:
+    """Which of these usernames are paused now (their own failures, not their address's)."""
+    cool_off = get_cool_off()
+    attempts = AccessAttempt.objects.filter(username__in=usernames)
+    if cool_off:
+        attempts = attempts.filter(attempt_time__gte=timezone.now() - cool_off)
+    totals = attempts.values("username").annotate(total=Sum("failures_since_start"))
+    return {row["username"] for row in totals if row["total"] >= settings.AXES_FAILURE_LIMIT}
+
+
+def lift_pause(user: Any, *, by: Any, request: HttpRequest) -> None:
+    """A lead lets someone of their setting sign in again before the pause ends (they have
+    spoken to them: the failures were their own typos). Recorded."""
+    from ..models import AuditAction
+    from .events import record_account_event
+    from .second_factor import may_reset
+
+    if not may_reset(by, user):
+        raise PermissionDenied
+    AxesProxyHandler.reset_attempts(username=user.get_username())
+    record_account_event(AuditAction.PAUSE_LIFTED, user, actor=by, request=request)

@@ -25,7 +25,7 @@ from ..models import AuditAction, SignedInSession
 from ..roles import current_memberships
 from ..rules import settings_led_by
 from ..views import posted_id
-from . import second_factor, sessions
+from . import lockout, second_factor, sessions
 from .events import record_account_event
 from .signin import SetUpForm, SetUpView, paused_now, proves_it_is_them, wrong_proof
 
@@ -168,7 +168,9 @@ class StaffSignInView(View):
     def get(self, request: HttpRequest) -> HttpResponseBase:
         roles = set(second_factor.app_settings.get("SAFESHARE_MFA_REQUIRED_ROLES"))
         staff = list(self._staff())
+        paused = lockout.paused_usernames([person.username for person in staff])
         for person in staff:
+            person.paused = person.username in paused
             person.needs_app = any(
                 m.role in roles or m.organisation.second_factor_for_everyone
                 for m in person.current_memberships_here
@@ -197,11 +199,15 @@ class StaffSignInView(View):
         person = get_object_or_404(self._staff(), pk=posted_id(request, "user") or 0)
         if not second_factor.may_reset(request.user, person):
             raise PermissionDenied
+        name = person.get_full_name() or person.username
+        if request.POST.get("action") == "lift_pause":
+            lockout.lift_pause(person, by=request.user, request=request)
+            messages.success(request, f"{name} can sign in again now.")
+            return redirect("safeguarding:staff_sign_in")
         if request.POST.get("confirm") != "1":
             # One more step: a reset signs the person out at once.
             return render(request, "accounts/staff_reset_confirm.html", {"person": person})
         second_factor.reset(person, by=request.user, request=request)
-        name = person.get_full_name() or person.username
         messages.success(
             request,
             f"{name}'s second factor is reset and they are signed out. They set up a new "
