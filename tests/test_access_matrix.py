@@ -396,7 +396,7 @@ def task_route(node: str, page: str) -> str:
 EXPECTED: dict[str, Expect] = {
     "accounts/login/": Expect(everyone(200), anonymous=200),
     # Signing out is a POST; a GET shows the button (and sends a visitor to sign in).
-    "accounts/logout/": Expect(everyone(200), anonymous=FIRST_STEP),
+    "accounts/logout/": Expect(everyone(200)),
     # The code and set-up steps of signing in, with no password given first: to the first step.
     "accounts/login/code/": Expect(everyone(302), anonymous=FIRST_STEP),
     "accounts/login/set-up/": Expect(everyone(302), anonymous=FIRST_STEP),

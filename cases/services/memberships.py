@@ -28,6 +28,7 @@ def membership_start(
         raise refuse("user", f"{user} already works at {organisation}; change their role instead.")
     membership = Membership.objects.create(user=user, organisation=organisation, role=role)
     sync_users([user.pk], actor=by)
+    _second_factor_now_needed([user.pk])
     return membership
 
 
@@ -43,7 +44,16 @@ def membership_change_role(*, membership: Membership, role: str, by: Any = None)
         # Case teams are practitioners; a lead or deputy sees every case through the setting.
         _leave_case_teams(membership)
     sync_users([membership.user_id], actor=by)
+    _second_factor_now_needed([membership.user_id])
     return membership
+
+
+def _second_factor_now_needed(user_ids: list[int]) -> None:
+    # A role that needs a second factor, for someone signed in with a password alone: their
+    # sessions end, and they set one up at their next sign-in.
+    from permissions.accounts.second_factor import end_sessions_without_one
+
+    end_sessions_without_one(user_ids)
 
 
 @transaction.atomic

@@ -223,6 +223,14 @@ def require_for_everyone(organisation: Any, *, everyone: bool, by: Any) -> None:
             second_factor_for_everyone=everyone
         )
         organisation.second_factor_for_everyone = everyone
+        if everyone:
+            end_sessions_without_one(
+                list(
+                    organisation.memberships.filter(ended_at__isnull=True).values_list(
+                        "user_id", flat=True
+                    )
+                )
+            )
         record_setting_change(
             AuditAction.SIGN_IN_POLICY_CHANGED,
             organisation,
@@ -233,3 +241,14 @@ def require_for_everyone(organisation: Any, *, everyone: bool, by: Any) -> None:
                 else "a second factor only for the roles that always need one"
             ),
         )
+
+
+def end_sessions_without_one(user_ids: list[int]) -> None:
+    """Sign out everywhere each of these people who now needs a second factor and has none
+    (made a lead, or their setting now requires one of everyone): they set one up at their
+    next sign-in, rather than carrying on with the password alone."""
+    from .sessions import sign_out_everywhere
+
+    for user in get_user_model().objects.filter(pk__in=user_ids):
+        if must_use(user) and not has_app(user):
+            sign_out_everywhere(user)

@@ -49,7 +49,7 @@ def begin(request: HttpRequest, user: Any) -> None:
     """Mark the session as signed in with every factor the person needs (the sign-in pages
     call this right after ``login``), and remember it for signing out everywhere."""
     now = _now()
-    request.session[SIGNED_IN] = {"user": user.pk, "at": now, "seen": now, "factor_checked": now}
+    request.session[SIGNED_IN] = {"user": user.pk, "at": now, "seen": now}
     request.session.save()  # so its key is final before it is recorded
     too_old = timezone.now() - timedelta(hours=_max_hours())
     SignedInSession.objects.filter(user=user, signed_in_at__lt=too_old).delete()

@@ -20,6 +20,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -103,30 +104,30 @@ def complete(request: HttpRequest, user: Any, *, device: Device | None, how: str
     return HttpResponseRedirect(next_url)
 
 
-# How often a session signed in without a second factor asks again whether its person now
-# needs one (made a lead, or their setting now requires it of everyone).
-_RECHECK_SECONDS = 60
+def signed_in_elsewhere(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Django's ``user_logged_in``: a session that needs nothing more is marked signed in
+    now. Safeshare's own sign-in marks its sessions itself (``complete``)."""
+    if request is None or not hasattr(request, "session"):
+        return
+    state = request.session.get(sessions.SIGNED_IN)
+    if isinstance(state, dict) and state.get("user") == user.pk:
+        return
+    if DEVICE_ID_SESSION_KEY in request.session or not second_factor.must_use(user):
+        sessions.begin(request, user)
 
 
 def needs_second_step(request: HttpRequest) -> bool:
-    """Whether a signed-in session lacks a second factor its person must give: a session
-    made by some other sign-in page (a host project's) for a lead, say, or one of someone
-    made a lead since they signed in. A session with a second factor never needs asking;
-    one without asks at most once a minute."""
-    now = timezone.now().timestamp()
+    """Whether a session lacks a second factor its person must give: one made by some other
+    sign-in page (a host project's) for a lead, say. Asked once, on the session's first
+    Safeshare page, which then marks it as signed in and records it for signing out
+    everywhere. (Someone given a role that needs a second factor later is signed out
+    everywhere by the change itself: ``second_factor.end_sessions_without_one``.)"""
     state = request.session.get(sessions.SIGNED_IN)
-    changed = False
-    if not (isinstance(state, dict) and state.get("user") == request.user.pk):
-        # Signed in by some other page (a host project's): timed from now.
-        state, changed = {"user": request.user.pk, "at": now, "seen": now}, True
-    if DEVICE_ID_SESSION_KEY not in request.session:
-        checked = state.get("factor_checked")
-        if not (isinstance(checked, int | float) and now - checked < _RECHECK_SECONDS):
-            if second_factor.must_use(request.user):
-                return True
-            state, changed = {**state, "factor_checked": now}, True
-    if changed:
-        request.session[sessions.SIGNED_IN] = state
+    if isinstance(state, dict) and state.get("user") == request.user.pk:
+        return False
+    if DEVICE_ID_SESSION_KEY not in request.session and second_factor.must_use(request.user):
+        return True
+    sessions.begin(request, request.user)
     return False
 
 
@@ -467,7 +468,7 @@ class SignOutView(auth_views.LogoutView):
         """Signing out is a POST (a link cannot sign anyone out); the address typed in
         shows the button instead of an empty error page."""
         if not request.user.is_authenticated:
-            return redirect("login")
+            return redirect_to_login(request.get_full_path())
         return render(request, "registration/sign_out.html")
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
