@@ -169,6 +169,11 @@ def recipient_errors(share: Share) -> Errors:
         )
     elif share.recipient.organisation_id != share.case.organisation_id:
         errors["recipient"].append("Choose a recipient from this setting's address book.")
+    elif share.recipient.retired_at is not None:
+        errors["recipient"].append(
+            f"{share.recipient} has been retired from the address book: choose who receives "
+            "this now."
+        )
     if not share.sending_method:
         errors["sending_method"].append("Choose the secure method of sending.")
     if not share.purpose.strip():

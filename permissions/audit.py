@@ -95,18 +95,29 @@ def record_access_change(
 
 
 def record_setting_change(
-    action: str, organisation: Organisation, *, actor: Any, detail: str
+    action: str,
+    organisation: Organisation,
+    *,
+    actor: Any,
+    detail: str,
+    record: models.Model | None = None,
+    subject: Any = None,
 ) -> AuditEntry:
-    """Log a change to a setting's own configuration (its deadlines), with the actor's role."""
+    """Log a change to a setting's own configuration or register (its deadlines, details,
+    staff, children, cases, address book), with the actor's role; ``record`` is what
+    changed when it is not the setting itself, ``subject`` the person it concerns."""
+    record = record if record is not None else organisation
     [entry] = append(
         [
             AuditEntry(
                 actor=actor,
                 organisation_id=organisation.pk,
                 action=action,
-                object_type=str(organisation._meta.model_name),
-                object_id=organisation.pk,
-                basis=role_in(actor, organisation) or "",
+                object_type=str(record._meta.model_name),
+                object_id=record.pk,
+                case=record if isinstance(record, Case) else None,
+                subject=subject,
+                basis=(role_in(actor, organisation) or "") if actor is not None else "system",
                 detail=detail[:300],
             )
         ]

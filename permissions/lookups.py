@@ -12,17 +12,20 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.shortcuts import get_object_or_404
 
-from cases.models import Case, Consultation, Share
+from cases.models import Case, Child, Consultation, Membership, Recipient, Share
 
 from .audit import record_views
 from .models import BreakGlassGrant
 from .roles import UserLike, role_in
 from .selectors import (
+    address_book_for,
     advice_asked_of,
     case_list_for,
+    children_register_for,
     granted,
     settings_where,
     share_list_for,
+    staff_of_settings_run_by,
 )
 
 
@@ -32,6 +35,22 @@ def get_case_for(user: UserLike, pk: int) -> Case:
 
 def get_share_for(user: UserLike, pk: int) -> Share:
     return get_object_or_404(share_list_for(user), pk=pk)
+
+
+def get_child_for_register(user: UserLike, pk: int) -> Child:
+    """A child of a roll this person keeps; anyone else finds nothing."""
+    return get_object_or_404(children_register_for(user).select_related("organisation"), pk=pk)
+
+
+def get_recipient_for_register(user: UserLike, pk: int) -> Recipient:
+    return get_object_or_404(address_book_for(user).select_related("organisation"), pk=pk)
+
+
+def get_membership_for_lead(user: UserLike, pk: int) -> Membership:
+    """A membership (current or ended) of a setting this person leads."""
+    return get_object_or_404(
+        staff_of_settings_run_by(user).select_related("organisation", "user"), pk=pk
+    )
 
 
 def get_consultation_for_adviser(user: UserLike, pk: int) -> Consultation:

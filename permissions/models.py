@@ -102,6 +102,21 @@ class AuditAction(models.TextChoices):
     PASSWORD_CHANGED = "password_changed", "Password changed"
     SIGN_IN_POLICY_CHANGED = "sign_in_policy_changed", "Setting's sign-in rules changed"
     PAUSE_LIFTED = "pause_lifted", "Sign-in pause lifted"
+    # The setting's own details and register, as its lead or deputy keeps them.
+    SETTING_CREATED = "setting_created", "Setting created"
+    SETTING_CHANGED = "setting_changed", "Setting's details changed"
+    STAFF_INVITED = "staff_invited", "Staff member invited"
+    ROLE_CHANGED = "role_changed", "Staff role changed"
+    MEMBERSHIP_ENDED = "membership_ended", "Staff membership ended"
+    CHILD_ADDED = "child_added", "Child added"
+    CHILD_CHANGED = "child_changed", "Child's details changed"
+    CASE_OPENED = "case_opened", "Case opened"
+    CASE_CLOSED = "case_closed", "Case closed"
+    RECIPIENT_ADDED = "recipient_added", "Recipient added to the address book"
+    RECIPIENT_CHANGED = "recipient_changed", "Recipient's details changed"
+    RECIPIENT_RETIRED = "recipient_retired", "Recipient retired from the address book"
+    REGISTER_IMPORTED = "register_imported", "Children or staff imported"
+    SEARCHED = "searched", "Searched"
 
 
 # Signing in and out, and changes to how someone signs in: the audit log's "Sign-in" view.
@@ -128,6 +143,7 @@ EVENT_ACTIONS = frozenset(AuditAction.values) - {
     AuditAction.VIEW_DECISION,
     AuditAction.VIEW_RELEASE,
     AuditAction.VIEW_CONSULTATION,
+    AuditAction.SEARCHED,
 }
 
 

@@ -135,3 +135,15 @@ def settings_led_by(user: UserLike) -> list[Organisation]:
         .filter(role=Role.LEAD)
         .select_related("organisation")
     ]
+
+
+def may_run_setting(user: UserLike, organisation: Organisation) -> bool:
+    """The setting's details and who works there (and in which role) are its lead's: the
+    lead answers for who can see its children's records."""
+    return role_in(user, organisation) == Role.LEAD
+
+
+def may_keep_register(user: UserLike, organisation: Organisation) -> bool:
+    """Children, their cases and the address book are kept by the lead or a deputy, so the
+    register does not wait for one person's return."""
+    return role_in(user, organisation) in (Role.LEAD, Role.DEPUTY)

@@ -17,6 +17,7 @@ from cases.choices import Role, ShareStatus, Urgency
 from cases.models import (
     ONE_PERSON_SETTING_KINDS,
     Case,
+    Child,
     Consultation,
     FamilyFollowUp,
     Membership,
@@ -136,8 +137,8 @@ def reconsideration_requests_for(user: UserLike) -> QuerySet[ReconsiderationRequ
 
 
 def recipient_choices_for(user: UserLike, case: Case) -> QuerySet[Recipient]:
-    """Recipients in the address book of the case's own setting."""
-    return Recipient.objects.filter(organisation_id=case.organisation_id)
+    """Recipients in the address book of the case's own setting, but those retired."""
+    return Recipient.objects.filter(organisation_id=case.organisation_id, retired_at__isnull=True)
 
 
 def audit_log_for(user: UserLike) -> QuerySet[AuditEntry]:
@@ -269,3 +270,35 @@ def family_follow_ups_for(user: UserLike) -> QuerySet[FamilyFollowUp]:
         .select_related("share__case__child", "share__proposed_by")
         .order_by("due_at", "pk")
     )
+
+
+# --- A setting's register, for those who keep it (permissions.rules.may_keep_register) -------
+
+
+def register_settings_for(user: UserLike) -> QuerySet[Organisation]:
+    """The settings whose children, cases and address book this person keeps: lead, deputy."""
+    return Organisation.objects.filter(
+        pk__in=organisations_where(user, {Role.LEAD, Role.DEPUTY})
+    ).order_by("name")
+
+
+def settings_run_by(user: UserLike) -> QuerySet[Organisation]:
+    """The settings whose details and staff this person runs: their lead."""
+    return Organisation.objects.filter(pk__in=organisations_where(user, {Role.LEAD})).order_by(
+        "name"
+    )
+
+
+def children_register_for(user: UserLike) -> QuerySet[Child]:
+    """Every child on the rolls this person keeps (most children of a roll have no case)."""
+    return Child.objects.filter(organisation__in=register_settings_for(user))
+
+
+def address_book_for(user: UserLike) -> QuerySet[Recipient]:
+    """Every entry, retired too, of the address books this person keeps."""
+    return Recipient.objects.filter(organisation__in=register_settings_for(user))
+
+
+def staff_of_settings_run_by(user: UserLike) -> QuerySet[Membership]:
+    """Every membership, ended too, of the settings this person leads."""
+    return Membership.objects.filter(organisation__in=settings_run_by(user))

@@ -47,6 +47,7 @@ class ChildFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Child
 
+    organisation = factory.SubFactory(OrganisationFactory)
     first_name = factory.Sequence(lambda n: f"Childname{n}")
     last_name = "Example"
     date_of_birth = date(2020, 1, 1)
@@ -56,8 +57,9 @@ class CaseFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Case
 
-    child = factory.SubFactory(ChildFactory)
     organisation = factory.SubFactory(OrganisationFactory)
+    # The child is on the roll of the case's own setting.
+    child = factory.SubFactory(ChildFactory, organisation=factory.SelfAttribute("..organisation"))
     reference = factory.Sequence(lambda n: f"REF-{n:04d}")
 
 

@@ -374,9 +374,11 @@ def test_closing_a_case_logs_the_end_of_each_break_glass_grant_once(
     mark = last_sequence()
     case_close(case=case, by=lead)
     entries = logged_since(mark)
-    # The team's own access goes too, one revoke for the practitioner on the team.
+    # The closing itself, by the lead; the team's own access goes too, one revoke for the
+    # practitioner on the team.
     assert sorted((e.action, e.subject_id, e.basis) for e in entries) == sorted(
         [
+            (AuditAction.CASE_CLOSED, None, "lead"),
             (AuditAction.REVOKE, practitioner.pk, "cases.view_case"),
             (
                 AuditAction.REVOKE,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from viewflow.workflow.models import Task
 
 from cases import choices
@@ -218,7 +219,17 @@ def test_each_demo_share_is_where_its_state_says(demo):
     assert riverside.lawful_basis == choices.LawfulBasis.PUBLIC_TASK
 
 
-def test_seed_demo_command_prints_the_summary(db):
+def test_seed_demo_refuses_outside_debug_without_the_acknowledgement(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="i-understand-this-creates-demo-accounts"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not Organisation.objects.exists()
+    assert not get_user_model().objects.exists()
+
+
+def test_seed_demo_command_prints_the_summary(db, settings):
+    """In DEBUG (make run) it needs no acknowledgement; outside it, with one it runs."""
+    settings.DEBUG = True
     out = StringIO()
     call_command("seed_demo", stdout=out)
     assert out.getvalue().strip() == (
@@ -228,8 +239,9 @@ def test_seed_demo_command_prints_the_summary(db):
     )
     first = counts()
 
+    settings.DEBUG = False
     again = StringIO()
-    call_command("seed_demo", stdout=again)
+    call_command("seed_demo", "--i-understand-this-creates-demo-accounts", stdout=again)
     assert again.getvalue() == out.getvalue()
     assert counts() == first
 

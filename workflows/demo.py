@@ -52,12 +52,12 @@ PEOPLE = [
 ]
 
 CHILDREN = [
-    # reference, first, last, date of birth, setting, on the practitioner's team
-    ("OAK-001", "Maisie", "Thompson", date(2022, 3, 14), OAKFIELD, True),
-    ("OAK-002", "Leo", "Okafor", date(2021, 11, 2), OAKFIELD, True),
-    ("OAK-003", "Ava", "Patel", date(2022, 7, 30), OAKFIELD, False),
-    ("RIV-001", "Noah", "Williams", date(2016, 5, 9), RIVERSIDE, False),
-    ("RIV-002", "Ella", "Hughes", date(2017, 1, 21), RIVERSIDE, False),
+    # reference, first, last, date of birth, setting, on the practitioner's team, UPN, room
+    ("OAK-001", "Maisie", "Thompson", date(2022, 3, 14), OAKFIELD, True, "", "Toddlers"),
+    ("OAK-002", "Leo", "Okafor", date(2021, 11, 2), OAKFIELD, True, "", "Pre-school"),
+    ("OAK-003", "Ava", "Patel", date(2022, 7, 30), OAKFIELD, False, "", "Toddlers"),
+    ("RIV-001", "Noah", "Williams", date(2016, 5, 9), RIVERSIDE, False, "H801200001001", "Year 5"),
+    ("RIV-002", "Ella", "Hughes", date(2017, 1, 21), RIVERSIDE, False, "X801200001002", "Year 4"),
 ]
 
 
@@ -417,14 +417,17 @@ def _seed(story: _Story) -> dict[str, int]:
             _demo_authenticator(user)
 
     cases = {}
-    for reference, first, last, born, setting_name, on_team in CHILDREN:
+    for reference, first, last, born, setting_name, on_team, upn, room in CHILDREN:
         organisation = settings[setting_name]
         case = Case.objects.filter(organisation=organisation, reference=reference).first()
         if case is None:
             child = Child.objects.create(
+                organisation=organisation,
                 first_name=first,
                 last_name=last,
                 date_of_birth=born,
+                unique_pupil_number=upn,
+                year_group=room,
                 address=f"{len(first)} Demo Street, Northshire",
                 privacy_notice_given_on=date(2024, 9, 2),
                 privacy_notice_version="2024-09",

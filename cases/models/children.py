@@ -2,18 +2,26 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from .organisations import Organisation
 
 
 class Child(models.Model):
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
-    known_as = models.CharField(max_length=100, blank=True)
+    """A child on one setting's roll. Each setting keeps its own record of a child, so what
+    one setting writes about them is never another setting's to read."""
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="children"
+    )
+    first_name = models.CharField("legal first name", max_length=100)
+    last_name = models.CharField("legal last name", max_length=100)
+    known_as = models.CharField("preferred name", max_length=100, blank=True)
     date_of_birth = models.DateField()
+    year_group = models.CharField("year or room", max_length=40, blank=True)
     address = models.TextField(blank=True)
-    nhs_number = models.CharField(max_length=12, blank=True)
-    unique_pupil_number = models.CharField(max_length=13, blank=True)
+    nhs_number = models.CharField("NHS number", max_length=12, blank=True)
+    unique_pupil_number = models.CharField("UPN", max_length=13, blank=True)
     # Golden rule 2: the family was told at registration how information may be shared.
     privacy_notice_given_on = models.DateField(null=True, blank=True)
     privacy_notice_version = models.CharField(max_length=40, blank=True)
@@ -22,6 +30,15 @@ class Child(models.Model):
     class Meta:
         verbose_name_plural = "children"
         ordering = ["last_name", "first_name"]
+        constraints = [
+            # A UPN names one pupil; an import matches a changed row to its child by it.
+            models.UniqueConstraint(
+                fields=["organisation", "unique_pupil_number"],
+                condition=~Q(unique_pupil_number=""),
+                name="child_upn_unique_per_setting",
+            )
+        ]
+        indexes = [models.Index(fields=["organisation", "last_name", "first_name"])]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}"
@@ -32,6 +49,8 @@ class Carer(models.Model):
     name = models.CharField(max_length=200)
     relationship = models.CharField(max_length=100)
     address = models.TextField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
     has_parental_responsibility = models.BooleanField(default=False)
 
     def __str__(self) -> str:

@@ -18,8 +18,12 @@ class Recipient(models.Model):
     role = models.CharField(max_length=200, blank=True)
     agency_name = models.CharField("organisation", max_length=200)
     secure_email = models.EmailField(blank=True)
+    # When the setting last confirmed the secure address with the recipient's organisation.
+    secure_email_verified_at = models.DateTimeField(null=True, blank=True)
     phone = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A retired entry is offered for no new share; the shares that named it keep it.
+    retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["agency_name", "person_name"]

@@ -1,7 +1,9 @@
 """Every write to the domain goes through these functions, which enforce the rules."""
 
 from ..errors import RuleViolation
+from .address_book import recipient_add, recipient_retire, recipient_update
 from .advice import advice_ask, advice_give, advice_preview
+from .children import case_open, child_add, child_update
 from .deadlines import deadline_policies_set, deadline_policy_set, deadline_policy_version
 from .decisions import decision_reconsider, decision_record, reconsideration_ask
 from .memberships import (
@@ -14,7 +16,9 @@ from .memberships import (
 )
 from .openness import family_told_record
 from .releases import release_in_emergency, release_record
+from .setting import setting_create, setting_update
 from .shares import share_propose, share_submit, share_update_draft, share_withdraw
+from .staff import staff_invite
 
 __all__ = [
     "RuleViolation",
@@ -22,6 +26,9 @@ __all__ = [
     "advice_give",
     "advice_preview",
     "case_close",
+    "case_open",
+    "child_add",
+    "child_update",
     "case_team_add",
     "case_team_remove",
     "deadline_policies_set",
@@ -34,10 +41,16 @@ __all__ = [
     "decision_record",
     "family_told_record",
     "reconsideration_ask",
+    "recipient_add",
+    "recipient_retire",
+    "recipient_update",
     "release_in_emergency",
     "release_record",
+    "setting_create",
+    "setting_update",
     "share_propose",
     "share_submit",
     "share_update_draft",
     "share_withdraw",
+    "staff_invite",
 ]

@@ -7,9 +7,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from cases.people import Person
+from cases.people import Person, display_name
+from permissions.audit import record_setting_change
 from permissions.break_glass import end_break_glass_on
 from permissions.grants import sync_users
+from permissions.models import AuditAction
+from permissions.rules import may_keep_register, may_run_setting
 
 from ..choices import Role
 from ..errors import refuse
@@ -34,10 +37,18 @@ def membership_start(
 
 @transaction.atomic
 def membership_change_role(*, membership: Membership, role: str, by: Any = None) -> Membership:
+    """``by`` is the lead making the change; None only for the system (the demo, a command)."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _may_run(by, membership.organisation)
     if membership.ended_at is not None:
         raise refuse("role", "This membership has ended.")
     if role not in Role.values:
         raise refuse("role", "Choose a role from the list.")
+    if role == membership.role:
+        return membership
+    if membership.role == Role.LEAD:
+        _keep_a_lead(membership, "role")
+    before = membership.get_role_display()
     membership.role = role
     membership.save(update_fields=["role"])
     if role != Role.PRACTITIONER:
@@ -45,7 +56,33 @@ def membership_change_role(*, membership: Membership, role: str, by: Any = None)
         _leave_case_teams(membership)
     sync_users([membership.user_id], actor=by)
     _second_factor_now_needed([membership.user_id])
+    record_setting_change(
+        AuditAction.ROLE_CHANGED,
+        membership.organisation,
+        actor=by,
+        record=membership,
+        subject=membership.user,
+        detail=f"{display_name(membership.user)}: {before} → {membership.get_role_display()}",
+    )
     return membership
+
+
+def _may_run(by: Any, organisation: Organisation) -> None:
+    if by is not None and not may_run_setting(by, organisation):
+        raise refuse("__all__", "Only the setting's lead can change who works there.")
+
+
+def _keep_a_lead(membership: Membership, field: str) -> None:
+    # Someone must always be able to decide the setting's shares and run it.
+    others = Membership.objects.filter(
+        organisation_id=membership.organisation_id, role=Role.LEAD, ended_at__isnull=True
+    ).exclude(pk=membership.pk)
+    if not others.exists():
+        raise refuse(
+            field,
+            f"{display_name(membership.user)} is the setting's only lead: make someone else "
+            "the lead first, so that shares can still be decided.",
+        )
 
 
 def _second_factor_now_needed(user_ids: list[int]) -> None:
@@ -58,10 +95,23 @@ def _second_factor_now_needed(user_ids: list[int]) -> None:
 
 @transaction.atomic
 def membership_end(*, membership: Membership, by: Any = None) -> Membership:
+    """Their access to the setting's records ends in the same transaction."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _may_run(by, membership.organisation)
     if membership.ended_at is None:
+        if membership.role == Role.LEAD:
+            _keep_a_lead(membership, "__all__")
         membership.ended_at = timezone.now()
         membership.save(update_fields=["ended_at"])
         _leave_case_teams(membership)
+        record_setting_change(
+            AuditAction.MEMBERSHIP_ENDED,
+            membership.organisation,
+            actor=by,
+            record=membership,
+            subject=membership.user,
+            detail=f"{display_name(membership.user)}, {membership.get_role_display()}",
+        )
     sync_users([membership.user_id], actor=by)
     return membership
 
@@ -94,9 +144,14 @@ def case_team_remove(*, case: Case, user: Person, by: Any = None) -> Case:
 
 @transaction.atomic
 def case_close(*, case: Case, by: Any = None) -> Case:
+    if by is not None and not may_keep_register(by, case.organisation):
+        raise refuse("__all__", "Only the setting's lead or a deputy can close a case.")
     if case.is_open:
         case.closed_at = timezone.now()
         case.save(update_fields=["closed_at"])
+        record_setting_change(
+            AuditAction.CASE_CLOSED, case.organisation, actor=by, record=case, detail=case.reference
+        )
     sync_users(list(case.team.values_list("pk", flat=True)), actor=by)
     end_break_glass_on(case, by=by)
     return case

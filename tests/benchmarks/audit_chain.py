@@ -36,7 +36,10 @@ from permissions.models import AuditAction  # noqa: E402
 def _case() -> Case:
     organisation = Organisation.objects.create(name="Benchmark Nursery")
     child = Child.objects.create(
-        first_name="Test", last_name="Child", date_of_birth=date(2021, 1, 1)
+        organisation=organisation,
+        first_name="Test",
+        last_name="Child",
+        date_of_birth=date(2021, 1, 1),
     )
     return Case.objects.create(child=child, organisation=organisation, reference="BENCH-1")
 

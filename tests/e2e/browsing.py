@@ -47,7 +47,8 @@ class Proposal:
 
 # The last time-step whose code each account used: an authenticator code is accepted once,
 # so a second sign-in within the same 30 seconds uses the next step's code (the site
-# accepts one step either side), or waits for it.
+# accepts one step either side), or waits for it. Never the step before: the code is checked
+# a moment after it is read, and a 30-second boundary in between would put it two steps old.
 _LAST_STEP: dict[str, int] = {}
 
 
@@ -55,7 +56,7 @@ def authenticator_code(username: str, secret: str = DEMO_AUTHENTICATOR_SECRET) -
     """What the person's authenticator app shows now: the demo's published secret unless
     the test set up an app of its own."""
     now_step = int(time.time()) // 30
-    step = max(now_step - 1, _LAST_STEP.get(username, -1) + 1)
+    step = max(now_step, _LAST_STEP.get(username, -1) + 1)
     while step > now_step + 1:
         time.sleep(1)
         now_step = int(time.time()) // 30

@@ -1,0 +1,78 @@
+"""Inviting someone to work in a setting: an account (their email address) with no password
+until they choose one from a one-time link, and a membership in the role the lead chose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from permissions.audit import record_setting_change
+from permissions.models import AuditAction
+from permissions.rules import may_run_setting
+
+from ..choices import Role
+from ..errors import raise_if, refuse
+from ..models import Membership, Organisation
+from .memberships import membership_start
+from .setting import account_for
+
+
+def staff_problems(
+    organisation: Organisation, *, email: str, first_name: str, last_name: str, role: str
+) -> dict[str, list[str]]:
+    """What is wrong with a new member of staff, keyed by field (the invite form's and the
+    staff import's rows are checked alike)."""
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = ["Give their work email address, such as name@school.example."]
+    if not first_name.strip():
+        errors["first_name"] = ["Give their first name."]
+    if not last_name.strip():
+        errors["last_name"] = ["Give their last name."]
+    if role not in Role.values:
+        errors["role"] = ["Choose a role from the list."]
+    return errors
+
+
+@transaction.atomic
+def staff_invite(
+    *,
+    organisation: Organisation,
+    email: str,
+    first_name: str,
+    last_name: str,
+    role: str,
+    by: Any,
+) -> Membership:
+    """The lead invites a member of staff. Someone who already has an account (they work in
+    another setting too) keeps it; the invitation email is sent by the caller, after commit."""
+    if not may_run_setting(by, organisation):
+        raise refuse("__all__", "Only the setting's lead can invite staff.")
+    email = email.strip().lower()
+    raise_if(
+        staff_problems(
+            organisation, email=email, first_name=first_name, last_name=last_name, role=role
+        )
+    )
+    user = account_for(email, f"{first_name.strip()} {last_name.strip()}")
+    if Membership.objects.filter(
+        user=user, organisation=organisation, ended_at__isnull=True
+    ).exists():
+        raise refuse("email", f"{email} already works here: change their role instead.")
+    membership = membership_start(user=user, organisation=organisation, role=role, by=by)
+    record_setting_change(
+        AuditAction.STAFF_INVITED,
+        organisation,
+        actor=by,
+        record=membership,
+        subject=user,
+        detail=(
+            f"{first_name.strip()} {last_name.strip()} ({email}), {membership.get_role_display()}"
+        ),
+    )
+    return membership
