@@ -22,6 +22,7 @@ from django import forms
 ISO_DATE = "%Y-%m-%d"
 ISO_MONTH = "%Y-%m"
 ISO_DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+ISO_TIME = "%H:%M"
 
 
 class IsoDateInput(forms.DateInput):
@@ -53,3 +54,13 @@ class IsoDateTimeInput(forms.DateTimeInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, format=ISO_DATETIME_LOCAL)
+
+
+class IsoTimeInput(forms.TimeInput):
+    """A time of day to the minute, as ``<input type="time">`` shows it (Django's default
+    ``%H:%M:%S`` would show seconds the setting's working hours never have)."""
+
+    input_type = "time"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format=ISO_TIME)

@@ -1,5 +1,6 @@
 from .children import Carer, Case, Child
 from .deadlines import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule
+from .imports import RegisterImport, RegisterImportKind
 from .openness import Consultation, FamilyFollowUp
 from .organisations import ONE_PERSON_SETTING_KINDS, Membership, Organisation
 from .records import ApprovedItem, Decision, ReconsiderationRequest, Release
@@ -22,6 +23,8 @@ __all__ = [
     "Organisation",
     "Recipient",
     "ReconsiderationRequest",
+    "RegisterImport",
+    "RegisterImportKind",
     "Release",
     "Share",
     "ShareItem",

@@ -91,7 +91,9 @@ def recipient_update(
     if recipient.retired_at is not None:
         raise refuse("__all__", f"{recipient} has been retired: add a new entry instead.")
     cleaned = _cleaned(fields)
-    errors = _problems(cleaned, verified=verified)
+    # The entry as it would be: the fields given over the ones it has.
+    merged = {key: getattr(recipient, key) for key in RECIPIENT_FIELDS} | cleaned
+    errors = _problems(merged, verified=verified)
     if is_named_on_a_share(recipient):
         for key in _NAMING_FIELDS:
             if key in cleaned and cleaned[key] != getattr(recipient, key):

@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.text import slugify
 
 from cases.choices import CalendarRegion, OrganisationKind
 from cases.errors import RuleViolation
@@ -16,7 +17,8 @@ from permissions.accounts.passwords import first_password_link
 
 
 def _key(text: str) -> str:
-    return re.sub(r"[^a-z]+", "", text.lower().replace(" and ", " "))
+    # "England and Wales", "england-and-wales" and "england_wales" are one key.
+    return "".join(word for word in re.split(r"[^a-z]+", text.lower()) if word != "and")
 
 
 def _choice(given: str, choices: type[OrganisationKind] | type[CalendarRegion], what: str) -> str:
@@ -26,7 +28,7 @@ def _choice(given: str, choices: type[OrganisationKind] | type[CalendarRegion], 
     for value, label in choices.choices:
         if wanted in {_key(str(value)), _key(str(label)), _key(str(label).split(" (")[0])}:
             return str(value)
-    listed = ", ".join(value.replace("_", "-") for value in choices.values)
+    listed = ", ".join(slugify(str(label).split(" (")[0]) for _, label in choices.choices)
     raise CommandError(f"{given!r} is not a {what} Safeshare knows. Choose one of: {listed}.")
 
 
