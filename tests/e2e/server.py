@@ -34,18 +34,18 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _e2e_database_name() -> str:
+def _e2e_database_name(kind: str) -> str:
     # Two runs sharing one PostgreSQL server name their test databases apart, and so do the
     # parallel workers of one run (pytest-xdist); follow suit.
     prefix = os.environ.get("TEST_DATABASE_NAME") or "safeshare"
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return f"{prefix}_e2e{'_' + worker if worker else ''}"
+    return f"{prefix}_{kind}{'_' + worker if worker else ''}"
 
 
-def _recreate_postgres_database(url: str) -> str:
+def _recreate_postgres_database(url: str, kind: str) -> str:
     """Drop and create the e2e database beside the one ``url`` names; return its URL."""
     parts = urlsplit(url)
-    name = _e2e_database_name()
+    name = _e2e_database_name(kind)
     admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(
@@ -55,18 +55,22 @@ def _recreate_postgres_database(url: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-def server_database_url(workdir: Path) -> str:
+def server_database_url(workdir: Path, kind: str = "e2e") -> str:
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
-        return _recreate_postgres_database(url)
-    return f"sqlite:///{workdir / 'e2e.sqlite3'}"
+        return _recreate_postgres_database(url, kind)
+    return f"sqlite:///{workdir / f'{kind}.sqlite3'}"
 
 
 class DemoServer:
-    """Migrate, seed the demo, serve on a free port; ``manage()`` reaches the same database."""
+    """Migrate, seed the demo, serve on a free port; ``manage()`` reaches the same database.
 
-    def __init__(self, workdir: Path) -> None:
+    ``demo=False``: an empty installation instead, as a new setting starts (on a database
+    of its own, ``kind``)."""
+
+    def __init__(self, workdir: Path, *, demo: bool = True, kind: str = "e2e") -> None:
         self.workdir = workdir
+        self.demo = demo
         self.log_path = workdir / "server.log"
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -79,7 +83,7 @@ class DemoServer:
         env.update(
             DEBUG="true",
             SECRET_KEY="browser-tests-only-secret-key",
-            DATABASE_URL=server_database_url(workdir),
+            DATABASE_URL=server_database_url(workdir, kind),
             PYTHONUNBUFFERED="1",
         )
         self.env = env
@@ -102,7 +106,8 @@ class DemoServer:
 
     def start(self) -> None:
         self.manage("migrate", "--noinput", "-v0")
-        self.manage("seed_demo")
+        if self.demo:
+            self.manage("seed_demo")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
