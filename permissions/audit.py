@@ -123,3 +123,25 @@ def record_setting_change(
         ]
     )
     return entry
+
+
+def record_search(
+    actor: Any, text: str, found_by_setting: dict[int, tuple[str, int]]
+) -> list[AuditEntry]:
+    """Log one search: an entry for each setting searched (its id -> the actor's role there,
+    how many of its records were shown), with the text searched, trimmed to 100 characters.
+    The text may hold a child's name: the audit log page shows this entry by its setting."""
+    return append(
+        [
+            AuditEntry(
+                actor=actor,
+                organisation_id=organisation_id,
+                action=AuditAction.SEARCHED,
+                object_type="organisation",
+                object_id=organisation_id,
+                basis=role,
+                detail=f'"{text[:100]}": {found} result{"" if found == 1 else "s"}',
+            )
+            for organisation_id, (role, found) in found_by_setting.items()
+        ]
+    )

@@ -12,7 +12,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from django.shortcuts import get_object_or_404
 
-from cases.models import Case, Child, Consultation, Membership, Recipient, Share
+from cases.models import (
+    Case,
+    Child,
+    Consultation,
+    Membership,
+    Recipient,
+    RegisterImport,
+    Share,
+)
 
 from .audit import record_views
 from .models import BreakGlassGrant
@@ -23,6 +31,7 @@ from .selectors import (
     case_list_for,
     children_register_for,
     granted,
+    imports_for,
     settings_where,
     share_list_for,
     staff_of_settings_run_by,
@@ -57,6 +66,11 @@ def get_consultation_for_adviser(user: UserLike, pk: int) -> Consultation:
     """A question put to this person. Nobody else finds it, not even the case's own lead:
     it is the adviser's to answer, and the share itself is on the share page."""
     return get_object_or_404(advice_asked_of(user), pk=pk)
+
+
+def get_import_for(user: UserLike, pk: int) -> RegisterImport:
+    """An upload of this person's, into a setting where they may still import its kind."""
+    return get_object_or_404(imports_for(user).select_related("organisation"), pk=pk)
 
 
 def note_read_by_adviser(user: UserLike, consultation: Consultation) -> None:

@@ -24,6 +24,8 @@ from cases.models import (
     Organisation,
     Recipient,
     ReconsiderationRequest,
+    RegisterImport,
+    RegisterImportKind,
     Share,
 )
 
@@ -302,3 +304,15 @@ def address_book_for(user: UserLike) -> QuerySet[Recipient]:
 def staff_of_settings_run_by(user: UserLike) -> QuerySet[Membership]:
     """Every membership, ended too, of the settings this person leads."""
     return Membership.objects.filter(organisation__in=settings_run_by(user))
+
+
+def imports_for(user: UserLike) -> QuerySet[RegisterImport]:
+    """The person's own uploads, while they may still import that kind into that setting:
+    children where they keep the register, staff where they are the lead. Nobody else's, not
+    even a fellow lead's, since each holds the children's details of a file not yet checked."""
+    if not user.is_authenticated:
+        return RegisterImport.objects.none()
+    return RegisterImport.objects.filter(by=user).filter(
+        Q(kind=RegisterImportKind.CHILDREN, organisation__in=register_settings_for(user))
+        | Q(kind=RegisterImportKind.STAFF, organisation__in=settings_run_by(user))
+    )

@@ -33,7 +33,16 @@ from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
 from cases.choices import ShareStatus
-from cases.models import Case, Consultation, FamilyFollowUp, Share
+from cases.models import (
+    Case,
+    Child,
+    Consultation,
+    FamilyFollowUp,
+    Membership,
+    Recipient,
+    RegisterImport,
+    Share,
+)
 from workflows.demo import seed_demo
 from workflows.models import Notification, ShareProcess, ShareTask
 
@@ -58,6 +67,8 @@ DECIDERS = frozenset({"lead", "deputy", "otherlead"})
 MAY_PROPOSE = frozenset({"practitioner", "colleague", "lead", "deputy", "otherlead"})
 MAY_BREAK_GLASS = frozenset({"practitioner", "colleague", "manager", "auditor"})
 LEADS = frozenset({"lead", "otherlead"})
+# Who keeps their setting's register (children, cases opened, address book): lead, deputy.
+KEEPS_REGISTER = frozenset({"lead", "deputy", "otherlead"})
 READS_AUDIT_LOG = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 READS_REPORTS = frozenset({"lead", "deputy", "manager", "auditor", "otherlead"})
 
@@ -95,6 +106,13 @@ class Demo:
     by_reference: dict[str, int] = field(default_factory=dict)
     consultations: list[Record] = field(default_factory=list)
     notifications: list[Record] = field(default_factory=list)
+    # Staff memberships, current and ended; ``owner`` is the name of the setting.
+    memberships: list[Record] = field(default_factory=list)
+    # The children on each roll (``reference``: their case) and the address books' entries;
+    # ``owner`` is the name of the setting.
+    roll: list[Record] = field(default_factory=list)
+    recipients: list[Record] = field(default_factory=list)
+    imports: list[Record] = field(default_factory=list)  # CSV uploads awaiting confirmation
 
     def share(self, status: str, reference_prefix: str = "OAK") -> Record:
         return next(
@@ -160,6 +178,10 @@ def _load_demo() -> Demo:
             )
             for c in Consultation.objects.select_related("adviser", "share__case").order_by("pk")
         ],
+        imports=[
+            Record("import", i.pk, f"upload #{i.pk} by {i.by.username}", owner=i.by.username)
+            for i in RegisterImport.objects.select_related("by").order_by("pk")
+        ],
         notifications=[
             Record(
                 "notification",
@@ -169,6 +191,36 @@ def _load_demo() -> Demo:
             )
             for n in Notification.objects.select_related("recipient").order_by("pk")
         ],
+        memberships=[
+            Record(
+                "membership",
+                m.pk,
+                f"membership #{m.pk} ({m.user.username} at {m.organisation.name})",
+                owner=m.organisation.name,
+            )
+            for m in Membership.objects.select_related("user", "organisation").order_by("pk")
+        ],
+        roll=[
+            Record(
+                "child",
+                ch.pk,
+                f"child #{ch.pk} ({ch.organisation.name})",
+                reference=" ".join(case.reference for case in ch.cases.all()),
+                owner=ch.organisation.name,
+            )
+            for ch in Child.objects.select_related("organisation")
+            .prefetch_related("cases")
+            .order_by("pk")
+        ],
+        recipients=[
+            Record(
+                "recipient",
+                r.pk,
+                f"recipient #{r.pk} ({r.organisation.name})",
+                owner=r.organisation.name,
+            )
+            for r in Recipient.objects.select_related("organisation").order_by("pk")
+        ],
     )
 
 
@@ -176,6 +228,18 @@ def _seed_and_load() -> Demo:
     seed_demo()
     # The demo's overdue share escalates at the first sweep: its escalation steps then exist.
     fire_due_timers()
+    # Uploads awaiting their preview (the demo has none), by Oakfield's lead and deputy: each
+    # is the other's "not found".
+    for keeper in Membership.objects.filter(
+        user__username__in=("lead", "deputy"), ended_at__isnull=True
+    ):
+        RegisterImport.objects.create(
+            organisation=keeper.organisation,
+            kind="children",
+            by=keeper.user,
+            file_name="roll.csv",
+            uploaded_text="Legal Forename,Legal Surname,DOB\r\nImported,Pupil,05/03/2019\r\n",
+        )
     return _load_demo()
 
 
@@ -412,6 +476,8 @@ EXPECTED: dict[str, Expect] = {
     # Everyone's home: what needs them now, from their own work and their own settings.
     "safeguarding/": Expect(everyone(200)),
     "safeguarding/cases/": Expect(everyone(200)),
+    # Finding a child or case: only within what the person may see (tests/test_search.py).
+    "safeguarding/search/": Expect(everyone(200)),
     "safeguarding/cases/<int:pk>/": Expect(everyone(200)),
     "safeguarding/cases/<int:case_pk>/propose/": Expect(only(MAY_PROPOSE)),
     "safeguarding/shares/": Expect(everyone(200)),
@@ -429,6 +495,27 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/deadlines/": Expect(only(LEADS)),
     # The lead's view of their staff's sign-in and second factors.
     "safeguarding/staff/sign-in/": Expect(only(LEADS)),
+    # The lead runs the setting: its details and its staff (deputies too are refused).
+    "safeguarding/setting/": Expect(only(LEADS)),
+    "safeguarding/setting/staff/": Expect(only(LEADS)),
+    # A person's membership: found only by the lead of its setting (see probes()), not
+    # found (404) by anyone else, a deputy of that setting included.
+    "safeguarding/setting/staff/<int:membership_pk>/": Expect(everyone(200)),
+    # The register, kept by a lead or deputy (practitioners, managers, auditors: 403). A child
+    # or entry is found only by a keeper of its own setting (see probes()); the demo's
+    # children all have an open case, so "open a case" says so and links to it.
+    "safeguarding/setting/children/": Expect(only(KEEPS_REGISTER)),
+    "safeguarding/setting/children/add/": Expect(only(KEEPS_REGISTER)),
+    "safeguarding/setting/children/<int:child_pk>/": Expect(everyone(200)),
+    "safeguarding/setting/children/<int:child_pk>/open-case/": Expect(everyone(200)),
+    "safeguarding/setting/address-book/": Expect(only(KEEPS_REGISTER)),
+    "safeguarding/setting/address-book/add/": Expect(only(KEEPS_REGISTER)),
+    "safeguarding/setting/address-book/<int:recipient_pk>/": Expect(everyone(200)),
+    "safeguarding/setting/address-book/<int:recipient_pk>/retire/": Expect(everyone(200)),
+    # Importing children (lead, deputy) or staff (lead) from a CSV; an upload's preview is
+    # found only by the person who made it: anyone else, a fellow keeper too, gets 404.
+    "safeguarding/setting/import/": Expect(only(KEEPS_REGISTER)),
+    "safeguarding/setting/import/<int:import_pk>/": Expect(everyone(200)),
     "safeguarding/shares/<int:pk>/review/": Expect(_decider_step),
     # POST only: a GET is refused before any lookup, identically for a case one may see, one
     # may not, and one that does not exist, so it tells nobody anything.
@@ -547,6 +634,37 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
             )
         )
         return found
+    if "<int:membership_pk>" in route:
+        # Only the lead of the membership's setting finds it; to anyone else it does not exist.
+        staff = [*demo.memberships, missing]
+        return [
+            Probe(
+                _fill(route, membership_pk=m.pk),
+                m.label,
+                m,
+                persona in LEADS and m.owner.startswith(HOME[persona]),
+            )
+            for m in staff
+        ]
+    if "<int:import_pk>" in route:
+        uploads = [*demo.imports, missing]
+        return [
+            Probe(_fill(route, import_pk=i.pk), i.label, i, i.owner == persona) for i in uploads
+        ]
+    if "<int:child_pk>" in route or "<int:recipient_pk>" in route:
+        # Only a keeper of the record's own setting's register finds it.
+        name = "child_pk" if "<int:child_pk>" in route else "recipient_pk"
+        kept = [*(demo.roll if name == "child_pk" else demo.recipients), missing]
+        return [
+            Probe(
+                _fill(route, **{name: r.pk}),
+                r.label,
+                r,
+                # HOME names a setting by its first word ("Oakfield Nursery").
+                persona in KEEPS_REGISTER and r.owner.startswith(HOME[persona]),
+            )
+            for r in kept
+        ]
     if route.startswith("safeguarding/notifications/<int:pk>"):
         notes = [*demo.notifications, missing]
         return [Probe(_fill(route, pk=n.pk), n.label, n, n.owner == persona) for n in notes]

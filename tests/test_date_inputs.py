@@ -47,6 +47,8 @@ KNOWN_INPUTS = {
     ("EmergencyReleaseForm", "sent_at"),
     ("ReportFilterForm", "month_from"),
     ("ReportFilterForm", "month_to"),
+    ("SettingForm", "working_day_starts"),
+    ("SettingForm", "working_day_ends"),
 }
 
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

@@ -30,18 +30,27 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cases.choices import Role
+from cases.identifiers import nhs_number_problem, upn_problem
 from cases.models import (
+    Carer,
     Case,
+    Child,
     Consultation,
     Decision,
     FamilyFollowUp,
+    Membership,
+    Organisation,
     Recipient,
     ReconsiderationRequest,
+    RegisterImport,
     Release,
     Share,
     ShareItem,
 )
+from cases.register_import.service import register_import_start
 from cases.rules import EARLIEST_PLAUSIBLE, MAX_ITEMS_PER_SHARE
+from cases.services import child_add
 from permissions.models import BreakGlassGrant
 from workflows.demo import seed_demo
 from workflows.models import Notification
@@ -81,6 +90,18 @@ ENDPOINTS = (
     Endpoint("password_change", ""),
     Endpoint("authenticator_change", ""),
     Endpoint("carry_on", ""),
+    # The setting's own pages: its details, staff, children, cases, address book, imports.
+    Endpoint("setting_details", ""),
+    Endpoint("setting_staff", ""),
+    Endpoint("setting_staff_member", "membership"),
+    Endpoint("child_add", ""),
+    Endpoint("child_detail", "child"),
+    Endpoint("case_open", "child"),
+    Endpoint("recipient_add", ""),
+    Endpoint("recipient_detail", "recipient"),
+    Endpoint("recipient_retire", "recipient"),
+    Endpoint("register_import", ""),
+    Endpoint("register_import_preview", "import"),
 )
 LOGIN = "/accounts/login/"
 # Safeguarding pages that take no form (lists, read-only pages, exports).
@@ -101,6 +122,9 @@ READ_ONLY = {
     "decision_record_pdf",
     "reports",
     "reports_export",
+    "search",
+    "children",
+    "address_book",
 }
 
 # Forms that are buttons on another page (or the project's sign-in), and what they post.
@@ -113,6 +137,9 @@ _NOT_AN_SS_FORM = {
     "staff_sign_in": ("action", "user", "setting", "everyone", "confirm"),
     "profile": ("action",),
     "carry_on": ("carry_on",),
+    # Buttons that ask once more before they act: nothing to type.
+    "recipient_retire": ("confirm",),
+    "register_import_preview": ("action",),
 }
 
 _COUNT = itertools.count(1)
@@ -141,6 +168,22 @@ def _path(endpoint: Endpoint, pk: int | None) -> str:
 
 def _seed_and_load() -> Facts:
     seed_demo()
+    # A child on the roll with no case yet (every demo child has one), so a case can be
+    # opened; and an upload waiting for its lead to confirm it.
+    lead = get_user_model().objects.get(username="lead")
+    oakfield = Organisation.objects.get(memberships__user=lead)
+    child_add(
+        organisation=oakfield,
+        by=lead,
+        fields={"first_name": "Rowan", "last_name": "Ellis", "date_of_birth": date(2021, 5, 4)},
+    )
+    register_import_start(
+        organisation=oakfield,
+        kind="children",
+        by=lead,
+        file_name="roll.csv",
+        data=b"Legal Forename,Legal Surname,DOB\r\nIvy,Moss,03/02/2021\r\n",
+    )
     users = {u.username: u for u in get_user_model().objects.filter(username__in=PERSONAS)}
     ids = {
         "": [0],
@@ -148,6 +191,10 @@ def _seed_and_load() -> Facts:
         "share": [*Share.objects.values_list("pk", flat=True), 999_999],
         "consultation": [*Consultation.objects.values_list("pk", flat=True), 999_999],
         "notification": [*Notification.objects.values_list("pk", flat=True), 999_999],
+        "membership": [*Membership.objects.values_list("pk", flat=True), 999_999],
+        "child": [*Child.objects.values_list("pk", flat=True), 999_999],
+        "recipient": [*Recipient.objects.values_list("pk", flat=True), 999_999],
+        "import": [*RegisterImport.objects.values_list("pk", flat=True), 999_999],
     }
     any_pk = sorted(
         {
@@ -405,6 +452,21 @@ def broken_rules() -> list[str]:
         .exists()
     ):
         found.append("a share addressed to another setting's recipient")
+    for model in (Child, Carer, Organisation):
+        if _too_long(model):
+            found.append(f"a {model.__name__} with text over its limit")
+    if Child.objects.filter(date_of_birth__gt=tomorrow).exists():
+        found.append("a child born in the future")
+    for upn, nhs in Child.objects.values_list("unique_pupil_number", "nhs_number"):
+        if (upn and upn_problem(upn)) or (nhs and nhs_number_problem(nhs)):
+            found.append(f"a child with an identifier that fails its check: {upn!r} {nhs!r}")
+    if Case.objects.exclude(child__organisation=models.F("organisation")).exists():
+        found.append("a case of a child on another setting's roll")
+    if Organisation.objects.filter(working_day_starts__gte=models.F("working_day_ends")).exists():
+        found.append("a working day that ends before it starts")
+    led = Membership.objects.filter(role=Role.LEAD, ended_at__isnull=True)
+    if Organisation.objects.exclude(pk__in=led.values("organisation_id")).exists():
+        found.append("a setting left with no lead")
     for case in Case.objects.prefetch_related("team__memberships"):
         for member in case.team.all():
             if all(m.organisation_id != case.organisation_id for m in member.memberships.all()):

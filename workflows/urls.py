@@ -21,6 +21,12 @@ from . import (
 from .notifications import views as notification_views
 from .record_views import DecisionRecordPdfView, DecisionRecordView
 from .report_views import ReportExportView, ReportsView
+from .search_views import SearchView
+from .setting_admin import address_book as address_book_views
+from .setting_admin import children as children_views
+from .setting_admin import imports as import_views
+from .setting_admin import setting as setting_admin_views
+from .setting_admin import staff as staff_admin_views
 
 
 class SafeguardingApp(Application):
@@ -31,6 +37,7 @@ class SafeguardingApp(Application):
 
     index_path = path("", worklists.HomeView.as_view(), name="index")
     case_list_path = path("cases/", case_views.CaseListView.as_view(), name="case_list")
+    search_path = path("search/", SearchView.as_view(), name="search")
     case_detail_path = path(
         "cases/<int:pk>/", case_views.CaseDetailView.as_view(), name="case_detail"
     )
@@ -121,6 +128,19 @@ class SafeguardingApp(Application):
     staff_sign_in_path = path(
         "staff/sign-in/", account_views.StaffSignInView.as_view(), name="staff_sign_in"
     )
+    # The lead runs the setting: its details, who works there and in which role. A lead of
+    # several settings picks one with ?setting=<pk>; a membership names its own setting.
+    setting_details_path = path(
+        "setting/", setting_admin_views.SettingDetailsView.as_view(), name="setting_details"
+    )
+    setting_staff_path = path(
+        "setting/staff/", staff_admin_views.StaffView.as_view(), name="setting_staff"
+    )
+    setting_staff_member_path = path(
+        "setting/staff/<int:membership_pk>/",
+        staff_admin_views.StaffMemberView.as_view(),
+        name="setting_staff_member",
+    )
     record_release_path = path(
         "shares/<int:pk>/release/", views.RecordReleaseView.as_view(), name="record_release"
     )
@@ -142,4 +162,51 @@ class SafeguardingApp(Application):
     reports_path = path("reports/", ReportsView.as_view(), name="reports")
     reports_export_path = path(
         "reports/export.csv", ReportExportView.as_view(), name="reports_export"
+    )
+    # The setting's register, kept by its lead or a deputy: the children on its roll (and
+    # opening their cases), and the address book. A keeper of several settings picks one with
+    # ?setting=<pk> on the lists and add pages; a record's own page takes its setting.
+    children_path = path(
+        "setting/children/", children_views.ChildListView.as_view(), name="children"
+    )
+    child_add_path = path(
+        "setting/children/add/", children_views.ChildAddView.as_view(), name="child_add"
+    )
+    child_detail_path = path(
+        "setting/children/<int:child_pk>/",
+        children_views.ChildDetailView.as_view(),
+        name="child_detail",
+    )
+    case_open_path = path(
+        "setting/children/<int:child_pk>/open-case/",
+        children_views.CaseOpenView.as_view(),
+        name="case_open",
+    )
+    address_book_path = path(
+        "setting/address-book/", address_book_views.AddressBookView.as_view(), name="address_book"
+    )
+    recipient_add_path = path(
+        "setting/address-book/add/",
+        address_book_views.RecipientAddView.as_view(),
+        name="recipient_add",
+    )
+    recipient_detail_path = path(
+        "setting/address-book/<int:recipient_pk>/",
+        address_book_views.RecipientDetailView.as_view(),
+        name="recipient_detail",
+    )
+    recipient_retire_path = path(
+        "setting/address-book/<int:recipient_pk>/retire/",
+        address_book_views.RecipientRetireView.as_view(),
+        name="recipient_retire",
+    )
+    # Children (lead or deputy) or staff (lead) from a school MIS export: upload, then a
+    # preview of every row to confirm or discard.
+    register_import_path = path(
+        "setting/import/", import_views.RegisterImportView.as_view(), name="register_import"
+    )
+    register_import_preview_path = path(
+        "setting/import/<int:import_pk>/",
+        import_views.RegisterImportPreviewView.as_view(),
+        name="register_import_preview",
     )

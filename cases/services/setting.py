@@ -56,7 +56,8 @@ def setting_problems(
     if "timezone" in fields:
         try:
             ZoneInfo(str(fields["timezone"]))
-        except (ZoneInfoNotFoundError, ValueError):
+        # A region's name alone ("Europe") is a folder of the zone database: OSError.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             errors["timezone"] = ["Give a time zone such as Europe/London."]
     starts, ends = fields.get("working_day_starts"), fields.get("working_day_ends")
     if isinstance(starts, time) and isinstance(ends, time) and starts >= ends:

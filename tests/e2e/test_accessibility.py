@@ -30,6 +30,8 @@ PAGES = [
     ("lead", "/safeguarding/", "landing page of a lead: what needs me now"),
     ("practitioner", "/safeguarding/cases/", "the case list"),
     ("lead", "/safeguarding/cases/", "the case list of a lead"),
+    ("lead", "/safeguarding/search/?q=OAK", "search results"),
+    ("practitioner", "/safeguarding/search/?q=M", "a search too short to run"),
     ("practitioner", "{case}", "case page"),
     ("lead", "{case}", "case page with its team and viewers"),
     ("lead", "/safeguarding/cases/{case_pk}/chronology/", "case chronology"),
@@ -55,11 +57,22 @@ PAGES = [
     ("practitioner", "/safeguarding/family-follow-ups/", "families to tell"),
     ("colleague", "/safeguarding/advice/", "advice asked of me"),
     ("lead", "/safeguarding/deadlines/", "deadlines"),
+    ("lead", "/safeguarding/setting/import/", "importing children or staff"),
     ("lead", "/safeguarding/break-glass/review/", "break-glass review"),
     ("colleague", "/safeguarding/break-glass/", "break glass"),
     ("auditor", "/safeguarding/audit/", "audit log"),
     ("lead", "/safeguarding/audit/?kind=sign_in", "audit log, sign-ins only"),
     ("lead", "/safeguarding/staff/sign-in/", "staff sign-in"),
+    ("lead", "/safeguarding/setting/staff/", "staff: invite, change a role, end a membership"),
+    ("lead", "/safeguarding/setting/", "setting details"),
+    ("lead", "/safeguarding/setting/children/", "the children on the roll"),
+    ("lead", "{child}", "a child's details and carers"),
+    ("lead", "/safeguarding/setting/children/add/", "adding a child"),
+    ("lead", "{child}open-case/", "opening a case"),
+    ("deputy", "/safeguarding/setting/address-book/", "the address book"),
+    ("lead", "{recipient}", "an address book entry"),
+    ("lead", "/safeguarding/setting/address-book/add/", "adding a recipient"),
+    ("lead", "{recipient}retire/", "retiring a recipient"),
     ("lead", "/safeguarding/account/", "one's own sign-in"),
     ("practitioner", "/safeguarding/account/", "one's own sign-in, password only"),
     ("practitioner", "/safeguarding/account/password/", "changing one's password"),
@@ -102,6 +115,15 @@ def demo_addresses(browser: Browser, server: DemoServer) -> Iterator[dict[str, s
     page.goto(addresses["released"])
     steps = page.get_by_role("link", name="How this share moved through its steps")
     addresses["released_steps"] = steps.get_attribute("href") or ""
+    context.close()
+    # A child and an address-book entry, from the register the lead keeps.
+    context = browser.new_context(base_url=server.base_url, **CONTEXT_OPTIONS)
+    page = context.new_page()
+    sign_in(page, "lead")
+    menu(page, "Children")
+    addresses["child"] = page.locator("tbody a").first.get_attribute("href") or ""
+    menu(page, "Address book")
+    addresses["recipient"] = page.locator("tbody a").first.get_attribute("href") or ""
     context.close()
     yield addresses
 

@@ -1,0 +1,427 @@
+"""The setting's roll: its children, their carers, and opening a case with its team.
+
+Kept by the setting's lead or a deputy (``permissions.rules.may_keep_register``). The rules
+are the ``cases`` services' (``child_add``, ``child_update``, ``case_open``): these forms only
+collect what was typed, and each refusal is shown beside the field it concerns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import ListView
+
+from cases.choices import Role
+from cases.date_inputs import IsoDateInput
+from cases.models import Carer, Case, Child, Organisation
+from cases.people import display_name, signed_in
+from cases.services import case_open, child_add, child_update
+from cases.services.children import next_case_reference
+from permissions.lookups import get_child_for_register, note_viewed
+from permissions.selectors import children_register_for, people_to_alert, register_settings_for
+
+CHILDREN_PER_PAGE = 50
+# More carers than any child has; the cap also bounds a forged post's number of forms.
+MAX_CARERS = 10
+# Room for spaces and hyphens as people type identifiers; the service normalises and checks.
+_IDENTIFIER_AS_TYPED = 20
+# A bound on free-text addresses, which the model leaves unbounded.
+_ADDRESS_LENGTH = 1000
+_UPN_CONSTRAINT = "child_upn_unique_per_setting"
+_DUPLICATE_UPN = "Another child of this setting has just been given this UPN: check it."
+
+
+def _length(model: type[Child] | type[Carer], name: str) -> int:
+    return int(model._meta.get_field(name).max_length or 0)  # type: ignore[union-attr]
+
+
+def register_setting(request: HttpRequest) -> tuple[Organisation, list[Organisation]]:
+    """The setting whose register this page keeps, and every register the person keeps (for
+    the chooser).
+
+    Someone who keeps none is refused (403); a setting they do not keep, or a ``setting``
+    that is not a number, is not found (404), as any record outside a person's scope is.
+    """
+    kept = list(register_settings_for(request.user))
+    if not kept:
+        raise PermissionDenied
+    asked = request.GET.get("setting", "")
+    if not asked:
+        return kept[0], kept
+    if asked.isascii() and asked.isdigit() and len(asked) <= 18:
+        for organisation in kept:
+            if organisation.pk == int(asked):
+                return organisation, kept
+    raise Http404("No such setting.")
+
+
+def show_service_errors(
+    error: ValidationError, form: forms.BaseForm, targets: dict[int, forms.BaseForm] | None = None
+) -> None:
+    """Each message beside its field: ``carer_<n>_<field>`` on the n-th carer given (its
+    form in ``targets``); anything else on the main form, or above it."""
+    for key, problems in error.message_dict.items():
+        target, field = form, key
+        if key.startswith("carer_"):
+            _, index, name = key.split("_", 2)
+            carer_form = (targets or {}).get(int(index)) if index.isdigit() else None
+            if carer_form is not None and name in carer_form.fields:
+                target, field = carer_form, name
+        for problem in problems:
+            target.add_error(field if field in target.fields else None, problem)
+
+
+# --- Forms -----------------------------------------------------------------------------------
+
+
+class ChildForm(forms.Form):
+    """A child's details. Nothing is required here: the service says what is missing."""
+
+    first_name = forms.CharField(
+        label="Legal first name", max_length=_length(Child, "first_name"), required=False
+    )
+    last_name = forms.CharField(
+        label="Legal last name", max_length=_length(Child, "last_name"), required=False
+    )
+    known_as = forms.CharField(
+        label="Preferred name",
+        max_length=_length(Child, "known_as"),
+        required=False,
+        help_text="What the child is called day to day, if not their legal first name.",
+    )
+    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=IsoDateInput)
+    year_group = forms.CharField(
+        label="Year or room", max_length=_length(Child, "year_group"), required=False
+    )
+    address = forms.CharField(
+        label="Home address",
+        max_length=_ADDRESS_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    nhs_number = forms.CharField(
+        label="NHS number", max_length=_IDENTIFIER_AS_TYPED, required=False
+    )
+    unique_pupil_number = forms.CharField(
+        label="UPN (unique pupil number)",
+        max_length=_IDENTIFIER_AS_TYPED,
+        required=False,
+        help_text="13 characters: a check letter, then 12 digits (the last may be a letter).",
+    )
+    privacy_notice_given_on = forms.DateField(
+        label="Privacy notice given on",
+        required=False,
+        widget=IsoDateInput,
+        help_text="When the family was told how the setting may share information about them.",
+    )
+    privacy_notice_version = forms.CharField(
+        label="Privacy notice version",
+        max_length=_length(Child, "privacy_notice_version"),
+        required=False,
+    )
+
+    def service_fields(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+def child_initial(child: Child) -> dict[str, Any]:
+    return {name: getattr(child, name) for name in ChildForm.base_fields}
+
+
+class CarerForm(forms.Form):
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    name = forms.CharField(max_length=_length(Carer, "name"), required=False)
+    relationship = forms.CharField(
+        label="Relationship to the child",
+        max_length=_length(Carer, "relationship"),
+        required=False,
+        help_text="Mother, Grandfather, Foster carer…",
+    )
+    phone = forms.CharField(max_length=_length(Carer, "phone"), required=False)
+    # Not an EmailField: the service's own message is the one shown.
+    email = forms.CharField(max_length=254, required=False)
+    address = forms.CharField(
+        max_length=_ADDRESS_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Leave empty if it is the child's.",
+    )
+    has_parental_responsibility = forms.BooleanField(
+        label="Has parental responsibility", required=False
+    )
+
+
+class BaseCarerFormSet(forms.BaseFormSet):
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "DELETE" in form.fields:
+            form.fields["DELETE"].label = "Remove this carer"
+
+    def kept_forms(self) -> list[forms.Form]:
+        """The carers the child keeps: those already recorded and rows newly filled in (an
+        empty spare row is not a carer)."""
+        return [
+            form
+            for form in self.forms
+            if form.cleaned_data
+            and (form.cleaned_data.get("id") or form.has_changed())
+            and not form.cleaned_data.get("DELETE")
+        ]
+
+    def service_carers(self) -> list[dict[str, Any]]:
+        carers = []
+        for form in self.kept_forms():
+            given = {key: value for key, value in form.cleaned_data.items() if key != "DELETE"}
+            # The service matches a posted id only among this child's own carers.
+            given["pk"] = given.pop("id", None)
+            carers.append(given)
+        return carers
+
+
+# formset_factory makes a subclass of BaseCarerFormSet; its stubs only promise a BaseFormSet.
+CarerFormSet = cast(
+    type[BaseCarerFormSet],
+    forms.formset_factory(
+        CarerForm,
+        formset=BaseCarerFormSet,
+        extra=2,
+        can_delete=True,
+        max_num=MAX_CARERS,
+        absolute_max=MAX_CARERS,
+        validate_max=True,
+    ),
+)
+
+
+def carer_initial(child: Child) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": carer.pk,
+            "name": carer.name,
+            "relationship": carer.relationship,
+            "phone": carer.phone,
+            "email": carer.email,
+            "address": carer.address,
+            "has_parental_responsibility": carer.has_parental_responsibility,
+        }
+        for carer in child.carers.order_by("pk")
+    ]
+
+
+class PractitionerChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return display_name(obj)
+
+
+class OpenCaseForm(forms.Form):
+    # Longer than a reference may be, so the service's own message explains the limit.
+    reference = forms.CharField(label="Case reference", max_length=100, required=False)
+    team = PractitionerChoiceField(
+        label="Case team",
+        queryset=None,  # the setting's practitioners, given in __init__
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The practitioners who work with the child. Only they, the lead and the "
+        "deputies see the case; change the team later on the case's page.",
+    )
+
+    def __init__(self, *args: Any, organisation: Organisation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        reference = self.fields["reference"]
+        reference.help_text = (
+            f"Leave empty for the next number, {next_case_reference(organisation)}."
+        )
+        team = self.fields["team"]
+        assert isinstance(team, forms.ModelMultipleChoiceField)
+        team.queryset = people_to_alert(organisation, {Role.PRACTITIONER}).order_by(
+            "first_name", "last_name", "username"
+        )
+
+
+# --- Pages -----------------------------------------------------------------------------------
+
+
+def _with_setting(url: str, organisation: Organisation, kept: list[Organisation]) -> str:
+    return f"{url}?setting={organisation.pk}" if len(kept) > 1 else url
+
+
+class ChildListView(ListView):
+    """The setting's roll, a page at a time, each child's open case (if any) beside them."""
+
+    template_name = "workflows/setting_admin/children.html"
+    context_object_name = "children"
+    paginate_by = CHILDREN_PER_PAGE
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.organisation, self.kept = register_setting(request)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Child]:
+        # The open case read in the same query as the page (a child has one at a time).
+        open_case = Case.objects.filter(child=OuterRef("pk"), closed_at__isnull=True)
+        return (
+            children_register_for(self.request.user)
+            .filter(organisation=self.organisation)
+            .annotate(
+                open_case_pk=Subquery(open_case.values("pk")[:1]),
+                open_case_reference=Subquery(open_case.values("reference")[:1]),
+            )
+            .order_by("last_name", "first_name", "pk")
+        )
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["organisation"] = self.organisation
+        context["kept"] = self.kept
+        context["add_url"] = _with_setting(
+            reverse("safeguarding:child_add"), self.organisation, self.kept
+        )
+        return context
+
+
+def _render_child_form(
+    request: HttpRequest,
+    *,
+    organisation: Organisation,
+    kept: list[Organisation],
+    form: ChildForm,
+    formset: BaseCarerFormSet,
+    child: Child | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context: dict[str, Any] = {
+        "organisation": organisation,
+        "kept": kept if child is None else [],
+        "form": form,
+        "formset": formset,
+        "child": child,
+    }
+    if child is not None:
+        cases = list(child.cases.order_by("-opened_at", "-pk"))
+        # The child's record is part of each of their cases: opening it is logged as a view
+        # of each. (The audit log has no "viewed a child" yet, so a child with no case is not.)
+        for case in cases:
+            note_viewed(request.user, case, case)
+        context["cases"] = cases
+        context["open_case"] = next((case for case in cases if case.is_open), None)
+    return render(request, "workflows/setting_admin/child_form.html", context, status=status)
+
+
+def _save_errors(error: Exception, form: ChildForm, formset: BaseCarerFormSet) -> None:
+    if isinstance(error, ValidationError):
+        show_service_errors(error, form, dict(enumerate(formset.kept_forms())))
+    elif _UPN_CONSTRAINT in str(error):
+        # Two people giving the same UPN at the same moment: the database keeps it unique.
+        form.add_error("unique_pupil_number", _DUPLICATE_UPN)
+    else:
+        raise error
+
+
+class ChildAddView(View):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        organisation, kept = register_setting(request)
+        posted = request.method == "POST"
+        form = ChildForm(request.POST if posted else None)
+        formset = CarerFormSet(request.POST if posted else None, prefix="carers")
+        if posted and form.is_valid() and formset.is_valid():
+            try:
+                child = child_add(
+                    organisation=organisation,
+                    by=signed_in(request),
+                    fields=form.service_fields(),
+                    carers=formset.service_carers(),
+                )
+            except (ValidationError, IntegrityError) as error:
+                _save_errors(error, form, formset)
+            else:
+                messages.success(request, f"{child} is on the roll of {organisation}.")
+                return redirect("safeguarding:child_detail", child_pk=child.pk)
+        return _render_child_form(
+            request,
+            organisation=organisation,
+            kept=kept,
+            form=form,
+            formset=formset,
+            status=400 if posted else 200,
+        )
+
+
+class ChildDetailView(View):
+    """A child's details and carers, to read and correct, and their cases."""
+
+    def dispatch(self, request: HttpRequest, child_pk: int) -> HttpResponse:
+        child = get_child_for_register(request.user, child_pk)
+        posted = request.method == "POST"
+        if posted:
+            form = ChildForm(request.POST)
+            formset = CarerFormSet(request.POST, prefix="carers")
+        else:
+            form = ChildForm(initial=child_initial(child))
+            formset = CarerFormSet(initial=carer_initial(child), prefix="carers")
+        if posted and form.is_valid() and formset.is_valid():
+            try:
+                child, changed = child_update(
+                    child=child,
+                    by=signed_in(request),
+                    fields=form.service_fields(),
+                    carers=formset.service_carers(),
+                )
+            except (ValidationError, IntegrityError) as error:
+                _save_errors(error, form, formset)
+            else:
+                if changed:
+                    messages.success(request, f"{child}'s details are saved.")
+                else:
+                    messages.info(request, "Nothing had changed, so nothing was saved.")
+                return redirect("safeguarding:child_detail", child_pk=child.pk)
+        return _render_child_form(
+            request,
+            organisation=child.organisation,
+            kept=[],
+            form=form,
+            formset=formset,
+            child=child,
+            status=400 if posted else 200,
+        )
+
+
+class CaseOpenView(View):
+    """Open a case for a child with no open case, choosing its reference and team."""
+
+    def dispatch(self, request: HttpRequest, child_pk: int) -> HttpResponse:
+        child = get_child_for_register(request.user, child_pk)
+        organisation = child.organisation
+        posted = request.method == "POST"
+        form = OpenCaseForm(request.POST if posted else None, organisation=organisation)
+        if posted and form.is_valid():
+            try:
+                case = case_open(
+                    child=child,
+                    by=signed_in(request),
+                    reference=form.cleaned_data["reference"],
+                    team=list(form.cleaned_data["team"]),
+                )
+            except ValidationError as error:
+                show_service_errors(error, form)
+            except IntegrityError:
+                # Two people taking the same reference at once: the database keeps one.
+                form.add_error("reference", "That reference has just been taken: choose another.")
+            else:
+                messages.success(request, f"Case {case.reference} is open for {child}.")
+                return redirect("safeguarding:case_detail", pk=case.pk)
+        open_case = child.cases.filter(closed_at__isnull=True).first()
+        return render(
+            request,
+            "workflows/setting_admin/open_case.html",
+            {"child": child, "form": form, "open_case": open_case},
+            status=400 if posted else 200,
+        )
