@@ -130,7 +130,16 @@ def record_search(
 ) -> list[AuditEntry]:
     """Log one search: an entry for each setting searched (its id -> the actor's role there,
     how many of its records were shown), with the text searched, trimmed to 100 characters.
-    The text may hold a child's name: the audit log page shows this entry by its setting."""
+
+    The text may hold a child's name, so it goes only to a setting that showed results, or
+    that is the person's only one (their leads then see what their own staff looked for,
+    found or not); another setting of theirs learns that a search found nothing there."""
+    only_one = len(found_by_setting) == 1
+
+    def detail(found: int) -> str:
+        results = f"{found} result{'' if found == 1 else 's'}"
+        return f'"{text[:100]}": {results}' if found or only_one else f"a search: {results}"
+
     return append(
         [
             AuditEntry(
@@ -140,7 +149,7 @@ def record_search(
                 object_type="organisation",
                 object_id=organisation_id,
                 basis=role,
-                detail=f'"{text[:100]}": {found} result{"" if found == 1 else "s"}',
+                detail=detail(found),
             )
             for organisation_id, (role, found) in found_by_setting.items()
         ]

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from cases.choices import Role
 from cases.identifiers import upn_check_letter
 from cases.models import Case, Child, Organisation
 from cases.services import case_team_add
@@ -19,7 +20,7 @@ from permissions.models import AuditAction, AuditEntry
 from permissions.search import MAX_RESULTS, search_for
 from workflows.search_views import CHILD_REGISTER_ROUTE
 
-from .factories import CaseFactory, ChildFactory
+from .factories import CaseFactory, ChildFactory, MembershipFactory
 from .http_helpers import error_text, page_text
 
 UPN_DIGITS = "801200001001"
@@ -205,6 +206,30 @@ def test_a_search_finding_nothing_is_logged_too(practitioner: Any, ava: Case):
         "practitioner",
         '"Patel": 0 results',
     )
+
+
+def test_a_childs_name_searched_stays_out_of_another_settings_log(
+    colleague: Any, oakfield: Organisation, riverside: Organisation, maisie: Case
+):
+    """Someone working in two settings: the one where nothing was found learns only that a
+    search found nothing there, never the name typed."""
+    MembershipFactory(user=colleague, organisation=riverside, role=Role.PRACTITIONER)
+    search_for(colleague, "Maisie Thompson")
+
+    logged = dict(
+        AuditEntry.objects.filter(action=AuditAction.SEARCHED).values_list(
+            "organisation__name", "detail"
+        )
+    )
+    assert logged == {"Oakfield": "a search: 0 results", "Riverside": "a search: 0 results"}
+
+    case_team_add(case=maisie, user=colleague)
+    search_for(colleague, "Maisie Thompson")
+    latest = AuditEntry.objects.filter(action=AuditAction.SEARCHED).order_by("-sequence")[:2]
+    assert {e.organisation.name: e.detail for e in latest} == {
+        "Oakfield": '"Maisie Thompson": 1 result',
+        "Riverside": "a search: 0 results",
+    }
 
 
 def test_one_character_is_too_short_and_searches_nothing(lead: Any, maisie: Case):

@@ -58,6 +58,9 @@ def test_a_upn_is_checked_by_its_check_letter() -> None:
     assert "check letter" in upn_problem("A" + VALID_UPN[1:])
     assert "13 characters" in upn_problem(VALID_UPN[:-1])
     assert "13 characters" in upn_problem(VALID_UPN[0] + "80120000100I")
+    # Digits of other scripts are not a UPN's, though Python counts them as digits.
+    assert "13 characters" in upn_problem(VALID_UPN[:5] + "²" + VALID_UPN[6:])
+    assert "13 characters" in upn_problem(VALID_UPN[0] + "٨٠١٢٠٠٠٠١٠٠١")
 
 
 def test_a_temporary_upn_ends_with_a_letter() -> None:
@@ -69,6 +72,7 @@ def test_an_nhs_number_is_checked_by_its_check_digit() -> None:
     assert nhs_number_problem("9434765919") == ""
     assert "check digit" in nhs_number_problem("9434765918")
     assert "10 digits" in nhs_number_problem("943476591")
+    assert "10 digits" in nhs_number_problem("943476591²")
 
 
 # --- create_setting ------------------------------------------------------------------------
@@ -517,3 +521,77 @@ def test_a_recipient_needs_a_name_an_organisation_and_a_real_address(
         recipient_add(
             organisation=oakfield, by=practitioner, fields={"person_name": "A", "agency_name": "B"}
         )
+
+
+# --- What the review of these services found -------------------------------------------------
+
+
+def test_a_setting_with_staff_cannot_become_a_one_person_setting(
+    oakfield: Organisation, lead: Any, deputy: Any
+) -> None:
+    """In a childminder's setting the lead decides their own shares: a lead must not reach
+    that by changing the kind of a setting where others could decide them."""
+    with pytest.raises(RuleViolation) as refused:
+        setting_update(organisation=oakfield, by=lead, kind=choices.OrganisationKind.CHILDMINDER)
+    assert "kind" in messages_of(refused)
+    oakfield.refresh_from_db()
+    assert not oakfield.is_one_person_setting
+
+
+def test_nobody_joins_a_one_person_setting(db: Any) -> None:
+    create_setting(
+        "Little Acorns", "--kind", "childminder",
+        "--lead-email", "jo@acorns.example", "--lead-name", "Jo Acorn",
+    )  # fmt: skip
+    setting = Organisation.objects.get(name="Little Acorns")
+    jo = get_user_model().objects.get(username="jo@acorns.example")
+    with pytest.raises(RuleViolation) as refused:
+        staff_invite(
+            organisation=setting,
+            email="helper@acorns.example",
+            first_name="Help",
+            last_name="Er",
+            role=choices.Role.PRACTITIONER,
+            by=jo,
+        )
+    assert "one-person setting" in messages_of(refused)["email"][0]
+
+
+def test_text_longer_than_its_column_is_refused_by_the_service(
+    oakfield: Organisation, lead: Any
+) -> None:
+    with pytest.raises(RuleViolation) as refused:
+        child_add(
+            organisation=oakfield,
+            by=lead,
+            fields=child_fields(first_name="A" * 300),
+            carers=[{**CARER, "relationship": "R" * 150}],
+        )
+    assert set(messages_of(refused)) == {"first_name", "carer_0_relationship"}
+    with pytest.raises(RuleViolation) as refused:
+        staff_invite(
+            organisation=oakfield,
+            email="a" * 150 + "@oakfield.example",
+            first_name="B" * 200,
+            last_name="C",
+            role=choices.Role.PRACTITIONER,
+            by=lead,
+        )
+    assert {"email", "first_name"} <= set(messages_of(refused))
+
+
+def test_an_invitation_finds_an_account_by_its_email_too(
+    oakfield: Organisation, riverside: Organisation, lead: Any, other_lead: Any
+) -> None:
+    other_lead.email = "olu@riverside.example"
+    other_lead.save()
+    membership = staff_invite(
+        organisation=oakfield,
+        email="OLU@riverside.example",
+        first_name="Olu",
+        last_name="Otherlead",
+        role=choices.Role.DEPUTY,
+        by=lead,
+    )
+    assert membership.user == other_lead
+    assert get_user_model().objects.filter(email__iexact="olu@riverside.example").count() == 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from permissions.audit import record_setting_change
@@ -128,7 +128,9 @@ def register_import_apply(*, register_import: RegisterImport, by: Any) -> Import
                 membership = _apply_row(register_import, by, row)
         except ValidationError as error:
             row.reject(*(m for messages in error.message_dict.values() for m in messages))
-        except IntegrityError:
+        except DatabaseError:
+            # A unique register entry taken meanwhile, or a value the database refused: this
+            # row only; the others, the audit entry and the clearing of the file go on.
             row.reject("Someone changed the register while this row was being imported.")
         else:
             if membership is not None:

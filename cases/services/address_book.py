@@ -20,7 +20,7 @@ from permissions.models import AuditAction
 from permissions.rules import may_keep_register
 
 from ..choices import ShareStatus
-from ..errors import raise_if, refuse
+from ..errors import length_problems, raise_if, refuse
 from ..models import Organisation, Recipient
 
 RECIPIENT_FIELDS = ("person_name", "role", "agency_name", "secure_email", "phone")
@@ -29,7 +29,7 @@ _NAMING_FIELDS = ("person_name", "agency_name")
 
 
 def _problems(fields: Mapping[str, Any], *, verified: bool) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = length_problems(Recipient, fields)
     if not fields.get("person_name"):
         errors["person_name"] = ["Give the recipient's name: shares go to a named person."]
     if not fields.get("agency_name"):

@@ -7,20 +7,21 @@ import (``child_problems``), so a row refused in a preview is refused for the sa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from permissions.audit import record_setting_change
 from permissions.models import AuditAction
 from permissions.rules import may_keep_register
 
 from ..deadlines import today_in
-from ..errors import raise_if, refuse
+from ..errors import length_problems, raise_if, refuse
 from ..identifiers import nhs_number_problem, normalise, upn_problem
 from ..models import Carer, Case, Child, Organisation
 from .memberships import case_team_add
@@ -63,7 +64,7 @@ def child_problems(
 ) -> dict[str, list[str]]:
     """What is wrong with a child's details, keyed by field (``carer_<n>_<field>`` for the
     n-th carer, from 0)."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = length_problems(Child, fields)
     today = today_in(organisation)
     if not fields.get("first_name"):
         errors["first_name"] = ["Give the child's legal first name."]
@@ -101,6 +102,8 @@ def child_problems(
     if fields.get("privacy_notice_version") and not given_on:
         errors["privacy_notice_given_on"] = ["Say when the privacy notice was given."]
     for n, carer in enumerate(carers):
+        for key, problems in length_problems(Carer, carer).items():
+            errors[f"carer_{n}_{key}"] = problems
         if not str(carer.get("name", "")).strip():
             errors[f"carer_{n}_name"] = ["Give the carer's name."]
         if not str(carer.get("relationship", "")).strip():
@@ -114,6 +117,19 @@ def child_problems(
             except ValidationError:
                 errors[f"carer_{n}_email"] = ["Give an email address such as name@example.com."]
     return errors
+
+
+@contextmanager
+def _one_upn_per_child() -> Iterator[None]:
+    """Two people giving one UPN at the same moment both pass the check above; the database's
+    constraint keeps one, and the other is told as if the check had caught it."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        raise refuse(
+            "unique_pupil_number", "This UPN has just been given to another child: check it."
+        ) from None
 
 
 def _may_keep(by: Any, organisation: Organisation) -> None:
@@ -172,7 +188,8 @@ def child_add(
     _may_keep(by, organisation)
     cleaned = clean_child_fields(fields)
     raise_if(child_problems(organisation, cleaned, carers))
-    child = Child.objects.create(organisation=organisation, **cleaned)
+    with _one_upn_per_child():
+        child = Child.objects.create(organisation=organisation, **cleaned)
     _save_carers(child, carers)
     record_setting_change(
         AuditAction.CHILD_ADDED, organisation, actor=by, record=child, detail=str(child)
@@ -199,7 +216,8 @@ def child_update(
     for key, value in cleaned.items():
         setattr(child, key, value)
     if changed:
-        child.save(update_fields=list(cleaned))
+        with _one_upn_per_child():
+            child.save(update_fields=list(cleaned))
     if carers is not None and _save_carers(child, carers):
         changed.append("carers")
     if changed:
@@ -240,7 +258,11 @@ def case_open(*, child: Child, by: Any, reference: str = "", team: Sequence[Any]
     if Case.objects.filter(child=child, closed_at__isnull=True).exists():
         errors["child"] = [f"{child} already has an open case: add to its team instead."]
     raise_if(errors)
-    case = Case.objects.create(child=child, organisation=organisation, reference=reference)
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(child=child, organisation=organisation, reference=reference)
+    except IntegrityError:
+        raise refuse("reference", "That reference has just been taken: choose another.") from None
     record_setting_change(
         AuditAction.CASE_OPENED, organisation, actor=by, record=case, detail=reference
     )

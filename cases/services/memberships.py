@@ -25,6 +25,17 @@ def membership_start(
 ) -> Membership:
     if role not in Role.values:
         raise refuse("role", "Choose a role from the list.")
+    # One membership starts at a time per setting: the checks below read its other members.
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if (
+        organisation.is_one_person_setting
+        and Membership.objects.filter(organisation=organisation, ended_at__isnull=True).exists()
+    ):
+        raise refuse(
+            "email",
+            f"{organisation} is a childminder's one-person setting: change its kind on "
+            "Setting details before anyone else joins, so that someone else decides each share.",
+        )
     if Membership.objects.filter(
         user=user, organisation=organisation, ended_at__isnull=True
     ).exists():
@@ -38,7 +49,7 @@ def membership_start(
 @transaction.atomic
 def membership_change_role(*, membership: Membership, role: str, by: Any = None) -> Membership:
     """``by`` is the lead making the change; None only for the system (the demo, a command)."""
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _locked(membership)
     _may_run(by, membership.organisation)
     if membership.ended_at is not None:
         raise refuse("role", "This membership has ended.")
@@ -65,6 +76,15 @@ def membership_change_role(*, membership: Membership, role: str, by: Any = None)
         detail=f"{display_name(membership.user)}: {before} → {membership.get_role_display()}",
     )
     return membership
+
+
+def _locked(membership: Membership) -> Membership:
+    # The setting first, then the membership: two leads changing each other's role at once
+    # take turns, so the second sees the first's change before checking a lead remains.
+    Organisation.objects.select_for_update().filter(pk=membership.organisation_id).first()
+    return (
+        Membership.objects.select_for_update().select_related("organisation").get(pk=membership.pk)
+    )
 
 
 def _may_run(by: Any, organisation: Organisation) -> None:
@@ -96,7 +116,7 @@ def _second_factor_now_needed(user_ids: list[int]) -> None:
 @transaction.atomic
 def membership_end(*, membership: Membership, by: Any = None) -> Membership:
     """Their access to the setting's records ends in the same transaction."""
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = _locked(membership)
     _may_run(by, membership.organisation)
     if membership.ended_at is None:
         if membership.role == Role.LEAD:

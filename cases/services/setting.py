@@ -11,15 +11,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from permissions.audit import record_setting_change
 from permissions.models import AuditAction
 from permissions.rules import may_run_setting
 
 from ..choices import CalendarRegion, OrganisationKind, Role
-from ..errors import RuleViolation, raise_if, refuse
-from ..models import Organisation
+from ..errors import RuleViolation, length_problems, raise_if, refuse
+from ..models import ONE_PERSON_SETTING_KINDS, Organisation
 from .memberships import membership_start
 
 # What the Setting page may change, and how each reads in the audit entry.
@@ -38,7 +39,7 @@ def setting_problems(
     fields: Mapping[str, Any], *, organisation: Organisation | None = None
 ) -> dict[str, list[str]]:
     """What is wrong with a setting's details, keyed by field."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = length_problems(Organisation, fields)
     name = str(fields.get("name", "")).strip()
     if "name" in fields:
         if not name:
@@ -51,6 +52,17 @@ def setting_problems(
                 errors["name"] = [f"A setting called {name!r} already exists in Safeshare."]
     if "kind" in fields and fields["kind"] not in OrganisationKind.values:
         errors["kind"] = ["Choose the kind of setting from the list."]
+    elif (
+        fields.get("kind") in ONE_PERSON_SETTING_KINDS
+        and organisation is not None
+        and organisation.memberships.filter(ended_at__isnull=True).count() > 1
+    ):
+        # In a one-person setting the lead decides their own shares: never where someone
+        # else works who could decide them instead.
+        errors["kind"] = [
+            "A childminder works alone, and decides their own shares; this setting has "
+            "other staff, so another lead or deputy decides each share."
+        ]
     if "calendar_region" in fields and fields["calendar_region"] not in CalendarRegion.values:
         errors["calendar_region"] = ["Choose the calendar region from the list."]
     if "timezone" in fields:
@@ -102,6 +114,8 @@ def setting_create(
         validate_email(email)
     except ValidationError:
         errors["lead_email"] = ["Give the lead's email address, such as dsl@school.example."]
+    if len(email) > 150:  # the username is the address, and a username holds 150
+        errors["lead_email"] = ["At most 150 characters."]
     if not lead_name.strip():
         errors["lead_name"] = ["Give the lead's name."]
     raise_if(errors)
@@ -119,18 +133,30 @@ def setting_create(
 
 
 def account_for(email: str, full_name: str) -> Any:
-    """The account whose username is this email address, made (with no password yet) if it
-    does not exist; a person keeps one account for every setting they work in."""
+    """The account of this email address (as its username or its email), made with no
+    password yet if there is none; a person keeps one account for every setting they work in.
+    """
     users = get_user_model()
-    user = users.objects.filter(username__iexact=email).first()
-    if user is not None:
-        if not user.is_active:
+    found = list(users.objects.filter(Q(username__iexact=email) | Q(email__iexact=email))[:2])
+    if len(found) > 1:
+        raise refuse(
+            "email",
+            f"More than one account has the address {email}: ask whoever runs Safeshare's "
+            "server to merge them first.",
+        )
+    if found:
+        if not found[0].is_active:
             raise refuse("email", f"The account {email} has been switched off in Safeshare.")
-        return user
+        return found[0]
     first, _, last = full_name.strip().partition(" ")
     user = users(username=email, email=email, first_name=first[:150], last_name=last[:150])
     user.set_unusable_password()
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Invited twice at the same moment: the first invitation made the account.
+        return users.objects.get(username__iexact=email)
     return user
 
 
@@ -157,7 +183,12 @@ def setting_update(*, organisation: Organisation, by: Any, **fields: Any) -> Org
         return organisation
     for key, value in fields.items():
         setattr(organisation, key, value)
-    organisation.save(update_fields=list(fields))
+    try:
+        with transaction.atomic():
+            organisation.save(update_fields=list(fields))
+    except IntegrityError:
+        # Another setting took the name at the same moment.
+        raise refuse("name", f"A setting called {fields['name']!r} already exists.") from None
     record_setting_change(
         AuditAction.SETTING_CHANGED, organisation, actor=by, detail="; ".join(changed)
     )

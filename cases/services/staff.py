@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -14,8 +15,9 @@ from permissions.models import AuditAction
 from permissions.rules import may_run_setting
 
 from ..choices import Role
-from ..errors import raise_if, refuse
+from ..errors import length_problems, raise_if, refuse
 from ..models import Membership, Organisation
+from ..people import display_name
 from .memberships import membership_start
 from .setting import account_for
 
@@ -25,7 +27,12 @@ def staff_problems(
 ) -> dict[str, list[str]]:
     """What is wrong with a new member of staff, keyed by field (the invite form's and the
     staff import's rows are checked alike)."""
-    errors: dict[str, list[str]] = {}
+    # A username is the email address, and Django's username column holds 150 characters.
+    errors: dict[str, list[str]] = length_problems(
+        get_user_model(), {"username": email, "first_name": first_name, "last_name": last_name}
+    )
+    if "username" in errors:
+        errors["email"] = errors.pop("username")
     try:
         validate_email(email)
     except ValidationError:
@@ -71,8 +78,7 @@ def staff_invite(
         actor=by,
         record=membership,
         subject=user,
-        detail=(
-            f"{first_name.strip()} {last_name.strip()} ({email}), {membership.get_role_display()}"
-        ),
+        # The account's own name: someone who already had one keeps theirs.
+        detail=f"{display_name(user)} ({email}), {membership.get_role_display()}",
     )
     return membership

@@ -12,7 +12,6 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -36,8 +35,6 @@ MAX_CARERS = 10
 _IDENTIFIER_AS_TYPED = 20
 # A bound on free-text addresses, which the model leaves unbounded.
 _ADDRESS_LENGTH = 1000
-_UPN_CONSTRAINT = "child_upn_unique_per_setting"
-_DUPLICATE_UPN = "Another child of this setting has just been given this UPN: check it."
 
 
 def _length(model: type[Child] | type[Carer], name: str) -> int:
@@ -316,14 +313,8 @@ def _render_child_form(
     return render(request, "workflows/setting_admin/child_form.html", context, status=status)
 
 
-def _save_errors(error: Exception, form: ChildForm, formset: BaseCarerFormSet) -> None:
-    if isinstance(error, ValidationError):
-        show_service_errors(error, form, dict(enumerate(formset.kept_forms())))
-    elif _UPN_CONSTRAINT in str(error):
-        # Two people giving the same UPN at the same moment: the database keeps it unique.
-        form.add_error("unique_pupil_number", _DUPLICATE_UPN)
-    else:
-        raise error
+def _save_errors(error: ValidationError, form: ChildForm, formset: BaseCarerFormSet) -> None:
+    show_service_errors(error, form, dict(enumerate(formset.kept_forms())))
 
 
 class ChildAddView(View):
@@ -340,7 +331,7 @@ class ChildAddView(View):
                     fields=form.service_fields(),
                     carers=formset.service_carers(),
                 )
-            except (ValidationError, IntegrityError) as error:
+            except ValidationError as error:
                 _save_errors(error, form, formset)
             else:
                 messages.success(request, f"{child} is on the roll of {organisation}.")
@@ -375,7 +366,7 @@ class ChildDetailView(View):
                     fields=form.service_fields(),
                     carers=formset.service_carers(),
                 )
-            except (ValidationError, IntegrityError) as error:
+            except ValidationError as error:
                 _save_errors(error, form, formset)
             else:
                 if changed:
@@ -412,9 +403,6 @@ class CaseOpenView(View):
                 )
             except ValidationError as error:
                 show_service_errors(error, form)
-            except IntegrityError:
-                # Two people taking the same reference at once: the database keeps one.
-                form.add_error("reference", "That reference has just been taken: choose another.")
             else:
                 messages.success(request, f"Case {case.reference} is open for {child}.")
                 return redirect("safeguarding:case_detail", pk=case.pk)
