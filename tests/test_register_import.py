@@ -9,9 +9,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from cases import choices
 from cases.identifiers import upn_check_letter
@@ -19,6 +21,7 @@ from cases.models import Carer, Child, Membership, RegisterImport
 from cases.register_import import ImportFileError
 from cases.register_import.reading import decode, parse_date
 from permissions.models import AuditAction, AuditEntry
+from workflows.tasks import sweep_timers
 
 from .factories import ChildFactory, UserFactory
 
@@ -300,6 +303,28 @@ def test_discarding_deletes_the_upload_and_imports_nothing(client, oakfield, lea
     assert not RegisterImport.objects.exists()
     assert not Child.objects.exists()
     assert client.get(preview_url).status_code == 404
+
+
+def test_an_upload_left_unconfirmed_goes_after_a_day_with_the_timer_sweep(
+    client, oakfield, lead, deputy
+):
+    """It holds children's details: nobody confirming it is no reason to keep them."""
+    with time_machine.travel(timezone.now() - timedelta(days=1, minutes=1)):
+        client.force_login(deputy)
+        forgotten, _ = preview_of(
+            client, upload(client, as_csv(CHILD_HEADER, [child_row(1)]), organisation=oakfield)
+        )
+    client.force_login(lead)
+    waiting, _ = preview_of(
+        client, upload(client, as_csv(CHILD_HEADER, [child_row(2)]), organisation=oakfield)
+    )
+
+    sweep_timers()
+
+    assert list(RegisterImport.objects.values_list("by", flat=True)) == [lead.pk]
+    assert client.get(waiting).status_code == 200
+    client.force_login(deputy)
+    assert client.get(forgotten).status_code == 404
 
 
 # --- Staff -----------------------------------------------------------------------------------

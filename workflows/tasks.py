@@ -23,6 +23,7 @@ from viewflow.workflow.timers import fire_due_timers
 from cases import app_settings
 from cases.models import Share
 from cases.people import display_name
+from cases.register_import.service import discard_unconfirmed_imports
 
 from .family_follow_ups import chase_overdue_family_follow_ups
 from .models import Notification
@@ -51,8 +52,9 @@ def claim_timeout() -> timedelta:
 def sweep_timers() -> int:
     """Fire due workflow timers; never two sweeps at once (beat may overlap a slow one).
 
-    Overdue promises to tell a family are chased on the same beat, so the embedded server's
-    sweep thread covers them too. Returns the number of timers fired.
+    Overdue promises to tell a family are chased on the same beat, and imports left
+    unconfirmed for a day are discarded, so the embedded server's sweep thread covers them
+    too. Returns the number of timers fired.
     """
     with _sweep_lock() as taken:
         if not taken:
@@ -60,6 +62,7 @@ def sweep_timers() -> int:
             return 0
         fired = fire_due_timers()
         chase_overdue_family_follow_ups()
+        discard_unconfirmed_imports()
         return fired
 
 

@@ -11,6 +11,7 @@ roll of two thousand children is imported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +27,10 @@ from ..models import Membership, Organisation, RegisterImport, RegisterImportKin
 from . import children, staff
 from .plan import Action, ImportPlan, RowPlan, summary_in_words
 from .reading import Column, decode, read_sheet
+
+# An upload neither confirmed nor discarded holds children's details for nothing: it goes
+# after a day (the timer sweep calls discard_unconfirmed_imports).
+UNCONFIRMED_KEPT_FOR = timedelta(days=1)
 
 COLUMNS: dict[str, tuple[Column, ...]] = {
     RegisterImportKind.CHILDREN: children.COLUMNS,
@@ -150,3 +155,13 @@ def register_import_apply(*, register_import: RegisterImport, by: Any) -> Import
         )
     register_import.refresh_from_db()
     return ImportOutcome(plan=plan, summary=summary, invited=invited)
+
+
+def discard_unconfirmed_imports() -> int:
+    """Delete the uploads left unconfirmed for longer than UNCONFIRMED_KEPT_FOR; returns how
+    many went."""
+    stale = RegisterImport.objects.filter(
+        applied_at__isnull=True, created_at__lt=timezone.now() - UNCONFIRMED_KEPT_FOR
+    )
+    deleted, _ = stale.delete()
+    return deleted
