@@ -138,9 +138,16 @@ def reconsideration_requests_for(user: UserLike) -> QuerySet[ReconsiderationRequ
     )
 
 
-def recipient_choices_for(user: UserLike, case: Case) -> QuerySet[Recipient]:
-    """Recipients in the address book of the case's own setting, but those retired."""
-    return Recipient.objects.filter(organisation_id=case.organisation_id, retired_at__isnull=True)
+def recipient_choices_for(
+    user: UserLike, case: Case, *, keeping: Recipient | None = None
+) -> QuerySet[Recipient]:
+    """Recipients in the address book of the case's own setting, but those retired; a draft
+    keeps the one it names even once retired (``keeping``), so saving it loses nothing and
+    submitting it says why another must be chosen."""
+    current = Q(retired_at__isnull=True)
+    if keeping is not None:
+        current |= Q(pk=keeping.pk)
+    return Recipient.objects.filter(current, organisation_id=case.organisation_id)
 
 
 def audit_log_for(user: UserLike) -> QuerySet[AuditEntry]:

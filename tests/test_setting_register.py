@@ -11,12 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases.choices import Role
+from cases.errors import RuleViolation
 from cases.identifiers import upn_check_letter
 from cases.models import Carer, Case, Child, Organisation, Recipient, Share
+from cases.services import share_propose, share_submit
 from permissions.models import AuditAction, AuditEntry
 from permissions.selectors import recipient_choices_for
 
-from .factories import CaseFactory, ChildFactory, MembershipFactory
+from .factories import CaseFactory, ChildFactory, MembershipFactory, complete_fields, item
 from .http_helpers import error_text, form_data, page_text, url
 
 UPN = upn_check_letter("201200012345") + "201200012345"
@@ -265,6 +267,30 @@ def test_a_share_keeps_the_name_of_a_recipient_retired_after_it(
     assert recipient not in recipient_choices_for(practitioner, submitted.case)
     client.force_login(practitioner)
     assert recipient.person_name in page_text(client.get(url("share_detail", submitted.pk)))
+
+
+def test_a_draft_naming_a_recipient_since_retired_keeps_them_until_another_is_chosen(
+    client: Any, case: Case, recipient: Recipient, lead: Any, practitioner: Any
+):
+    """Saving the draft must not quietly drop whom it was for; submitting it says why
+    another must be chosen."""
+    share = share_propose(
+        case=case, proposed_by=practitioner, fields=complete_fields(recipient), items=[item()]
+    )
+    client.force_login(lead)
+    client.post(url("recipient_retire", recipient.pk))
+    client.force_login(practitioner)
+    assert "retired from the address book" in page_text(client.get(url("share_detail", share.pk)))
+
+    edit = client.get(url("share_edit", share.pk))
+    assert "has been retired from the address book" in page_text(edit)
+    saved = client.post(url("share_edit", share.pk), form_data(edit, purpose="Still to go."))
+    assert saved.status_code in (200, 302)
+    share.refresh_from_db()
+    assert share.recipient == recipient and share.purpose == "Still to go."
+    with pytest.raises(RuleViolation) as refused:
+        share_submit(share=share, user=practitioner)
+    assert "retired" in refused.value.message_dict["recipient"][0]
 
 
 # --- Who may keep the register ----------------------------------------------------------------

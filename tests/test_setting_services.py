@@ -292,6 +292,32 @@ def test_the_setting_always_keeps_a_lead(oakfield: Organisation, lead: Any, depu
     assert "Deputy Safeguarding Lead → Designated Safeguarding Lead" in changed.detail
 
 
+def test_a_lead_invited_who_has_no_password_yet_does_not_count_as_the_lead(
+    oakfield: Organisation, lead: Any
+) -> None:
+    """Until they choose a password nobody can sign in as them: the setting would be left
+    with no one to decide its shares or run it."""
+    staff_invite(
+        organisation=oakfield,
+        email="new.lead@oakfield.example",
+        first_name="Dee",
+        last_name="New",
+        role=choices.Role.LEAD,
+        by=lead,
+    )
+    own = Membership.objects.get(user=lead, organisation=oakfield)
+    with pytest.raises(RuleViolation) as refused:
+        membership_change_role(membership=own, role=choices.Role.DEPUTY, by=lead)
+    assert "only lead who can sign in" in messages_of(refused)["role"][0]
+    with pytest.raises(RuleViolation):
+        membership_end(membership=own, by=lead)
+
+    newcomer = get_user_model().objects.get(username="new.lead@oakfield.example")
+    newcomer.set_password("a long new password 1")
+    newcomer.save()
+    membership_change_role(membership=own, role=choices.Role.DEPUTY, by=lead)
+
+
 def test_only_the_lead_changes_roles_or_ends_memberships(
     oakfield: Organisation, practitioner: Any, deputy: Any
 ) -> None:
@@ -381,6 +407,22 @@ def test_a_upn_names_one_child_of_a_setting_but_another_setting_may_hold_it(
     assert str(first) in messages_of(refused)["unique_pupil_number"][0]
     # Each setting keeps its own record of a child who moved between them.
     child_add(organisation=riverside, by=other_lead, fields=child_fields())
+
+
+def test_a_child_already_on_the_roll_is_not_added_twice(
+    oakfield: Organisation, riverside: Organisation, lead: Any, other_lead: Any
+) -> None:
+    first = child_add(organisation=oakfield, by=lead, fields=child_fields(unique_pupil_number=""))
+    with pytest.raises(RuleViolation) as refused:
+        child_add(
+            organisation=oakfield,
+            by=lead,
+            fields=child_fields(first_name="AMARA", unique_pupil_number=""),
+        )
+    assert "already on the roll" in messages_of(refused)["last_name"][0]
+    # The child's own record is not a duplicate of itself; another setting keeps its own.
+    child_update(child=first, by=lead, fields=child_fields(unique_pupil_number=""))
+    child_add(organisation=riverside, by=other_lead, fields=child_fields(unique_pupil_number=""))
 
 
 def test_an_edit_names_the_fields_changed_and_an_unchanged_one_writes_nothing(

@@ -61,6 +61,13 @@ SHARE_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+class RecipientChoiceField(forms.ModelChoiceField):
+    """A draft may still name someone since retired from the address book: say so."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj} (retired)" if obj.retired_at is not None else str(obj)
+
+
 class ShareForm(forms.ModelForm):
     statutory_gateways = forms.MultipleChoiceField(
         label="Statutory gateways (optional)",
@@ -78,12 +85,19 @@ class ShareForm(forms.ModelForm):
     class Meta:
         model = Share
         fields = SHARE_FIELDS
+        field_classes = {"recipient": RecipientChoiceField}
 
     def __init__(self, *args: Any, recipients: QuerySet[Recipient], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         recipient = cast(forms.ModelChoiceField, self.fields["recipient"])
         recipient.queryset = recipients
         recipient.empty_label = "Choose a recipient"
+        named = self.instance.recipient if self.instance.recipient_id else None
+        if named is not None and named.retired_at is not None:
+            recipient.help_text = (
+                f"{named} has been retired from the address book: choose who receives this "
+                "now before submitting it."
+            )
         for field in self.fields.values():
             if isinstance(field.widget, forms.Textarea):
                 field.widget.attrs["rows"] = 3

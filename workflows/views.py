@@ -98,7 +98,11 @@ class _ShareFormPage(View):
     def forms(self, case: Any, share: Share | None) -> tuple[ShareForm, Any]:
         data = self.request.POST if self.request.method == "POST" else None
         form = ShareForm(
-            data, instance=share, recipients=recipient_choices_for(self.request.user, case)
+            data,
+            instance=share,
+            recipients=recipient_choices_for(
+                self.request.user, case, keeping=share.recipient if share else None
+            ),
         )
         formset = ItemFormSet(data, initial=item_initial(share) if share else None, prefix="items")
         return form, formset

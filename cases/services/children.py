@@ -91,6 +91,22 @@ def child_problems(
                 errors["unique_pupil_number"] = [
                     f"UPN {upn} is already {other}'s: each child has their own."
                 ]
+    if isinstance(born, date) and fields.get("first_name") and fields.get("last_name"):
+        same = Child.objects.filter(
+            organisation=organisation,
+            first_name__iexact=fields["first_name"],
+            last_name__iexact=fields["last_name"],
+            date_of_birth=born,
+        )
+        if child is not None:
+            same = same.exclude(pk=child.pk)
+        if same.exists():
+            # The same legal names and birthday are one child entered twice: two records
+            # would split their history (and their cases) in two.
+            errors.setdefault("last_name", []).append(
+                f"{fields['first_name']} {fields['last_name']}, born {born:%d/%m/%Y}, is "
+                "already on the roll: find them under Children and correct their record."
+            )
     nhs = fields.get("nhs_number") or ""
     if nhs and (problem := nhs_number_problem(nhs)):
         errors["nhs_number"] = [problem]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import transaction
 from django.utils import timezone
 
@@ -93,15 +94,24 @@ def _may_run(by: Any, organisation: Organisation) -> None:
 
 
 def _keep_a_lead(membership: Membership, field: str) -> None:
-    # Someone must always be able to decide the setting's shares and run it.
-    others = Membership.objects.filter(
-        organisation_id=membership.organisation_id, role=Role.LEAD, ended_at__isnull=True
-    ).exclude(pk=membership.pk)
+    # Someone must always be able to sign in, decide the setting's shares and run it: a lead
+    # invited who has not yet chosen a password (nor may ever) does not count.
+    others = (
+        Membership.objects.filter(
+            organisation_id=membership.organisation_id,
+            role=Role.LEAD,
+            ended_at__isnull=True,
+            user__is_active=True,
+        )
+        .exclude(pk=membership.pk)
+        .exclude(user__password__startswith=UNUSABLE_PASSWORD_PREFIX)
+    )
     if not others.exists():
         raise refuse(
             field,
-            f"{display_name(membership.user)} is the setting's only lead: make someone else "
-            "the lead first, so that shares can still be decided.",
+            f"{display_name(membership.user)} is the setting's only lead who can sign in: "
+            "make someone else the lead first (once they have chosen their password), so "
+            "that shares can still be decided.",
         )
 
 

@@ -66,13 +66,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 
 
 @pytest.fixture(scope="package")
-def browser(server: DemoServer) -> Iterator[Browser]:
+def chromium() -> Iterator[Browser]:
+    """One Chromium for the package (Playwright's sync API runs once per thread), whichever
+    site its tests visit."""
+    _require_chromium()
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
+        launched = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        yield chromium
-        chromium.close()
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="package")
+def browser(server: DemoServer, chromium: Browser) -> Browser:
+    """Chromium, with the demo site serving."""
+    return chromium
 
 
 @pytest.fixture(scope="package")

@@ -17,15 +17,13 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from cases.identifiers import upn_check_letter
 
 from .browsing import Proposal, authenticator_code, decide, fill_share_form, menu, status_of
 from .conftest import (
     _FAILED,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     CONTEXT_OPTIONS,
     PolicyViolations,
     Screenshots,
@@ -60,31 +58,19 @@ def new_school(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]
 
 
 @pytest.fixture(scope="module")
-def browser(new_school: DemoServer) -> Iterator[Browser]:
-    """A Chromium of this module's own: the package's one would start (and seed) the demo
-    server, which this empty installation has no use for."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def axe() -> Axe:
     return Axe()
 
 
 @pytest.fixture
 def context_for(
-    request: pytest.FixtureRequest, browser: Browser, new_school: DemoServer
+    request: pytest.FixtureRequest, chromium: Browser, new_school: DemoServer
 ) -> Iterator[Callable[[], BrowserContext]]:
     contexts: list[BrowserContext] = []
     violations = PolicyViolations()
 
     def make() -> BrowserContext:
-        context = browser.new_context(base_url=new_school.base_url, **CONTEXT_OPTIONS)
+        context = chromium.new_context(base_url=new_school.base_url, **CONTEXT_OPTIONS)
         context.set_default_timeout(15_000)
         violations.watch(context)
         contexts.append(context)
