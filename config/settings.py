@@ -261,16 +261,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
+# How often beat fires due timers (deadlines, escalation), and re-sends what a lost message or
+# a killed worker left unsent. A run not started before the next is due is dropped (expires).
+TIMER_SWEEP_SECONDS = max(env_int("TIMER_SWEEP_SECONDS", 30), 2)
+PENDING_MAIL_SECONDS = max(env_int("PENDING_MAIL_SECONDS", 60), 2)
 CELERY_BEAT_SCHEDULE = {
     "sweep-workflow-timers": {
         "task": "workflows.tasks.sweep_timers",
-        "schedule": 30.0,
-        "options": {"expires": 25},
+        "schedule": float(TIMER_SWEEP_SECONDS),
+        "options": {"expires": TIMER_SWEEP_SECONDS - 1},
     },
     "deliver-pending-notifications": {
         "task": "workflows.tasks.deliver_pending_notifications",
-        "schedule": 60.0,
-        "options": {"expires": 55},
+        "schedule": float(PENDING_MAIL_SECONDS),
+        "options": {"expires": PENDING_MAIL_SECONDS - 1},
     },
 }
 # Shared between processes: Redis. Only the timer-sweep lock on databases other than
