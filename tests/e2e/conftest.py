@@ -140,6 +140,16 @@ class PolicyViolations:
 def new_context(
     request: pytest.FixtureRequest, browser: Browser, server: DemoServer
 ) -> Iterator[Callable[..., BrowserContext]]:
+    with contexts_on(request, browser, server) as make:
+        yield make
+
+
+@contextlib.contextmanager
+def contexts_on(
+    request: pytest.FixtureRequest, browser: Browser, server: DemoServer
+) -> Iterator[Callable[..., BrowserContext]]:
+    """Fresh browser contexts on ``server`` for one test, each watched for Content Security
+    Policy violations (any one fails the test), with the evidence kept when it fails."""
     contexts: list[BrowserContext] = []
     violations = PolicyViolations()
 

@@ -22,14 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from cases.identifiers import upn_check_letter
 
 from .browsing import Proposal, authenticator_code, decide, fill_share_form, menu, status_of
-from .conftest import (
-    _FAILED,
-    CONTEXT_OPTIONS,
-    PolicyViolations,
-    Screenshots,
-    _keep_evidence,
-    _require_chromium,
-)
+from .conftest import Screenshots, _require_chromium, contexts_on
 from .server import DemoServer
 from .test_two_factor import assert_accessible
 
@@ -65,32 +58,9 @@ def axe() -> Axe:
 @pytest.fixture
 def context_for(
     request: pytest.FixtureRequest, chromium: Browser, new_school: DemoServer
-) -> Iterator[Callable[[], BrowserContext]]:
-    contexts: list[BrowserContext] = []
-    violations = PolicyViolations()
-
-    def make() -> BrowserContext:
-        context = chromium.new_context(base_url=new_school.base_url, **CONTEXT_OPTIONS)
-        context.set_default_timeout(15_000)
-        violations.watch(context)
-        contexts.append(context)
-        return context
-
-    yield make
-    try:
-        for context in contexts:
-            violations.settle(context)
-        if request.node.stash.get(_FAILED, False):
-            _keep_evidence(request.node, contexts, new_school)
-    finally:
-        for context in contexts:
-            context.close()
-    if violations.seen:
-        pytest.fail(
-            "The Content Security Policy was violated:\n"
-            + "\n".join(dict.fromkeys(violations.seen)),
-            pytrace=False,
-        )
+) -> Iterator[Callable[..., BrowserContext]]:
+    with contexts_on(request, chromium, new_school) as make:
+        yield make
 
 
 def roll_csv(rows: int) -> bytes:
