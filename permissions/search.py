@@ -6,7 +6,9 @@ practitioner's case teams and live break-glass grants, a lead's or deputy's whol
 and the children with no case from ``children_register_for`` (only the rolls a lead or
 deputy keeps), so a search can never name a child the person could not already open.
 
-Matching ignores case but not accents: folding accents on both SQLite and PostgreSQL would
+Matching ignores case, whether an apostrophe is straight or curly ("O'Brien" finds the
+O’Brien Excel wrote), and the spaces and hyphens of a case reference ("OAK 001" finds
+OAK-001). It does not ignore accents: folding them on both SQLite and PostgreSQL would
 need the ``unaccent`` extension (PostgreSQL only) or a function over every row, and a name
 typed without its accent is still found by its other name or the case reference. SQLite
 folds the case of ASCII letters only; PostgreSQL folds every letter.
@@ -23,7 +25,9 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
+from django.db.models.functions import Replace, Upper
+from django.db.models.lookups import Contains
 
 from cases.identifiers import normalise
 from cases.models import Case, Child
@@ -39,9 +43,16 @@ MAX_RESULTS = 50
 # A name has a handful of words; more only multiplies the conditions of the query.
 _MAX_WORDS = 6
 _NAME_FIELDS = ("first_name", "last_name", "known_as")
+# The apostrophes a name is typed or pasted with: the keyboard's straight one, and the
+# curly one Word and Excel put in its place (U+2019). A name stored with either is found by
+# a search typed with either.
+_APOSTROPHES = ("'", "\u2019")
 # Where a word of a name may begin inside a field: "Smith-Jones" is found by "jones", and
 # "Mary Ann" by "ann", but "ai" does not find "Maisie".
-_WORD_STARTS = (" ", "-", "'")
+_WORD_STARTS = (" ", "-", *_APOSTROPHES)
+# What a case reference is written with only for reading: "OAK 001", "oak001" and "OAK-001"
+# are the same reference.
+_REFERENCE_SEPARATORS = (" ", "-")
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,13 @@ def _words(text: str) -> list[str]:
     return [word for word in re.split(r"[\s,]+", text) if word][:_MAX_WORDS]
 
 
+def _spellings(word: str) -> list[str]:
+    """The word with each kind of apostrophe, so "O'Brien" also finds "O\u2019Brien"."""
+    if not any(mark in word for mark in _APOSTROPHES):
+        return [word]
+    return ["".join(mark if c in _APOSTROPHES else c for c in word) for mark in _APOSTROPHES]
+
+
 def _name_matches(words: list[str], to_child: str) -> Q:
     """Every word starts a word of the child's legal first or last name or preferred name,
     so "Maisie Thompson", "Thompson Maisie" and "Mai Tho" all find Maisie Thompson."""
@@ -86,12 +104,32 @@ def _name_matches(words: list[str], to_child: str) -> Q:
     matches = Q()
     for word in words:
         this_word = Q()
-        for name in _NAME_FIELDS:
-            this_word |= Q(**{f"{to_child}{name}__istartswith": word})
-            for start in _WORD_STARTS:
-                this_word |= Q(**{f"{to_child}{name}__icontains": start + word})
+        for spelling in _spellings(word):
+            for name in _NAME_FIELDS:
+                this_word |= Q(**{f"{to_child}{name}__istartswith": spelling})
+                for start in _WORD_STARTS:
+                    this_word |= Q(**{f"{to_child}{name}__icontains": start + spelling})
         matches &= this_word
     return matches
+
+
+def _reference_key(expression: F) -> Func:
+    """A reference with its spaces and hyphens taken out, in capitals, worked out by the
+    database (SQLite and PostgreSQL alike) so the setting's cases need not be read first."""
+    key: Func = Upper(expression)
+    for separator in _REFERENCE_SEPARATORS:
+        key = Replace(key, Value(separator), Value(""))
+    return key
+
+
+def _reference_matches(text: str) -> Q:
+    """Part of a case reference, however it is spaced, hyphenated or capitalised."""
+    key = text.upper()
+    for separator in _REFERENCE_SEPARATORS:
+        key = key.replace(separator, "")
+    if not key:  # only spaces and hyphens: "contains nothing" would match every case
+        return Q(pk__in=[])
+    return Q(reference__icontains=text) | Q(Contains(_reference_key(F("reference")), key))
 
 
 def _identifier_matches(text: str, to_child: str) -> Q:
@@ -122,7 +160,7 @@ def search_for(user: UserLike, text: str) -> SearchResult:
         .filter(
             _name_matches(words, "child__")
             | _identifier_matches(text, "child__")
-            | Q(reference__icontains=text)
+            | _reference_matches(text)
         )
         .select_related("child", "organisation")
         .order_by("child__last_name", "child__first_name", "reference", "pk")[: MAX_RESULTS + 1]

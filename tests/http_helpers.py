@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -36,6 +37,8 @@ class _FormReader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.in_form = False
         self.done = False
+        # None when the form has no action: a browser then posts to the address it shows.
+        self.action: str | None = None
         self.fields: list[tuple[str, str]] = []
         self.names: set[str] = set()
         self._textarea: str | None = None
@@ -51,6 +54,7 @@ class _FormReader(HTMLParser):
         a = {key: (value if value is not None else "") for key, value in attrs}
         if tag == "form" and not self.done and "ss-form" in a.get("class", "").split():
             self.in_form = True
+            self.action = a.get("action")
             return
         if not self.in_form:
             return
@@ -150,6 +154,59 @@ def form_data(response: Any, **changes: Any) -> dict[str, Any]:
         else:
             data[name] = value
     return data
+
+
+def form_action(response: Any) -> str | None:
+    """The page's form's ``action`` as rendered; None when it has none (a browser then posts
+    to whatever address it shows, which after a Turbo submission may be another page's)."""
+    return _read_form(response.content.decode()).action
+
+
+@dataclass
+class PageForm:
+    """One ``<form>`` of a page: its attributes, its named inputs and its buttons' text."""
+
+    attrs: dict[str, str]
+    fields: dict[str, str] = field(default_factory=dict)
+    buttons: list[str] = field(default_factory=list)
+
+
+class _AllForms(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[PageForm] = []
+        self._open: PageForm | None = None
+        self._button: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {key: (value if value is not None else "") for key, value in attrs}
+        if tag == "form":
+            self._open = PageForm(attrs=a)
+            self.forms.append(self._open)
+        elif self._open is not None and tag == "input" and a.get("name"):
+            if a.get("type", "text") not in ("submit", "button", "image", "reset", "file"):
+                self._open.fields[a["name"]] = a.get("value", "")
+        elif self._open is not None and tag == "button":
+            self._button = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._open = None
+        elif tag == "button" and self._open is not None and self._button is not None:
+            self._open.buttons.append(" ".join("".join(self._button).split()))
+            self._button = None
+
+    def handle_data(self, data: str) -> None:
+        if self._button is not None:
+            self._button.append(data)
+
+
+def page_forms(response: Any) -> list[PageForm]:
+    """Every form of the page, in order (the row buttons of a list among them)."""
+    reader = _AllForms()
+    reader.feed(response.content.decode())
+    reader.close()
+    return reader.forms
 
 
 def form_field_names(response: Any) -> set[str]:

@@ -76,3 +76,25 @@ def test_a_mail_server_that_is_down_is_no_error_page(
     response = ask_for_link(client, "priya@oakfield.example")
     assert response.status_code == 302
     assert response["Location"] == reverse("password_reset_done")
+
+
+def test_someone_invited_chooses_their_password_and_a_reset_a_new_one(
+    client: Any, priya: Any
+) -> None:
+    from permissions.accounts.passwords import first_password_link
+
+    from .factories import UserFactory
+
+    invited = UserFactory(username="jo@oakfield.example", email="jo@oakfield.example")
+    invited.set_unusable_password()
+    invited.save()
+    link = re.sub(r"^https?://[^/]+", "", first_password_link(invited))
+    first = page_text(client.get(link, follow=True))
+    assert "Choose your password" in first
+    assert "new password" not in first
+
+    ask_for_link(client, "priya@oakfield.example")
+    [message] = mail.outbox
+    reset = page_text(client.get(link_in(message), follow=True))
+    assert "Choose a new password" in reset
+    assert "Choose your password" not in reset

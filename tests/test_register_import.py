@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,9 @@ from cases import choices
 from cases.identifiers import upn_check_letter
 from cases.models import Carer, Child, Membership, RegisterImport
 from cases.register_import import ImportFileError
-from cases.register_import.reading import decode, parse_date
+from cases.register_import import children as children_import
+from cases.register_import import staff as staff_import
+from cases.register_import.reading import Column, decode, header_key, parse_date
 from permissions.models import AuditAction, AuditEntry
 from workflows.tasks import sweep_timers
 
@@ -168,6 +172,78 @@ def test_headers_are_matched_whatever_their_case_spacing_and_spelling(client, oa
         date(2019, 3, 5),
         "Robins",
     )
+
+
+@pytest.mark.parametrize("hint", ["sep=;", '"sep=;"', "SEP=;"])
+def test_excels_separator_line_is_read_as_the_delimiter_and_skipped(client, oakfield, lead, hint):
+    client.force_login(lead)
+    data = (
+        f"{hint}\r\nLegal Forename;Legal Surname;DOB;Year Group\r\n"
+        "Amy;Example;05/03/2019;Robins, Class 2\r\n"
+    ).encode()
+    preview_url, page = preview_of(client, upload(client, data, organisation=oakfield))
+    assert "Columns not read" not in page
+    # Excel hides the line: the column names are row 1 and Amy row 2, as it shows them.
+    assert "<td>2</td>\n          <td>Amy Example</td>" in page
+    confirm(client, preview_url)
+    child = Child.objects.get()
+    assert (child.first_name, child.year_group) == ("Amy", "Robins, Class 2")
+
+
+def _readme_import_spellings() -> list[str]:
+    """Every column name and "also read as" spelling of the README's import table, and the
+    staff columns of the sentence after it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| column | also read as |")
+    table = readme[start : readme.index("\n\n", start)]
+    spellings: list[str] = []
+    for line in table.splitlines()[2:]:
+        names_cell, also_cell = (cell.strip() for cell in line.strip().strip("|").split("|")[:2])
+        names = re.findall(r"`([^`]+)`", names_cell)
+        spellings += names
+        for also in re.split(r"[,;]", also_cell):
+            also = also.strip()
+            if also == "the same for Contact 2":
+                spellings += [name.replace("Contact 1", "Contact 2") for name in names]
+            elif also:
+                spellings.append(also)
+    staff_line = readme[readme.index("and for staff:", start) :].split(". ", 1)[0]
+    spellings += re.findall(r"`([^`]+)`", staff_line)
+    spellings += re.findall(r"\(or ([^)]+)\)", staff_line)
+    return spellings
+
+
+def _reads(columns: tuple[Column, ...], spelling: str) -> bool:
+    return any(
+        header_key(spelling) == header_key(known)
+        for column in columns
+        for known in column.spellings
+    )
+
+
+def test_every_spelling_the_readme_lists_is_read():
+    spellings = _readme_import_spellings()
+    assert {"Class", "Known as", "Surname", "Contact 2 Phone"} <= set(spellings)
+    not_read = [
+        spelling
+        for spelling in spellings
+        if not _reads(children_import.COLUMNS, spelling)
+        and not _reads(staff_import.COLUMNS, spelling)
+    ]
+    assert not_read == []
+
+
+def test_a_class_column_is_read_as_the_year_group(client, oakfield, lead):
+    client.force_login(lead)
+    data = as_csv(
+        ["Forename", "Surname", "DOB", "Class", "Known as"],
+        [["Amelia", "Example", "05/03/2019", "Robins", "Millie"]],
+    )
+    preview_url, page = preview_of(client, upload(client, data, organisation=oakfield))
+    assert "Columns not read" not in page
+    confirm(client, preview_url)
+    child = Child.objects.get()
+    assert (child.year_group, child.known_as) == ("Robins", "Millie")
 
 
 @pytest.mark.parametrize(
@@ -350,6 +426,7 @@ def test_a_staff_import_invites_new_people_and_changes_a_role(client, oakfield, 
         client, upload(client, data, kind="staff", organisation=oakfield)
     )
     assert "Update: role Practitioner \u2192 Deputy Safeguarding Lead" in page
+    assert "Add as Practitioner" in page
     assert "Email: Give their work email address" in page
     assert "\u201cCook\u201d is not one of" in page
     assert not Membership.objects.filter(user__username="new.person@oakfield.example").exists()
@@ -362,6 +439,27 @@ def test_a_staff_import_invites_new_people_and_changes_a_role(client, oakfield, 
     assert [message.to for message in mail.outbox] == [["new.person@oakfield.example"]]
     assert AuditEntry.objects.filter(action=AuditAction.STAFF_INVITED).count() == 1
     assert AuditEntry.objects.filter(action=AuditAction.ROLE_CHANGED).count() == 1
+
+
+def test_the_preview_says_the_role_each_new_person_is_added_as(client, oakfield, lead):
+    client.force_login(lead)
+    data = as_csv(
+        STAFF_HEADER,
+        [
+            ["dana@oakfield.example", "Dana", "Shah", "DSL"],
+            ["pat@oakfield.example", "Pat", "Lee", "Auditor"],
+        ],
+    )
+    preview_url, page = preview_of(
+        client, upload(client, data, kind="staff", organisation=oakfield)
+    )
+    # The lead sees who would become a lead before confirming.
+    assert "Add as Designated Safeguarding Lead" in page
+    assert "Add as Auditor / Data Protection Officer" in page
+    confirm(client, preview_url)
+    assert Membership.objects.get(user__username="dana@oakfield.example").role == (
+        choices.Role.LEAD
+    )
 
 
 def test_a_deputy_may_import_children_but_not_staff(client, oakfield, lead, deputy):

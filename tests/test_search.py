@@ -348,3 +348,32 @@ def test_the_menu_links_the_search_for_everyone(practitioner: Any, manager: Any)
     for user in (practitioner, manager):
         response = browser(user).get(reverse("safeguarding:index"))
         assert reverse("safeguarding:search") in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("O\u2019Brien", "O'Brien"),  # Excel's curly apostrophe, typed straight
+        ("O'Brien", "o\u2019brien"),  # and the other way round
+        ("O\u2019Brien", "Lily O'Bri"),  # the start of it, with a first name
+        ("D\u2019Souza", "souza"),  # a word starting after a curly apostrophe
+    ],
+)
+def test_a_name_is_found_whichever_apostrophe_it_is_typed_with(
+    lead: Any, oakfield: Organisation, stored: str, typed: str
+):
+    child = ChildFactory(organisation=oakfield, first_name="Lily", last_name=stored)
+
+    assert search_for(lead, typed).children_without_case == [child]
+
+
+@pytest.mark.parametrize("typed", ["OAK 001", "oak001", "Oak - 001", "oak 0 01", "OAK001"])
+def test_a_reference_is_found_whatever_its_spaces_hyphens_and_case(
+    lead: Any, practitioner: Any, maisie: Case, ava: Case, typed: str
+):
+    assert references(search_for(lead, typed)) == ["OAK-001"]
+    assert references(search_for(practitioner, typed)) == ["OAK-001"]
+
+
+def test_a_search_of_only_hyphens_and_spaces_finds_no_reference(lead: Any, maisie: Case):
+    assert references(search_for(lead, "- -")) == []

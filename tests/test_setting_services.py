@@ -255,7 +255,12 @@ def test_an_invitation_to_someone_already_working_there_is_refused_beside_the_em
         "role": choices.Role.PRACTITIONER,
         "by": lead,
     }
-    staff_invite(**kwargs)
+    membership = staff_invite(**kwargs)
+    with pytest.raises(RuleViolation) as refused:
+        staff_invite(**kwargs)
+    assert "Send the invitation again" in messages_of(refused)["email"][0]
+    membership.user.set_password("a long new password 1")
+    membership.user.save()
     with pytest.raises(RuleViolation) as refused:
         staff_invite(**kwargs)
     assert "already works here" in messages_of(refused)["email"][0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,7 +18,16 @@ from cases.choices import Role
 from cases.models import Case, Membership, Organisation
 from permissions.models import AuditAction, AuditEntry
 
-from .http_helpers import error_text, form_data, page_text, password_works, url
+from .http_helpers import (
+    error_text,
+    form_action,
+    form_data,
+    page_forms,
+    page_text,
+    password_works,
+    texts_of_class,
+    url,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +176,72 @@ def test_someone_already_working_here_is_refused_beside_the_email(
     assert mail.outbox == []
 
 
+def test_someone_invited_again_to_their_only_setting_is_told_to_sign_in_again(
+    as_lead: Any, practitioner: Any, oakfield: Organisation, django_capture_on_commit_callbacks: Any
+) -> None:
+    practitioner.email = "priya@oakfield.example"
+    practitioner.save()
+    membership = membership_of(practitioner, oakfield)
+    assert (
+        as_lead.post(member_url(membership), {"action": "end", "confirm": "1"}).status_code == 302
+    )
+
+    response = invite(
+        as_lead, django_capture_on_commit_callbacks, email="priya@oakfield.example", first_name="P"
+    )
+    assert response.status_code == 302
+    [message] = mail.outbox
+    assert "you can sign in again with your password" in message.body
+    # Oakfield is the only setting they have: there is no other one to find it beside.
+    assert "other setting" not in message.body
+    assert "/accounts/reset/" not in message.body
+
+
+def test_someone_working_in_another_setting_too_finds_this_one_beside_it(
+    as_lead: Any,
+    other_lead: Any,
+    riverside: Organisation,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    assert membership_of(other_lead, riverside)
+    other_lead.email = "rory@riverside.example"
+    other_lead.save()
+    invite(as_lead, django_capture_on_commit_callbacks, email="rory@riverside.example")
+    [message] = mail.outbox
+    assert "there beside your other setting" in message.body
+
+
+def test_a_refused_invitation_is_said_at_the_top_of_the_page(
+    as_lead: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    response = invite(as_lead, django_capture_on_commit_callbacks, email="not an email")
+    assert response.status_code == 400
+    page = response.content.decode()
+    [summary] = texts_of_class(response, "ss-error-summary")
+    assert "The invitation was not sent" in summary
+    assert "Work email address: Give their work email address" in summary
+    # Above the staff table, where the reloaded page opens, and leading to the field itself.
+    assert page.index("ss-error-summary") < page.index('<table class="ss-table"')
+    assert re.search(r'class="ss-error-summary" role="alert"', page)
+    assert 'href="#id_email"' in page and 'id="invite-form"' in page
+    assert mail.outbox == []
+
+
+def test_inviting_again_someone_whose_invitation_is_unused_points_to_sending_it_again(
+    as_lead: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    invite(as_lead, django_capture_on_commit_callbacks)
+    again = invite(as_lead, django_capture_on_commit_callbacks)
+    assert again.status_code == 400
+    said = error_text(again, "id_email")
+    assert "has not chosen a password yet" in said
+    assert "Send the invitation again" in said
+    assert "change their role" not in said
+    # The row it points to offers exactly that.
+    assert "Send the invitation again to Jo Baker" in again.content.decode()
+    assert len(mail.outbox) == 1
+
+
 def test_each_missing_detail_is_shown_beside_its_field(
     as_lead: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -211,6 +287,39 @@ def test_ending_a_membership_asks_first_then_closes_every_door(
 
     client.force_login(practitioner)
     assert client.get(url("case_detail", case.pk)).status_code == 404
+
+
+def test_ending_a_membership_from_the_staff_list_ends_it_after_the_confirmation(
+    as_lead: Any, practitioner: Any, oakfield: Organisation
+) -> None:
+    membership = membership_of(practitioner, oakfield)
+    listed = as_lead.get(staff_url(oakfield))
+    [end] = [
+        form
+        for form in page_forms(listed)
+        if form.fields.get("action") == "end" and form.attrs.get("action") == member_url(membership)
+    ]
+    assert end.buttons == ["End membership…"]
+    # A real navigation, so the confirmation page's address is the membership's own.
+    assert end.attrs.get("data-turbo") == "false"
+    asked = as_lead.post(end.attrs["action"], end.fields)
+    assert asked.status_code == 200
+    assert "will no longer work at Oakfield" in page_text(asked)
+    membership.refresh_from_db()
+    assert membership.ended_at is None
+
+    # The browser follows the form's action; a form with none would post to whatever address
+    # the browser shows, which is the staff list when Turbo showed the page in its place.
+    action = form_action(asked)
+    assert action, "the confirmation must post to the membership, whatever address is shown"
+    target = urlsplit(urljoin("http://testserver" + staff_url(oakfield), action))
+    confirmed = as_lead.post(
+        target.path + (f"?{target.query}" if target.query else ""), form_data(asked)
+    )
+    assert confirmed.status_code == 302
+    membership.refresh_from_db()
+    assert membership.ended_at is not None
+    assert "no longer works at Oakfield" in page_text(as_lead.get(confirmed["Location"]))
 
 
 def test_the_only_lead_can_be_neither_demoted_nor_ended(

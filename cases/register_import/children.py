@@ -70,7 +70,7 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "year_group",
         "Year Group",
-        ("Year Group", "Year", "Reg Group", "Registration Group", "Room"),
+        ("Year Group", "Year", "Reg Group", "Registration Group", "Room", "Class"),
     ),
     Column("nhs_number", "NHS Number", ("NHS Number", "NHS No")),
     Column("address", "Address", ("Address", "Home Address")),

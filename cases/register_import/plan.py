@@ -28,6 +28,9 @@ class RowPlan:
     # What applying needs: the row's values and the record it matched, if any.
     values: dict[str, Any] = field(default_factory=dict)
     match_pk: int | None = None
+    # For a new record, what it is added as when that matters (a new member of staff's
+    # role: the lead must see who would become a lead before confirming).
+    adds_as: str = ""
 
     def reject(self, *reasons: str) -> None:
         self.action = Action.REJECTED
@@ -37,6 +40,8 @@ class RowPlan:
     def what_happens(self) -> str:
         if self.action == Action.UPDATE and self.changes:
             return f"Update: {', '.join(self.changes)}"
+        if self.action == Action.CREATE and self.adds_as:
+            return f"Add as {self.adds_as}"
         return str(Action(self.action).label)
 
 

@@ -108,6 +108,21 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+# Excel writes "sep=;" (the separator it used) as the first line of some CSV exports, and
+# hides that line when it opens the file, so the column names are still row 1.
+_SEPARATOR_HINT = re.compile(r'^"?sep=(\t|[^\s"])"?\s*$', re.IGNORECASE)
+
+
+def _separator_hint(text: str) -> tuple[str | None, str]:
+    """The delimiter a first "sep=" line names, and the text after it; else None and the
+    text unchanged."""
+    first_line, _, rest = text.partition("\n")
+    match = _SEPARATOR_HINT.match(first_line)
+    if match is None:
+        return None, text
+    return match[1], rest
+
+
 def _delimiter(first_line: str) -> str:
     # Excel in some locales separates with semicolons, and some MIS exports with tabs.
     counts = {mark: first_line.count(mark) for mark in (",", ";", "\t")}
@@ -156,12 +171,13 @@ def _choose_columns(
 def read_sheet(text: str, columns: Sequence[Column]) -> Sheet:
     """The export's rows, cells trimmed and keyed by field; rows of empty cells left out."""
     text = text.lstrip("\ufeff")
+    hinted, text = _separator_hint(text)
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
         raise ImportFileError(
             "The first row must hold the column names (UPN, Legal Forename\u2026), but it is empty."
         )
-    delimiter = _delimiter(first_line)
+    delimiter = hinted or _delimiter(first_line)
     numbers = _row_numbers(text, delimiter)
     try:
         dataset = tablib.Dataset().load(text, format="csv", delimiter=delimiter)

@@ -90,6 +90,7 @@ def plan_staff(organisation: Organisation, sheet: Sheet) -> ImportPlan:
                 row.reject(f"The account {email} has been switched off in Safeshare.")
             elif row.action != Action.REJECTED:
                 row.action = Action.CREATE
+                row.adds_as = str(Role(role).label)
             continue
         row.match_pk = member.pk
         if row.action == Action.REJECTED:

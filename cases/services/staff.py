@@ -70,6 +70,14 @@ def staff_invite(
     if Membership.objects.filter(
         user=user, organisation=organisation, ended_at__isnull=True
     ).exists():
+        if not user.has_usable_password():
+            # Their first invitation is unused: what they need is a fresh link, which the
+            # staff list offers on their row (a second membership would change nothing).
+            raise refuse(
+                "email",
+                f"{email} is invited already but has not chosen a password yet: use "
+                "\u201cSend the invitation again\u201d on their row of the staff list.",
+            )
         raise refuse("email", f"{email} already works here: change their role instead.")
     membership = membership_start(user=user, organisation=organisation, role=role, by=by)
     record_setting_change(

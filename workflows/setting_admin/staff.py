@@ -61,7 +61,8 @@ def send_invitation(membership: Membership, request: HttpRequest | None = None) 
 
     Someone with no password yet is sent a one-time link to choose one (it works once, and
     for PASSWORD_RESET_TIMEOUT at most); someone who already has one (they work in another
-    setting too) is told to sign in as usual, since a link would reset their password.
+    setting too, or worked here before) is told to sign in with it, since a link would reset
+    their password.
 
     Call it after the invitation has committed, so that no link reaches a person whose
     invitation was rolled back: the Staff page sends once staff_invite has returned (its
@@ -82,6 +83,11 @@ def send_invitation(membership: Membership, request: HttpRequest | None = None) 
         "username": user.get_username(),
         "invited_by": display_name(inviter) if inviter is not None else "",
         "link": None if user.has_usable_password() else first_password_link(user),
+        # Someone invited back to the only setting they had has no "other setting" to find
+        # this one beside: they are told to sign in again instead.
+        "other_settings": Membership.objects.filter(user=user, ended_at__isnull=True)
+        .exclude(pk=membership.pk)
+        .exists(),
         "lifetime": link_lifetime(),
         # An app already set up is kept; the email speaks of setting one up only when needed.
         "needs_app": must_use(user) and not has_app(user),
