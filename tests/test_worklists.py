@@ -16,7 +16,13 @@ from permissions.models import AuditAction, AuditEntry
 from workflows import steps
 from workflows.models import Notification
 
-from .factories import complete_fields, item
+from .factories import (
+    ChildFactory,
+    MembershipFactory,
+    RecipientFactory,
+    complete_fields,
+    item,
+)
 from .http_helpers import page_text, url
 
 MONDAY_9AM = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)  # 09:00 in London
@@ -284,3 +290,20 @@ def test_unread_notifications_come_first_then_the_newest(
     page = page_text(client.get(url("notifications")))
     order = [page.index(f"share #{s.pk} ") for s in (second, first, third)]
     assert order == sorted(order)
+
+
+def test_a_new_settings_lead_is_shown_where_to_start_until_it_has_what_a_share_needs(
+    client: Any, oakfield: Any, lead: Any
+) -> None:
+    client.force_login(lead)
+    home = page_text(client.get(url("index")))
+    assert "Setting up Oakfield" in home
+    for step in ("Staff", "Import children or staff", "Address book"):
+        assert step in home
+
+    MembershipFactory(organisation=oakfield)
+    ChildFactory(organisation=oakfield)
+    home = page_text(client.get(url("index")))
+    assert "Setting up Oakfield" in home and "invite the people" not in home
+    RecipientFactory(organisation=oakfield)
+    assert "Setting up" not in page_text(client.get(url("index")))

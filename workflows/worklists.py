@@ -23,7 +23,7 @@ from django.views.generic import ListView
 
 from cases.choices import ShareStatus, Urgency
 from cases.deadlines import time_left
-from cases.models import Decision, Share
+from cases.models import Child, Decision, Membership, Organisation, Recipient, Share
 from cases.people import signed_in
 from permissions.lookups import note_viewed
 from permissions.models import AuditAction, AuditEntry
@@ -33,6 +33,7 @@ from permissions.selectors import (
     family_follow_ups_for,
     reconsideration_requests_for,
     review_queue_for,
+    settings_run_by,
     settings_where,
     share_list_for,
 )
@@ -136,6 +137,28 @@ _DECISION_KINDS = (
 )
 
 
+def _settings_setting_up(user: Any) -> list[Organisation]:
+    """The settings this person leads that still lack staff, children or an address book: a
+    new setting's lead is shown where to start. Existence checks, not counts: a large
+    setting's home page must not count its whole roll."""
+    mine = OuterRef("pk")
+    return list(
+        settings_run_by(user)
+        .annotate(
+            has_staff=Exists(
+                Membership.objects.filter(organisation=mine, ended_at__isnull=True).exclude(
+                    user=user
+                )
+            ),
+            has_roll=Exists(Child.objects.filter(organisation=mine)),
+            has_addresses=Exists(
+                Recipient.objects.filter(organisation=mine, retired_at__isnull=True)
+            ),
+        )
+        .filter(Q(has_staff=False) | Q(has_roll=False) | Q(has_addresses=False))
+    )
+
+
 class HomeView(View):
     """Where everyone lands after signing in: what needs them now, most urgent first."""
 
@@ -144,6 +167,7 @@ class HomeView(View):
         context: dict[str, Any] = {"decides": settings_where(user, "cases.decide_shares").exists()}
         if context["decides"]:
             context.update(self._lead_work(user))
+        context["setting_up"] = _settings_setting_up(user)
         context.update(self._own_work(user))
         return render(request, "workflows/home.html", context)
 
