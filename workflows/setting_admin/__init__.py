@@ -8,27 +8,35 @@ own page needs none, because their membership names its setting.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from cases.models import Organisation
 from permissions.selectors import settings_run_by
 
 
-def setting_to_run(request: HttpRequest) -> tuple[Organisation, list[Organisation]]:
-    """The setting this page is about, and every setting the person leads (for the chooser).
+def chosen_setting(
+    request: HttpRequest, allowed: QuerySet[Organisation]
+) -> tuple[Organisation, list[Organisation]]:
+    """The setting this page is about, among those the person may use it for (``allowed``),
+    and all of them (for the chooser).
 
-    Someone who leads none is refused (403); a setting they do not lead, or a ``setting``
-    that is not a number, is not found (404), as any record outside a person's scope is.
+    Someone with none is refused (403); a setting not among them, or a ``setting`` that is
+    not a number, is not found (404), as any record outside a person's scope is.
     """
-    led = list(settings_run_by(request.user))
-    if not led:
+    settings = list(allowed)
+    if not settings:
         raise PermissionDenied
     asked = request.GET.get("setting", "")
     if not asked:
-        return led[0], led
-    if not (asked.isascii() and asked.isdigit() and len(asked) <= 18):
-        raise Http404("No such setting.")
-    for organisation in led:
-        if organisation.pk == int(asked):
-            return organisation, led
+        return settings[0], settings
+    if asked.isascii() and asked.isdigit() and len(asked) <= 18:
+        for organisation in settings:
+            if organisation.pk == int(asked):
+                return organisation, settings
     raise Http404("No such setting.")
+
+
+def setting_to_run(request: HttpRequest) -> tuple[Organisation, list[Organisation]]:
+    """A page of the settings the person leads (their details and staff)."""
+    return chosen_setting(request, settings_run_by(request.user))

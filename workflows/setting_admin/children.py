@@ -11,9 +11,9 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -27,6 +27,8 @@ from cases.services import case_open, child_add, child_update
 from cases.services.children import next_case_reference
 from permissions.lookups import get_child_for_register, note_viewed
 from permissions.selectors import children_register_for, people_to_alert, register_settings_for
+
+from . import chosen_setting
 
 CHILDREN_PER_PAGE = 50
 # More carers than any child has; the cap also bounds a forged post's number of forms.
@@ -42,23 +44,8 @@ def _length(model: type[Child] | type[Carer], name: str) -> int:
 
 
 def register_setting(request: HttpRequest) -> tuple[Organisation, list[Organisation]]:
-    """The setting whose register this page keeps, and every register the person keeps (for
-    the chooser).
-
-    Someone who keeps none is refused (403); a setting they do not keep, or a ``setting``
-    that is not a number, is not found (404), as any record outside a person's scope is.
-    """
-    kept = list(register_settings_for(request.user))
-    if not kept:
-        raise PermissionDenied
-    asked = request.GET.get("setting", "")
-    if not asked:
-        return kept[0], kept
-    if asked.isascii() and asked.isdigit() and len(asked) <= 18:
-        for organisation in kept:
-            if organisation.pk == int(asked):
-                return organisation, kept
-    raise Http404("No such setting.")
+    """A page of the registers the person keeps (children, cases, the address book)."""
+    return chosen_setting(request, register_settings_for(request.user))
 
 
 def show_service_errors(
