@@ -64,6 +64,7 @@ PAGES = [
     ("lead", "/safeguarding/audit/?kind=sign_in", "audit log, sign-ins only"),
     ("lead", "/safeguarding/staff/sign-in/", "staff sign-in"),
     ("lead", "/safeguarding/setting/staff/", "staff: invite, change a role, end a membership"),
+    ("lead", "{staff_member}", "a member of staff: their role, ending their membership"),
     ("lead", "/safeguarding/setting/", "setting details"),
     ("lead", "/safeguarding/setting/children/", "the children on the roll"),
     ("lead", "{child}", "a child's details and carers"),
@@ -124,6 +125,9 @@ def demo_addresses(browser: Browser, server: DemoServer) -> Iterator[dict[str, s
     addresses["child"] = page.locator("tbody a").first.get_attribute("href") or ""
     menu(page, "Address book")
     addresses["recipient"] = page.locator("tbody a").first.get_attribute("href") or ""
+    menu(page, "Staff")
+    colleague = page.get_by_role("link", name="Colin Colleague", exact=True)
+    addresses["staff_member"] = colleague.get_attribute("href") or ""
     context.close()
     yield addresses
 
