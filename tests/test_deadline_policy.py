@@ -11,8 +11,8 @@ from cases.models import DeadlinePolicy, DeadlineRule
 from cases.services import deadline_policy_set
 from workflows import steps
 
-from .factories import complete_fields, item
-from .http_helpers import url
+from .factories import MembershipFactory, complete_fields, item
+from .http_helpers import form_data, url
 
 MONDAY_9AM = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -137,3 +137,24 @@ def test_a_page_opened_before_someone_else_saved_does_not_undo_their_change(clie
 
     assert client.post(url("deadlines"), form_data(refused)).status_code == 302
     assert DeadlinePolicy.objects.get(urgency="routine").amount == 4
+
+
+def test_a_lead_of_two_settings_sets_each_ones_deadlines(client, oakfield, riverside, lead):
+    """The same choice of setting as its other pages: ?setting=, the first by default."""
+    MembershipFactory(user=lead, organisation=riverside, role=choices.Role.LEAD)
+    client.force_login(lead)
+    page = client.get(url("deadlines"), {"setting": riverside.pk})
+    assert "How soon Riverside decides a share" in page.content.decode()
+    data = {
+        "immediate-rule": "hours",
+        "immediate-amount": "2",
+        "urgent-rule": "end_of_day",
+        "urgent-amount": "0",
+        "routine-rule": "working_days",
+        "routine-amount": "3",
+        "policy_version": form_data(page)["policy_version"],
+    }
+    saved = client.post(f"{url('deadlines')}?setting={riverside.pk}", data)
+    assert saved["Location"].endswith(f"?setting={riverside.pk}")
+    assert DeadlinePolicy.objects.get(urgency="routine").organisation == riverside
+    assert client.get(url("deadlines"), {"setting": 999_999}).status_code == 404

@@ -149,6 +149,13 @@ def test_a_mail_server_that_is_down_keeps_the_invitation_and_offers_to_send_it_a
     [message] = mail.outbox
     assert link_in(message).startswith("/accounts/reset/")
     assert membership_of(jo, oakfield).pk == membership.pk
+    # The first invitation and each sending again are in the audit log.
+    details = list(
+        AuditEntry.objects.filter(action=AuditAction.STAFF_INVITED, subject=jo)
+        .order_by("sequence")
+        .values_list("detail", flat=True)
+    )
+    assert len(details) == 3 and details[1:] == ["Jo Baker: a new invitation link"] * 2
 
 
 def test_no_invitation_is_sent_again_to_someone_who_chose_a_password(

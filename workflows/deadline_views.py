@@ -6,16 +6,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import View
 
 from cases.choices import Urgency
 from cases.deadlines import policy_for
 from cases.models import DeadlineRule
 from cases.services import deadline_policies_set, deadline_policy_version
-from permissions.rules import settings_led_by
+
+from .setting_admin import setting_to_run
 
 
 class DeadlinePolicyForm(forms.Form):
@@ -43,10 +45,8 @@ class DeadlinePolicyForm(forms.Form):
 
 class DeadlinePolicyView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        settings_led = settings_led_by(request.user)
-        if not settings_led:
-            raise PermissionDenied
-        organisation = settings_led[0]
+        # A lead of several settings chooses one (?setting=), as on the setting's other pages.
+        organisation, settings_led = setting_to_run(request)
         form = DeadlinePolicyForm(
             request.POST if request.method == "POST" else None, organisation=organisation
         )
@@ -80,10 +80,15 @@ class DeadlinePolicyView(View):
                 messages.success(
                     request, "Deadlines saved. They apply to shares submitted from now."
                 )
-                return redirect("safeguarding:deadlines")
+                return redirect(f"{reverse('safeguarding:deadlines')}?setting={organisation.pk}")
         return render(
             request,
             "workflows/deadlines.html",
-            {"form": form, "organisation": organisation},
+            {
+                "form": form,
+                "organisation": organisation,
+                "settings_led": settings_led,
+                "chooser_page": "safeguarding:deadlines",
+            },
             status=400 if request.method == "POST" else 200,
         )

@@ -18,7 +18,7 @@ from .openness import family_told_record
 from .releases import release_in_emergency, release_record
 from .setting import setting_create, setting_update
 from .shares import share_propose, share_submit, share_update_draft, share_withdraw
-from .staff import staff_invite
+from .staff import staff_invitation_renewed, staff_invite
 
 __all__ = [
     "RuleViolation",
@@ -52,5 +52,6 @@ __all__ = [
     "share_submit",
     "share_update_draft",
     "share_withdraw",
+    "staff_invitation_renewed",
     "staff_invite",
 ]

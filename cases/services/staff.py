@@ -90,3 +90,23 @@ def staff_invite(
         detail=f"{display_name(user)} ({email}), {membership.get_role_display()}",
     )
     return membership
+
+
+@transaction.atomic
+def staff_invitation_renewed(*, membership: Membership, by: Any) -> Membership:
+    """The lead sends someone's invitation again (a new link; the old one still works until
+    it expires): only while they have not chosen a password, since a link would otherwise let
+    whoever holds it replace the one they chose."""
+    if not may_run_setting(by, membership.organisation):
+        raise refuse("__all__", "Only the setting's lead can invite staff.")
+    if membership.ended_at is not None or membership.user.has_usable_password():
+        raise refuse("__all__", f"{display_name(membership.user)} has no invitation waiting.")
+    record_setting_change(
+        AuditAction.STAFF_INVITED,
+        membership.organisation,
+        actor=by,
+        record=membership,
+        subject=membership.user,
+        detail=f"{display_name(membership.user)}: a new invitation link",
+    )
+    return membership

@@ -25,8 +25,8 @@ from django.views import View
 
 from cases.choices import Role
 from cases.models import Membership, Organisation
-from cases.people import display_name
-from cases.services import membership_change_role, membership_end
+from cases.people import display_name, signed_in
+from cases.services import membership_change_role, membership_end, staff_invitation_renewed
 from cases.services.staff import staff_invite
 from permissions.accounts.passwords import first_password_link
 from permissions.accounts.second_factor import has_app, must_use
@@ -339,6 +339,7 @@ class StaffMemberView(View):
                 else f"{name} no longer works here.",
             )
             return redirect(staff_page(membership.organisation))
+        staff_invitation_renewed(membership=membership, by=signed_in(request))
         if send_invitation(membership, request):
             messages.success(
                 request,
