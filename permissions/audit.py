@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import models
 
-from cases.models import Case, Consultation, Decision, Organisation, Release, Share
+from cases.models import Case, Child, Consultation, Decision, Organisation, Release, Share
 
 from .audit_chain import append
 from .models import AuditAction, AuditEntry
@@ -48,6 +48,24 @@ def record_views(user: Any, records: list[models.Model], basis: str) -> None:
     append(
         [_entry(_VIEW_ACTIONS[type(record)], record, actor=user, basis=basis) for record in records]
     )
+
+
+def record_child_viewed(user: Any, child: Child) -> AuditEntry:
+    """Log that the user opened a child's record on their setting's roll (names, birthday,
+    identifiers, carers), whether or not the child has a case."""
+    [entry] = append(
+        [
+            AuditEntry(
+                actor=user,
+                organisation_id=child.organisation_id,
+                action=AuditAction.VIEW_CHILD,
+                object_type="child",
+                object_id=child.pk,
+                basis=role_in(user, child.organisation) or "",
+            )
+        ]
+    )
+    return entry
 
 
 def record_event(

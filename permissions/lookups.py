@@ -22,7 +22,7 @@ from cases.models import (
     Share,
 )
 
-from .audit import record_views
+from .audit import record_child_viewed, record_views
 from .models import BreakGlassGrant
 from .roles import UserLike, role_in
 from .selectors import (
@@ -103,6 +103,11 @@ def access_basis(user: UserLike, case: Case) -> str:
     # Callers have already been let in by the selectors, so the last case always matches;
     # the fallback would make a gap between the two visible in the log.
     return f"break-glass grant #{live.pk}" if live else "no current access"
+
+
+def note_child_viewed(user: UserLike, child: Child) -> None:
+    """Record in the access log that the user opened a child's record on the roll."""
+    record_child_viewed(user, child)
 
 
 def note_viewed(user: UserLike, case: Case, *records: Model) -> None:

@@ -73,6 +73,7 @@ class AuditAction(models.TextChoices):
     VIEW_DECISION = "view_decision", "Viewed a decision"
     VIEW_RELEASE = "view_release", "Viewed a release"
     VIEW_CONSULTATION = "view_consultation", "Viewed a request for advice"
+    VIEW_CHILD = "view_child", "Viewed a child's record on the roll"
     GRANT = "grant", "Access granted"
     REVOKE = "revoke", "Access revoked"
     BREAK_GLASS = "break_glass", "Break-glass access taken"
@@ -143,6 +144,7 @@ EVENT_ACTIONS = frozenset(AuditAction.values) - {
     AuditAction.VIEW_DECISION,
     AuditAction.VIEW_RELEASE,
     AuditAction.VIEW_CONSULTATION,
+    AuditAction.VIEW_CHILD,
     AuditAction.SEARCHED,
 }
 

@@ -139,10 +139,18 @@ def test_a_lead_corrects_a_child_and_removes_a_carer(
     assert "Maisy" not in entry.detail  # field names only: the log is read more widely
 
 
-def test_opening_a_childs_page_logs_a_view_of_their_cases(client: Any, case: Case, lead: Any):
-    client.force_login(lead)
-    assert client.get(url("child_detail", case.child_id)).status_code == 200
-    assert AuditEntry.objects.filter(action=AuditAction.VIEW_CASE, case=case, actor=lead).exists()
+def test_opening_a_childs_page_is_in_the_access_log_case_or_no_case(
+    client: Any, case: Case, oakfield: Organisation, deputy: Any
+):
+    on_the_roll_only = ChildFactory(organisation=oakfield)
+    client.force_login(deputy)
+    for child_pk in (case.child_id, on_the_roll_only.pk):
+        assert client.get(url("child_detail", child_pk)).status_code == 200
+    viewed = AuditEntry.objects.filter(action=AuditAction.VIEW_CHILD, actor=deputy)
+    assert sorted(viewed.values_list("object_id", flat=True)) == sorted(
+        [case.child_id, on_the_roll_only.pk]
+    )
+    assert {(e.organisation_id, e.basis) for e in viewed} == {(oakfield.pk, "deputy")}
 
 
 def test_a_lead_opens_a_case_with_a_practitioner_who_then_sees_it(

@@ -25,7 +25,7 @@ from cases.models import Carer, Case, Child, Organisation
 from cases.people import display_name, signed_in
 from cases.services import case_open, child_add, child_update
 from cases.services.children import next_case_reference
-from permissions.lookups import get_child_for_register, note_viewed
+from permissions.lookups import get_child_for_register, note_child_viewed
 from permissions.selectors import children_register_for, people_to_alert, register_settings_for
 
 from . import chosen_setting
@@ -291,10 +291,8 @@ def _render_child_form(
     }
     if child is not None:
         cases = list(child.cases.order_by("-opened_at", "-pk"))
-        # The child's record is part of each of their cases: opening it is logged as a view
-        # of each. (The audit log has no "viewed a child" yet, so a child with no case is not.)
-        for case in cases:
-            note_viewed(request.user, case, case)
+        # Opening a child's record is an access like any other, case or no case.
+        note_child_viewed(request.user, child)
         context["cases"] = cases
         context["open_case"] = next((case for case in cases if case.is_open), None)
     return render(request, "workflows/setting_admin/child_form.html", context, status=status)
