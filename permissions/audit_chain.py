@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from django.db import connection, transaction
 from django.db.models import Field
+from django.utils import timezone
 
 from .models import AuditEntry
 
@@ -82,7 +83,11 @@ def append(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
     with transaction.atomic():
         _take_chain_lock()
         sequence, previous = head()
+        # Stamped under the lock, not when the entry was built: an entry built before another
+        # was appended must not carry an earlier time than the one before it in the chain.
+        now = timezone.now()
         for entry in entries:
+            entry.at = now
             sequence += 1
             entry.sequence = sequence
             entry.previous_hash = previous

@@ -532,3 +532,21 @@ def _wait_until_a_connection_waits_for_a_lock(seconds: float = 10) -> None:
                 return
         time.sleep(0.01)
     raise AssertionError("the second writer never waited for the first")
+
+
+def test_an_entrys_time_is_taken_as_it_joins_the_chain_so_times_never_go_backwards(
+    oakfield: Organisation, time_machine: Any
+) -> None:
+    """An entry built before another was appended (a slow request, a wait for the lock) is
+    stamped when it is appended, after the one before it."""
+    time_machine.move_to("2026-03-02 09:00:00+00:00", tick=False)
+    built_first = _entry_for(oakfield, "built at 09:00, appended second")
+    time_machine.move_to("2026-03-02 09:00:01+00:00", tick=False)
+    append([_entry_for(oakfield, "built and appended at 09:00:01")])
+    time_machine.move_to("2026-03-02 09:00:02+00:00", tick=False)
+    append([built_first])
+
+    times = list(AuditEntry.objects.order_by("sequence").values_list("at", flat=True))
+    assert times == sorted(times)
+    assert built_first.at.isoformat() == "2026-03-02T09:00:02+00:00"
+    assert verify().intact
