@@ -8,16 +8,29 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 
-from .rules import settings_led_by
-from .selectors import advice_asked_of, family_follow_ups_for, settings_where
+from cases.choices import Role
+
+from .grants import ROLE_PERMISSIONS
+from .roles import current_memberships
+from .selectors import advice_asked_of, family_follow_ups_for
 
 
 class MenuAccess:
+    """Which menu entries to show. Every entry is read from the person's current roles, one
+    query for the whole menu; each page checks the person's grants again when opened."""
+
     def __init__(self, user: Any) -> None:
         self._user = user
 
+    @cached_property
+    def _roles(self) -> frozenset[str]:
+        if not self._user.is_authenticated:
+            return frozenset()
+        return frozenset(current_memberships(self._user).values_list("role", flat=True))
+
     def _any(self, permission: str) -> bool:
-        return self._user.is_authenticated and settings_where(self._user, permission).exists()
+        codename = permission.removeprefix("cases.")
+        return any(codename in ROLE_PERMISSIONS.get(role, ()) for role in self._roles)
 
     @cached_property
     def decides(self) -> bool:
@@ -38,7 +51,7 @@ class MenuAccess:
     @cached_property
     def leads(self) -> bool:
         """Lead of a setting: its deadlines and its staff's sign-in."""
-        return self._user.is_authenticated and bool(settings_led_by(self._user))
+        return Role.LEAD in self._roles
 
     @cached_property
     def may_break_glass(self) -> bool:
