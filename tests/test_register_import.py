@@ -184,7 +184,7 @@ def test_excels_separator_line_is_read_as_the_delimiter_and_skipped(client, oakf
     preview_url, page = preview_of(client, upload(client, data, organisation=oakfield))
     assert "Columns not read" not in page
     # Excel hides the line: the column names are row 1 and Amy row 2, as it shows them.
-    assert "<td>2</td>\n          <td>Amy Example</td>" in page
+    assert '<td>2</td>\n          <td class="ss-from-file">Amy Example</td>' in page
     confirm(client, preview_url)
     child = Child.objects.get()
     assert (child.first_name, child.year_group) == ("Amy", "Robins, Class 2")
@@ -344,6 +344,18 @@ def test_a_row_without_a_upn_matches_by_legal_names_and_date_of_birth(client, oa
     existing.refresh_from_db()
     assert existing.year_group == "Robins"
     assert Child.objects.count() == 1
+
+
+def test_an_unreadable_contact_cell_refuses_that_row_only_and_names_its_column(
+    client, oakfield, lead
+):
+    client.force_login(lead)
+    rows = [child_row(1, **{"Contact 1 Parental Responsibility": "Maybe"}), child_row(2)]
+    _, preview = preview_of(
+        client, upload(client, as_csv(CHILD_HEADER, rows), organisation=oakfield)
+    )
+    assert "Contact 1 Parental Responsibility:" in preview
+    assert "1 to add" in preview and "1 not imported" in preview
 
 
 def test_a_upn_twice_in_the_file_refuses_every_row_carrying_it(client, oakfield, lead):
@@ -506,7 +518,7 @@ def test_a_blank_line_keeps_the_row_numbers_a_spreadsheet_shows(client, oakfield
     )
     _, page = preview_of(client, upload(client, data, organisation=oakfield))
     # Header row 1, Pupil1 row 2, the blank line row 3, Pupil2 row 4.
-    assert "<td>4</td>\n          <td>Pupil2 Example</td>" in page
+    assert '<td>4</td>\n          <td class="ss-from-file">Pupil2 Example</td>' in page
 
 
 def test_a_row_wider_than_the_header_is_a_whole_file_error(client, oakfield, lead):

@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
+
 from ..models import Carer, Child, Organisation
 from ..services.children import (
     CARER_FIELDS,
@@ -201,9 +203,13 @@ def _label(key: str, headers: Mapping[str, str], contact_numbers: list[int]) -> 
             n = contact_numbers[int(index)]
             return headers.get(f"contact{n}_{field}", f"Contact {n} {field.replace('_', ' ')}")
         return "A carer on the register"
-    return headers.get(
-        key, str(getattr(Child._meta.get_field(key), "verbose_name", key)).capitalize()
-    )
+    if key in headers:
+        # The column as the file names it (a contact's column is no field of a child).
+        return headers[key]
+    try:
+        return str(getattr(Child._meta.get_field(key), "verbose_name", key)).capitalize()
+    except FieldDoesNotExist:
+        return key.replace("_", " ").capitalize()
 
 
 def plan_children(organisation: Organisation, sheet: Sheet) -> ImportPlan:
