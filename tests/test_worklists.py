@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import choices
-from cases.models import Share
+from cases.models import Membership, Share
+from cases.services import membership_end
 from permissions.models import AuditAction, AuditEntry
 from workflows import steps
 from workflows.models import Notification
@@ -307,3 +308,20 @@ def test_a_new_settings_lead_is_shown_where_to_start_until_it_has_what_a_share_n
     assert "Setting up Oakfield" in home and "invite the people" not in home
     RecipientFactory(organisation=oakfield)
     assert "Setting up" not in page_text(client.get(url("index")))
+
+
+def test_a_decision_is_not_shown_to_someone_who_may_no_longer_see_its_share(
+    client: Any, case: Any, practitioner: Any, recipient: Any, lead: Any
+) -> None:
+    approved = submitted_share(case, practitioner, recipient)
+    steps.decide(share=approved, user=lead, outcome=choices.Outcome.APPROVE, reasons="Needed.")
+    client.force_login(practitioner)
+    assert f"Share #{approved.pk} : Approved" in page_text(client.get(url("index")))
+
+    membership_end(
+        membership=Membership.objects.get(user=practitioner, organisation=case.organisation),
+        by=lead,
+    )
+    page = page_text(client.get(url("index")))
+    assert f"Share #{approved.pk}" not in page
+    assert "You no longer work in any setting" in page

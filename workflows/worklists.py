@@ -27,6 +27,7 @@ from cases.models import Child, Decision, Membership, Organisation, Recipient, S
 from cases.people import signed_in
 from permissions.lookups import note_viewed
 from permissions.models import AuditAction, AuditEntry
+from permissions.roles import current_memberships
 from permissions.selectors import (
     advice_asked_of,
     break_glass_grants_to_review,
@@ -168,6 +169,7 @@ class HomeView(View):
         if context["decides"]:
             context.update(self._lead_work(user))
         context["setting_up"] = _settings_setting_up(user)
+        context["works_nowhere"] = not current_memberships(user).exists()
         context.update(self._own_work(user))
         return render(request, "workflows/home.html", context)
 
@@ -232,6 +234,9 @@ class HomeView(View):
             Notification.objects.filter(
                 recipient=user, read_at__isnull=True, kind__in=_DECISION_KINDS
             )
+            # Only shares the person may still see: one taken off the case (or gone from
+            # the setting) is not told its outcome here.
+            .filter(share__in=share_list_for(user).values("pk"))
             .exclude(Exists(read_since))
             .select_related("actor")
             .order_by("-created_at", "-pk")[: HOME_ROWS * 2]
