@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cases.choices import Role, ShareStatus, Urgency
-from cases.models import Case, Consultation, Organisation, Share
+from cases.models import Case, Consultation, Organisation, RegisterImportKind, Share
 
 from .roles import UserLike, current_memberships, role_in
 from .selectors import case_list_for, settings_where
@@ -147,3 +147,11 @@ def may_keep_register(user: UserLike, organisation: Organisation) -> bool:
     """Children, their cases and the address book are kept by the lead or a deputy, so the
     register does not wait for one person's return."""
     return role_in(user, organisation) in (Role.LEAD, Role.DEPUTY)
+
+
+def may_import(user: UserLike, organisation: Organisation, kind: str) -> bool:
+    """A file of children is the register's keepers' to import (lead or deputy); a file of
+    staff the lead's alone, as inviting them is."""
+    if kind == RegisterImportKind.STAFF:
+        return may_run_setting(user, organisation)
+    return may_keep_register(user, organisation)

@@ -18,7 +18,6 @@ from cases.models import Case, Child, Organisation
 from cases.services import case_team_add
 from permissions.models import AuditAction, AuditEntry
 from permissions.search import MAX_RESULTS, search_for
-from workflows.search_views import CHILD_REGISTER_ROUTE
 
 from .factories import CaseFactory, ChildFactory, MembershipFactory
 from .http_helpers import error_text, page_text
@@ -162,7 +161,7 @@ def test_a_roll_child_links_to_their_page_on_the_register(lead: Any, ruby: Child
     content = search_page(lead, "Ruby").content.decode()
 
     try:
-        child_page = reverse(CHILD_REGISTER_ROUTE, kwargs={"child_pk": ruby.pk})
+        child_page = reverse("safeguarding:child_detail", kwargs={"child_pk": ruby.pk})
     except NoReverseMatch:  # a project without the register pages: listed, not linked
         assert "Ruby Clarke-Jones" in page_text(search_page(lead, "Ruby"))
     else:

@@ -642,3 +642,19 @@ def test_an_invitation_finds_an_account_by_its_email_too(
     )
     assert membership.user == other_lead
     assert get_user_model().objects.filter(email__iexact="olu@riverside.example").count() == 1
+
+
+def test_an_address_and_the_number_of_carers_are_bounded_by_the_service(
+    oakfield: Organisation, lead: Any
+) -> None:
+    """Addresses are free text in the database: an import or another caller is held to the
+    same bound as the page."""
+    with pytest.raises(RuleViolation) as refused:
+        child_add(
+            organisation=oakfield,
+            by=lead,
+            fields=child_fields(address="x" * 1001),
+            carers=[{**CARER, "name": f"Carer {n}", "address": "y" * 1001} for n in range(11)],
+        )
+    problems = messages_of(refused)
+    assert {"address", "carers", "carer_0_address"} <= set(problems)

@@ -6,21 +6,13 @@ What may be found, and the audit entry each search writes, are decided in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
 from django.views import View
 
-from cases.models import Child
 from cases.people import signed_in
 from permissions.search import MAX_RESULTS, MAX_SEARCH_LENGTH, MIN_SEARCH_LENGTH, search_for
-
-# The page of a child on the register, where a lead or deputy keeps the roll (and opens a
-# case). Reversed defensively: where it is not mounted the children are listed unlinked.
-CHILD_REGISTER_ROUTE = "safeguarding:child_detail"
 
 
 class SearchForm(forms.Form):
@@ -34,24 +26,6 @@ class SearchForm(forms.Form):
         # Not a limit the person can break: the search reads the first characters only.
         widget=forms.TextInput(attrs={"maxlength": MAX_SEARCH_LENGTH, "autocomplete": "off"}),
     )
-
-
-@dataclass(frozen=True)
-class ChildRow:
-    child: Child
-    register_url: str
-
-
-def _child_rows(children: list[Child]) -> list[ChildRow]:
-    """Each child with the address of their page on the register, or "" where there is none."""
-    try:
-        reverse(CHILD_REGISTER_ROUTE, kwargs={"child_pk": 0})
-    except NoReverseMatch:
-        return [ChildRow(child, "") for child in children]
-    return [
-        ChildRow(child, reverse(CHILD_REGISTER_ROUTE, kwargs={"child_pk": child.pk}))
-        for child in children
-    ]
 
 
 class SearchView(View):
@@ -70,7 +44,6 @@ class SearchView(View):
             {
                 "form": form,
                 "result": result,
-                "child_rows": _child_rows(result.children_without_case) if result else [],
                 "max_results": MAX_RESULTS,
             },
         )

@@ -7,7 +7,6 @@ from .reading import ImportFileError
 from .service import (
     COLUMNS,
     ImportOutcome,
-    may_import,
     register_import_apply,
     register_import_discard,
     register_import_preview,
@@ -21,7 +20,6 @@ __all__ = [
     "ImportOutcome",
     "ImportPlan",
     "RowPlan",
-    "may_import",
     "register_import_apply",
     "register_import_discard",
     "register_import_preview",

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from permissions.audit import record_setting_change
 from permissions.models import AuditAction
-from permissions.rules import may_keep_register, may_run_setting
+from permissions.rules import may_import
 
 from ..errors import refuse
 from ..models import Membership, Organisation, RegisterImport, RegisterImportKind
@@ -36,13 +36,6 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     RegisterImportKind.CHILDREN: children.COLUMNS,
     RegisterImportKind.STAFF: staff.COLUMNS,
 }
-
-
-def may_import(user: Any, organisation: Organisation, kind: str) -> bool:
-    """Children are the register's keepers' (lead or deputy); staff are the lead's alone."""
-    if kind == RegisterImportKind.STAFF:
-        return may_run_setting(user, organisation)
-    return may_keep_register(user, organisation)
 
 
 def _refuse_unless_allowed(by: Any, organisation: Organisation, kind: str) -> None:
@@ -94,7 +87,6 @@ def register_import_discard(*, register_import: RegisterImport, by: Any) -> None
 
 @dataclass
 class ImportOutcome:
-    plan: ImportPlan
     summary: str
     # The people newly invited, whose invitation email is sent once their row is committed.
     invited: list[Membership] = field(default_factory=list)
@@ -153,8 +145,7 @@ def register_import_apply(*, register_import: RegisterImport, by: Any) -> Import
         RegisterImport.objects.filter(pk=register_import.pk).update(
             uploaded_text="", outcome=summary
         )
-    register_import.refresh_from_db()
-    return ImportOutcome(plan=plan, summary=summary, invited=invited)
+    return ImportOutcome(summary=summary, invited=invited)
 
 
 def discard_unconfirmed_imports() -> int:

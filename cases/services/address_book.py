@@ -25,7 +25,7 @@ from ..models import Organisation, Recipient
 
 RECIPIENT_FIELDS = ("person_name", "role", "agency_name", "secure_email", "phone")
 # What stays as the shares that named them recorded it.
-_NAMING_FIELDS = ("person_name", "agency_name")
+NAMING_FIELDS = ("person_name", "agency_name")
 
 
 def _problems(fields: Mapping[str, Any], *, verified: bool) -> dict[str, list[str]]:
@@ -95,7 +95,7 @@ def recipient_update(
     merged = {key: getattr(recipient, key) for key in RECIPIENT_FIELDS} | cleaned
     errors = _problems(merged, verified=verified)
     if is_named_on_a_share(recipient):
-        for key in _NAMING_FIELDS:
+        for key in NAMING_FIELDS:
             if key in cleaned and cleaned[key] != getattr(recipient, key):
                 errors.setdefault(key, []).append(
                     "Shares already name this person as they are: retire this entry and "

@@ -39,6 +39,9 @@ CHILD_FIELDS = (
     "privacy_notice_version",
 )
 CARER_FIELDS = ("name", "relationship", "phone", "email", "address", "has_parental_responsibility")
+# Addresses are free text in the database: the bound is kept here, for the pages and imports.
+ADDRESS_MAX_LENGTH = 1000
+MAX_CARERS = 10
 # Older than this is not a child of a setting's roll: a date typed a century out.
 _OLDEST = timedelta(days=366 * 26)
 
@@ -117,9 +120,15 @@ def child_problems(
         errors["privacy_notice_version"] = ["Say which version of the privacy notice was given."]
     if fields.get("privacy_notice_version") and not given_on:
         errors["privacy_notice_given_on"] = ["Say when the privacy notice was given."]
+    if len(str(fields.get("address") or "")) > ADDRESS_MAX_LENGTH:
+        errors["address"] = [f"At most {ADDRESS_MAX_LENGTH} characters."]
+    if len(carers) > MAX_CARERS:
+        errors["carers"] = [f"At most {MAX_CARERS} carers for one child."]
     for n, carer in enumerate(carers):
         for key, problems in length_problems(Carer, carer).items():
             errors[f"carer_{n}_{key}"] = problems
+        if len(str(carer.get("address") or "")) > ADDRESS_MAX_LENGTH:
+            errors[f"carer_{n}_address"] = [f"At most {ADDRESS_MAX_LENGTH} characters."]
         if not str(carer.get("name", "")).strip():
             errors[f"carer_{n}_name"] = ["Give the carer's name."]
         if not str(carer.get("relationship", "")).strip():

@@ -46,6 +46,12 @@ def staff_problems(
     return errors
 
 
+def invitation_unused(membership: Membership) -> bool:
+    """They have not chosen a password yet: their invitation may be sent again (and a link
+    would not replace a password they chose)."""
+    return membership.ended_at is None and not membership.user.has_usable_password()
+
+
 @transaction.atomic
 def staff_invite(
     *,
@@ -99,7 +105,7 @@ def staff_invitation_renewed(*, membership: Membership, by: Any) -> Membership:
     whoever holds it replace the one they chose."""
     if not may_run_setting(by, membership.organisation):
         raise refuse("__all__", "Only the setting's lead can invite staff.")
-    if membership.ended_at is not None or membership.user.has_usable_password():
+    if not invitation_unused(membership):
         raise refuse("__all__", f"{display_name(membership.user)} has no invitation waiting.")
     record_setting_change(
         AuditAction.STAFF_INVITED,

@@ -7,8 +7,9 @@ own page needs none, because their membership names its setting.
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
 from cases.models import Organisation
@@ -40,3 +41,29 @@ def chosen_setting(
 def setting_to_run(request: HttpRequest) -> tuple[Organisation, list[Organisation]]:
     """A page of the settings the person leads (their details and staff)."""
     return chosen_setting(request, settings_run_by(request.user))
+
+
+def with_setting(url: str, organisation: Organisation, settings: list[Organisation]) -> str:
+    """A page's address for this setting: the choice travels only when there is one."""
+    return f"{url}?setting={organisation.pk}" if len(settings) > 1 else url
+
+
+def field_length(model: type[Model], name: str) -> int:
+    """A form field holds what its column holds."""
+    return int(getattr(model._meta.get_field(name), "max_length", 0) or 0)
+
+
+def show_service_errors(
+    error: ValidationError, form: forms.BaseForm, targets: dict[int, forms.BaseForm] | None = None
+) -> None:
+    """Each of a service's messages beside its field: ``carer_<n>_<field>`` on the n-th carer
+    given (its form in ``targets``); anything else on the main form, or above it."""
+    for key, problems in error.message_dict.items():
+        target, field = form, key
+        if key.startswith("carer_"):
+            _, index, name = key.split("_", 2)
+            carer_form = (targets or {}).get(int(index)) if index.isdigit() else None
+            if carer_form is not None and name in carer_form.fields:
+                target, field = carer_form, name
+        for problem in problems:
+            target.add_error(field if field in target.fields else None, problem)

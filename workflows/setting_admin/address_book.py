@@ -21,11 +21,12 @@ from django.views import View
 from cases.models import Organisation, Recipient
 from cases.people import signed_in
 from cases.services import recipient_add, recipient_retire, recipient_update
-from cases.services.address_book import RECIPIENT_FIELDS, is_named_on_a_share
+from cases.services.address_book import NAMING_FIELDS, RECIPIENT_FIELDS, is_named_on_a_share
 from permissions.lookups import get_recipient_for_register
 from permissions.selectors import address_book_for
 
-from .children import register_setting, show_service_errors
+from . import field_length, show_service_errors, with_setting
+from .children import register_setting
 
 _CHECKED_HELP = (
     "Tick only once you have confirmed this address with their organisation: by phone, or "
@@ -33,26 +34,26 @@ _CHECKED_HELP = (
 )
 
 
-def _length(name: str) -> int:
-    return int(Recipient._meta.get_field(name).max_length or 0)  # type: ignore[union-attr]
-
-
 class RecipientForm(forms.Form):
     """A recipient's details. Nothing is required here: the service says what is missing."""
 
-    person_name = forms.CharField(label="Name", max_length=_length("person_name"), required=False)
-    role = forms.CharField(label="Job title", max_length=_length("role"), required=False)
+    person_name = forms.CharField(
+        label="Name", max_length=field_length(Recipient, "person_name"), required=False
+    )
+    role = forms.CharField(
+        label="Job title", max_length=field_length(Recipient, "role"), required=False
+    )
     agency_name = forms.CharField(
-        label="Organisation", max_length=_length("agency_name"), required=False
+        label="Organisation", max_length=field_length(Recipient, "agency_name"), required=False
     )
     # Not an EmailField: the service's own message is the one shown.
     secure_email = forms.CharField(
         label="Secure email address",
-        max_length=_length("secure_email"),
+        max_length=field_length(Recipient, "secure_email"),
         required=False,
         help_text="The address their organisation uses for safeguarding information.",
     )
-    phone = forms.CharField(max_length=_length("phone"), required=False)
+    phone = forms.CharField(max_length=field_length(Recipient, "phone"), required=False)
     verified = forms.BooleanField(
         label="I have checked this secure address with their organisation",
         required=False,
@@ -79,7 +80,6 @@ class AddressBookView(View):
             key=lambda entry: entry.retired_at,  # type: ignore[arg-type,return-value]
             reverse=True,
         )
-        add_url = reverse("safeguarding:recipient_add")
         return render(
             request,
             "workflows/setting_admin/address_book.html",
@@ -88,7 +88,7 @@ class AddressBookView(View):
                 "kept": kept,
                 "current": current,
                 "retired": retired,
-                "add_url": f"{add_url}?setting={organisation.pk}" if len(kept) > 1 else add_url,
+                "add_url": with_setting(reverse("safeguarding:recipient_add"), organisation, kept),
             },
         )
 
@@ -131,7 +131,7 @@ class RecipientDetailView(View):
             form = RecipientForm(initial={key: getattr(recipient, key) for key in RECIPIENT_FIELDS})
         named = is_named_on_a_share(recipient)
         if named:
-            for key in ("person_name", "agency_name"):
+            for key in NAMING_FIELDS:
                 form.fields[key].help_text = (
                     "Shares already name this person as they are: to change this, retire the "
                     "entry and add a new one."

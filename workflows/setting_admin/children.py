@@ -24,44 +24,20 @@ from cases.date_inputs import IsoDateInput
 from cases.models import Carer, Case, Child, Organisation
 from cases.people import display_name, signed_in
 from cases.services import case_open, child_add, child_update
-from cases.services.children import next_case_reference
+from cases.services.children import ADDRESS_MAX_LENGTH, MAX_CARERS, next_case_reference
 from permissions.lookups import get_child_for_register, note_child_viewed
 from permissions.selectors import children_register_for, people_to_alert, register_settings_for
 
-from . import chosen_setting
+from . import chosen_setting, field_length, show_service_errors, with_setting
 
 CHILDREN_PER_PAGE = 50
-# More carers than any child has; the cap also bounds a forged post's number of forms.
-MAX_CARERS = 10
 # Room for spaces and hyphens as people type identifiers; the service normalises and checks.
 _IDENTIFIER_AS_TYPED = 20
-# A bound on free-text addresses, which the model leaves unbounded.
-_ADDRESS_LENGTH = 1000
-
-
-def _length(model: type[Child] | type[Carer], name: str) -> int:
-    return int(model._meta.get_field(name).max_length or 0)  # type: ignore[union-attr]
 
 
 def register_setting(request: HttpRequest) -> tuple[Organisation, list[Organisation]]:
     """A page of the registers the person keeps (children, cases, the address book)."""
     return chosen_setting(request, register_settings_for(request.user))
-
-
-def show_service_errors(
-    error: ValidationError, form: forms.BaseForm, targets: dict[int, forms.BaseForm] | None = None
-) -> None:
-    """Each message beside its field: ``carer_<n>_<field>`` on the n-th carer given (its
-    form in ``targets``); anything else on the main form, or above it."""
-    for key, problems in error.message_dict.items():
-        target, field = form, key
-        if key.startswith("carer_"):
-            _, index, name = key.split("_", 2)
-            carer_form = (targets or {}).get(int(index)) if index.isdigit() else None
-            if carer_form is not None and name in carer_form.fields:
-                target, field = carer_form, name
-        for problem in problems:
-            target.add_error(field if field in target.fields else None, problem)
 
 
 # --- Forms -----------------------------------------------------------------------------------
@@ -71,24 +47,24 @@ class ChildForm(forms.Form):
     """A child's details. Nothing is required here: the service says what is missing."""
 
     first_name = forms.CharField(
-        label="Legal first name", max_length=_length(Child, "first_name"), required=False
+        label="Legal first name", max_length=field_length(Child, "first_name"), required=False
     )
     last_name = forms.CharField(
-        label="Legal last name", max_length=_length(Child, "last_name"), required=False
+        label="Legal last name", max_length=field_length(Child, "last_name"), required=False
     )
     known_as = forms.CharField(
         label="Preferred name",
-        max_length=_length(Child, "known_as"),
+        max_length=field_length(Child, "known_as"),
         required=False,
         help_text="What the child is called day to day, if not their legal first name.",
     )
     date_of_birth = forms.DateField(label="Date of birth", required=False, widget=IsoDateInput)
     year_group = forms.CharField(
-        label="Year or room", max_length=_length(Child, "year_group"), required=False
+        label="Year or room", max_length=field_length(Child, "year_group"), required=False
     )
     address = forms.CharField(
         label="Home address",
-        max_length=_ADDRESS_LENGTH,
+        max_length=ADDRESS_MAX_LENGTH,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
@@ -109,7 +85,7 @@ class ChildForm(forms.Form):
     )
     privacy_notice_version = forms.CharField(
         label="Privacy notice version",
-        max_length=_length(Child, "privacy_notice_version"),
+        max_length=field_length(Child, "privacy_notice_version"),
         required=False,
     )
 
@@ -123,18 +99,18 @@ def child_initial(child: Child) -> dict[str, Any]:
 
 class CarerForm(forms.Form):
     id = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    name = forms.CharField(max_length=_length(Carer, "name"), required=False)
+    name = forms.CharField(max_length=field_length(Carer, "name"), required=False)
     relationship = forms.CharField(
         label="Relationship to the child",
-        max_length=_length(Carer, "relationship"),
+        max_length=field_length(Carer, "relationship"),
         required=False,
         help_text="Mother, Grandfather, Foster carer…",
     )
-    phone = forms.CharField(max_length=_length(Carer, "phone"), required=False)
+    phone = forms.CharField(max_length=field_length(Carer, "phone"), required=False)
     # Not an EmailField: the service's own message is the one shown.
     email = forms.CharField(max_length=254, required=False)
     address = forms.CharField(
-        max_length=_ADDRESS_LENGTH,
+        max_length=ADDRESS_MAX_LENGTH,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Leave empty if it is the child's.",
@@ -179,6 +155,7 @@ CarerFormSet = cast(
         formset=BaseCarerFormSet,
         extra=2,
         can_delete=True,
+        # The service's cap, here too: it bounds a forged post's number of forms.
         max_num=MAX_CARERS,
         absolute_max=MAX_CARERS,
         validate_max=True,
@@ -234,10 +211,6 @@ class OpenCaseForm(forms.Form):
 # --- Pages -----------------------------------------------------------------------------------
 
 
-def _with_setting(url: str, organisation: Organisation, kept: list[Organisation]) -> str:
-    return f"{url}?setting={organisation.pk}" if len(kept) > 1 else url
-
-
 class ChildListView(ListView):
     """The setting's roll, a page at a time, each child's open case (if any) beside them."""
 
@@ -266,7 +239,7 @@ class ChildListView(ListView):
         context = super().get_context_data(**kwargs)
         context["organisation"] = self.organisation
         context["kept"] = self.kept
-        context["add_url"] = _with_setting(
+        context["add_url"] = with_setting(
             reverse("safeguarding:child_add"), self.organisation, self.kept
         )
         return context

@@ -21,7 +21,6 @@ from cases.models import Organisation, RegisterImportKind
 from cases.register_import import (
     COLUMNS,
     ImportFileError,
-    may_import,
     register_import_apply,
     register_import_discard,
     register_import_preview,
@@ -29,6 +28,7 @@ from cases.register_import import (
 )
 from cases.register_import.reading import MAX_BYTES
 from permissions.lookups import get_import_for
+from permissions.rules import may_import
 from permissions.selectors import register_settings_for, settings_run_by
 
 from .staff import send_invitation
@@ -153,7 +153,7 @@ class RegisterImportPreviewView(View):
             plan = register_import_preview(self.register_import)
         except ImportFileError as error:
             # The file was readable when uploaded; should that change, it is of no more use.
-            self.register_import.delete()
+            register_import_discard(register_import=self.register_import, by=request.user)
             messages.error(request, error.message)
             return redirect(UPLOAD_PAGE)
         return render(

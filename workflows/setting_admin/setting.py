@@ -25,8 +25,7 @@ from cases.models import Organisation
 from cases.services import setting_update
 from cases.services.setting import SETTING_FIELDS
 
-from . import setting_to_run
-from .staff import show_rule_errors
+from . import setting_to_run, show_service_errors
 
 # The zones a setting in these isles (or a British school abroad) most often needs; any other
 # IANA zone may be typed, and setting_update checks it.
@@ -106,7 +105,7 @@ class SettingDetailsView(View):
                 organisation=self.organisation, by=request.user, **form.cleaned_data
             )
         except ValidationError as error:
-            show_rule_errors(error, form)
+            show_service_errors(error, form)
             return self.render_page(request, form, status=400)
         messages.success(request, f"{organisation}: details saved.")
         return redirect(reverse("safeguarding:setting_details") + f"?setting={organisation.pk}")

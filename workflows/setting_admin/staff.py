@@ -27,12 +27,12 @@ from cases.choices import Role
 from cases.models import Membership, Organisation
 from cases.people import display_name, signed_in
 from cases.services import membership_change_role, membership_end, staff_invitation_renewed
-from cases.services.staff import staff_invite
+from cases.services.staff import invitation_unused, staff_invite
 from permissions.accounts.passwords import first_password_link
 from permissions.accounts.second_factor import has_app, must_use
 from permissions.lookups import get_membership_for_lead
 
-from . import setting_to_run
+from . import setting_to_run, show_service_errors
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +105,6 @@ def send_invitation(membership: Membership, request: HttpRequest | None = None) 
     return True
 
 
-def invitation_unused(membership: Membership) -> bool:
-    """The person has not chosen a password yet: their invitation may be sent again."""
-    return membership.ended_at is None and not membership.user.has_usable_password()
-
-
 # --- Forms -----------------------------------------------------------------------------------
 
 
@@ -132,14 +127,6 @@ class InviteForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=Role.choices)
-
-
-def show_rule_errors(error: ValidationError, form: forms.Form) -> None:
-    """Each message beside the field it names; "__all__" (or a field not on this form) at the
-    top of the form."""
-    for field, problems in error.message_dict.items():
-        for problem in problems:
-            form.add_error(field if field in form.fields else None, problem)
 
 
 # --- Pages -----------------------------------------------------------------------------------
@@ -210,7 +197,7 @@ class StaffView(View):
                 by=request.user,
             )
         except ValidationError as error:
-            show_rule_errors(error, form)
+            show_service_errors(error, form)
             return self.render_page(request, form, status=400)
         # staff_invite's transaction has committed as it returned (Safeshare's pages run
         # outside any transaction: no ATOMIC_REQUESTS), so the link names a saved account,
@@ -291,7 +278,7 @@ class StaffMemberView(View):
                 membership=self.membership, role=form.cleaned_data["role"], by=request.user
             )
         except ValidationError as error:
-            show_rule_errors(error, form)
+            show_service_errors(error, form)
             return self.render_page(request, form, status=400)
         if membership.get_role_display() != before:
             messages.success(
