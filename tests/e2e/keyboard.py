@@ -45,6 +45,9 @@ def tab_to(page: Page, target: Locator, *, backwards: bool = False) -> None:
 
 def skip_to_page(page: Page) -> None:
     """Past the menu in one step, as keyboard users do: the skip link, then Enter."""
+    # Only once the page has loaded: its scripts start the menu as it loads, and on a busy
+    # machine a skip made before that could see the focus sent back to the page's body.
+    page.wait_for_load_state("load")
     tab_to(page, page.get_by_role("link", name="Skip to the page"))
     page.keyboard.press("Enter")
     # Moving the focus can land a moment after the key on a loaded machine: wait for it.
