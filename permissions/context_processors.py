@@ -10,9 +10,8 @@ from django.http import HttpRequest
 
 from cases.choices import Role
 
+from .access import access_for
 from .grants import ROLE_PERMISSIONS
-from .roles import current_memberships
-from .selectors import advice_asked_of, family_follow_ups_for
 
 
 class MenuAccess:
@@ -26,7 +25,7 @@ class MenuAccess:
     def _roles(self) -> frozenset[str]:
         if not self._user.is_authenticated:
             return frozenset()
-        return frozenset(current_memberships(self._user).values_list("role", flat=True))
+        return frozenset(access_for(self._user).roles.values())
 
     def _any(self, permission: str) -> bool:
         codename = permission.removeprefix("cases.")
@@ -56,20 +55,6 @@ class MenuAccess:
     @cached_property
     def may_break_glass(self) -> bool:
         return self._any("cases.break_glass")
-
-    @cached_property
-    def family_follow_ups(self) -> int:
-        """How many families this person has still to tell (or, as a lead, to see told)."""
-        if not self._user.is_authenticated:
-            return 0
-        return family_follow_ups_for(self._user).count()
-
-    @cached_property
-    def advice_awaiting(self) -> int:
-        """How many questions wait for this person's advice."""
-        if not self._user.is_authenticated:
-            return 0
-        return advice_asked_of(self._user).filter(answered_at__isnull=True).count()
 
 
 def access(request: HttpRequest) -> dict[str, Any]:

@@ -22,15 +22,14 @@ from cases.models import (
     Share,
 )
 
+from .access import access_for
 from .audit import record_child_viewed, record_views
-from .models import BreakGlassGrant
 from .roles import UserLike, role_in
 from .selectors import (
     address_book_for,
     advice_asked_of,
     case_list_for,
     children_register_for,
-    granted,
     imports_for,
     settings_where,
     share_list_for,
@@ -90,19 +89,15 @@ def get_share_to_act_on(
 
 def access_basis(user: UserLike, case: Case) -> str:
     """Under which role or grant the user sees this case, as the access log records it."""
-    role = role_in(user, case.organisation)
-    if (
-        granted(user, "cases.oversee_cases", type(case.organisation))
-        .filter(pk=case.organisation_id)
-        .exists()
-    ):
-        return f"{role} of the setting"
-    if granted(user, "cases.view_case", Case).filter(pk=case.pk).exists():
+    access = access_for(user)
+    if access.holds("cases.oversee_cases", case.organisation_id):
+        return f"{role_in(user, case.organisation)} of the setting"
+    if case.pk in access.team_cases:
         return "case team"
-    live = BreakGlassGrant.objects.active().filter(user=user, case=case).first()
+    live = access.break_glass_cases().get(case.pk)
     # Callers have already been let in by the selectors, so the last case always matches;
     # the fallback would make a gap between the two visible in the log.
-    return f"break-glass grant #{live.pk}" if live else "no current access"
+    return f"break-glass grant #{live}" if live else "no current access"
 
 
 def note_child_viewed(user: UserLike, child: Child) -> None:

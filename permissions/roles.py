@@ -7,6 +7,8 @@ from django.db.models import QuerySet
 from cases.models import Membership, Organisation
 from cases.people import UserLike
 
+from .access import access_for
+
 
 def current_memberships(user: UserLike) -> QuerySet[Membership]:
     if not user.is_authenticated:
@@ -15,10 +17,13 @@ def current_memberships(user: UserLike) -> QuerySet[Membership]:
 
 
 def role_in(user: UserLike, organisation: Organisation) -> str | None:
-    membership = current_memberships(user).filter(organisation=organisation).first()
-    return membership.role if membership else None
+    if user is None or not user.is_authenticated:
+        return None
+    return access_for(user).roles.get(organisation.pk)
 
 
-def organisations_where(user: UserLike, roles: frozenset[str] | set[str]) -> QuerySet:
+def organisations_where(user: UserLike, roles: frozenset[str] | set[str]) -> list[int]:
     """Ids of the settings where the user currently holds one of these roles."""
-    return current_memberships(user).filter(role__in=roles).values("organisation_id")
+    return sorted(
+        setting_id for setting_id, role in access_for(user).roles.items() if role in roles
+    )
