@@ -18,17 +18,41 @@ from .models import EscalationLevel, ShareProcess, ShareTask
 from .nodes import TimedView
 
 
+def _share_id(process: Any) -> int:
+    """The share a process routes. Read once per process object: the flow asks several times
+    while it moves (the assignee, the three timers' times, each gateway), and viewflow's
+    ``coerced`` goes to the database on every call."""
+    if "_share_id" not in process.__dict__:
+        share_id = getattr(process, "share_id", None)
+        if share_id is None:
+            share_id = ShareProcess.objects.values_list("share_id", flat=True).get(pk=process.pk)
+        process.__dict__["_share_id"] = share_id
+    return int(process.__dict__["_share_id"])
+
+
+def _share(process: Any) -> Share:
+    if "_share" not in process.__dict__:
+        process.__dict__["_share"] = Share.objects.select_related(
+            "proposed_by", "case__organisation"
+        ).get(pk=_share_id(process))
+    return process.__dict__["_share"]
+
+
 def _proposer(activation: Any) -> Any:
-    return activation.process.coerced.share.proposed_by
+    return _share(activation.process).proposed_by
 
 
 def _setting(process: Any) -> Any:
     """The setting whose leads may take the review (viewflow passes the base Process)."""
-    return process.coerced.share.case.organisation
+    return _share(process).case.organisation
 
 
 def _window(activation: Any) -> tuple[datetime, datetime]:
-    return review_window(activation.process.coerced.share)
+    # The three timers of one lead review are set together, from one reading of the round.
+    process = activation.process
+    if "_review_window" not in process.__dict__:
+        process.__dict__["_review_window"] = review_window(_share(process))
+    return process.__dict__["_review_window"]
 
 
 def _reminder_due(activation: Any) -> datetime:
@@ -41,15 +65,13 @@ def _deadline(activation: Any) -> datetime:
 
 
 def _manager_due(activation: Any) -> datetime:
-    # As long again past the deadline as the deadline allowed.
     submitted, due = _window(activation)
     return due + (due - submitted)
 
 
 def _share_status(activation: Any) -> str:
-    return Share.objects.values_list("status", flat=True).get(
-        pk=activation.process.coerced.share_id
-    )
+    # Read afresh at each gateway: the step just done has changed it.
+    return Share.objects.values_list("status", flat=True).get(pk=_share_id(activation.process))
 
 
 def _is(*statuses: str) -> Any:
