@@ -1,5 +1,5 @@
-"""Writing to the one audit log. Every read of a record, every change of access and every
-step of a share lands here, as one entry each, appended to the hash chain."""
+"""Writing to the audit log. Every page view, every change of access and every step of a
+share lands here, as one entry each, appended to its setting's hash chain."""
 
 from __future__ import annotations
 
@@ -43,11 +43,64 @@ def _entry(action: str, record: models.Model, **fields: Any) -> AuditEntry:
     )
 
 
-def record_views(user: Any, records: list[models.Model], basis: str) -> None:
-    """Log that the user saw these records (a page often shows several at once)."""
-    append(
-        [_entry(_VIEW_ACTIONS[type(record)], record, actor=user, basis=basis) for record in records]
-    )
+def _shown(record: models.Model) -> str:
+    return f"{record._meta.model_name} {record.pk}"
+
+
+def _case_id(record: models.Model) -> int:
+    if isinstance(record, Case):
+        return record.pk
+    share = record if isinstance(record, Share) else record.share  # type: ignore[attr-defined]
+    return share.case_id
+
+
+def _share_id(record: models.Model) -> int | None:
+    """The share a record is part of, without loading it (a case is part of none)."""
+    if isinstance(record, Case):
+        return None
+    return record.pk if isinstance(record, Share) else record.share_id  # type: ignore[attr-defined]
+
+
+def record_views(user: Any, records: list[models.Model], basis: str) -> list[AuditEntry]:
+    """Log that the user saw these records on one page: one entry for the page view.
+
+    One append per page, not per record, keeps a busy setting's chain short and its lock
+    free. The entry still says exactly what was shown: its object is the page's main record
+    (the first given), with its action ("Viewed a share"), and ``detail`` lists every record
+    shown by kind and id, the main one first ("share 12; decision 40; release 9"), however
+    many. ``share`` is set when everything shown is part of one share (a share's page, its
+    decision record), so who saw a share is one indexed query; a case's page, which lists
+    several shares, names only the case. A page shows one case's records; were a caller to
+    give records of several cases, each case gets an entry of its own.
+    """
+    by_case: dict[int, list[models.Model]] = {}
+    for record in dict.fromkeys(records):  # each record once, in the order given
+        by_case.setdefault(_case_id(record), []).append(record)
+    entries = []
+    for shown in by_case.values():
+        main = shown[0]
+        shares = {_share_id(record) for record in shown}
+        entry = _entry(_VIEW_ACTIONS[type(main)], main, actor=user, basis=basis)
+        entry.share_id = shares.pop() if len(shares) == 1 else None
+        entry.detail = "; ".join(_shown(record) for record in shown)
+        entries.append(entry)
+    return append(entries)
+
+
+def records_shown(entry: AuditEntry) -> list[tuple[str, int]]:
+    """The records a page view showed, as (kind, id), the main one first: what
+    ``record_views`` wrote in its ``detail``. A view logged before a page view was one entry
+    (one entry per record, no list) showed its own record alone."""
+    if entry.action not in _VIEW_ACTIONS.values():
+        return []
+    if not entry.detail:
+        return [(entry.object_type, entry.object_id)]
+    shown = []
+    for part in entry.detail.split("; "):
+        kind, _, pk = part.rpartition(" ")
+        if kind and pk.isdigit():
+            shown.append((kind, int(pk)))
+    return shown
 
 
 def record_child_viewed(user: Any, child: Child) -> AuditEntry:

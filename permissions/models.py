@@ -118,6 +118,10 @@ class AuditAction(models.TextChoices):
     RECIPIENT_RETIRED = "recipient_retired", "Recipient retired from the address book"
     REGISTER_IMPORTED = "register_imported", "Children or staff imported"
     SEARCHED = "searched", "Searched"
+    # The installation chain's own bookkeeping (no setting's log shows it): a setting's chain
+    # began, and every chain's head as it stood (``permissions.audit_chain``).
+    CHAIN_STARTED = "chain_started", "A setting's audit chain started"
+    CHAIN_HEADS = "chain_heads", "Every audit chain's head recorded"
 
 
 # Signing in and out, and changes to how someone signs in: the audit log's "Sign-in" view.
@@ -152,13 +156,18 @@ EVENT_ACTIONS = frozenset(AuditAction.values) - {
 class AuditEntry(AppendOnlyModel):
     """One event, in order: who did what to which record, when, and under which role or grant.
 
-    The product's single audit log, hash-chained: each entry carries the SHA-256 of the entry
-    before it and of its own content (``permissions.audit_chain``), and the database refuses
-    UPDATE and DELETE on the table (migration 0003). Write through ``permissions.audit`` only.
+    The product's one audit log, hash-chained one chain per setting: each entry carries the
+    SHA-256 of the entry before it in its chain and of its own content
+    (``permissions.audit_chain``), and the database refuses UPDATE and DELETE on the table
+    (migrations 0003 and 0010). Write through ``permissions.audit`` only.
     """
 
-    # Position in the chain, from 1 with no gaps; set under the chain lock when appended.
-    sequence = models.PositiveBigIntegerField(unique=True)
+    # The chain the entry belongs to: its setting's id, or 0 for the installation chain
+    # (every entry written before the log was split per setting, then the entries of no
+    # setting and the chains' own bookkeeping). Set by ``audit_chain.append``.
+    chain = models.PositiveBigIntegerField(default=0)
+    # Position in its chain, from 1 with no gaps; set under the chain's lock when appended.
+    sequence = models.PositiveBigIntegerField()
     previous_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64, unique=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -169,8 +178,9 @@ class AuditEntry(AppendOnlyModel):
         blank=True,
         related_name="audit_entries",
     )
-    # None only for a sign-in event of no setting: an unknown username, or an account that
-    # belongs to no setting. Every other entry is its setting's, for its leads to read.
+    # None only for a sign-in event of no setting (an unknown username, or an account that
+    # belongs to no setting) and the installation chain's bookkeeping. Every other entry is
+    # its setting's, for its leads to read.
     organisation = models.ForeignKey(
         Organisation,
         on_delete=models.PROTECT,
@@ -179,7 +189,8 @@ class AuditEntry(AppendOnlyModel):
         related_name="audit_entries",
     )
     action = models.CharField(max_length=30, choices=AuditAction.choices)
-    # What the event concerns: its kind and id, and the case it belongs to.
+    # What the event concerns: its kind and id, and the case it belongs to. For a page view,
+    # the page's main record (the others it showed are listed in ``detail``).
     object_type = models.CharField(max_length=40)
     object_id = models.BigIntegerField()
     case = models.ForeignKey(
@@ -198,10 +209,20 @@ class AuditEntry(AppendOnlyModel):
         related_name="+",
         help_text="For a grant or revoke: the person whose access changed.",
     )
-    detail = models.CharField(max_length=300, blank=True)
+    # Unbounded: a page view lists every record the page showed ("case 4; share 12;
+    # decision 40"), however many, and the chain's bookkeeping every chain's head. Services
+    # still keep their own notes short.
+    detail = models.TextField(blank=True)
 
     class Meta(AppendOnlyModel.Meta):
-        ordering = ["sequence"]
+        # The order entries were appended in: within a chain, its sequence. Not "sequence"
+        # itself, which starts again at 1 in every setting's chain.
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain", "sequence"], name="permissions_audit_one_entry_per_place"
+            )
+        ]
         indexes = [
             models.Index(fields=["organisation", "at"]),
             models.Index(fields=["case", "at"]),

@@ -1,6 +1,7 @@
-"""Who viewed what: every case, share, decision and release shown is logged, with the basis
-of the access; the setting's leads see who viewed a case; auditors and managers read the
-setting's log, which names no child; the log cannot be changed."""
+"""Who viewed what: every page that shows a case, share, decision or release is logged as
+one entry naming every record it showed, with the basis of the access; the setting's leads
+see who viewed a case; auditors and managers read the setting's log, which names no child;
+the log cannot be changed."""
 
 from __future__ import annotations
 
@@ -63,11 +64,26 @@ def share(demo: Demo, status: str, reference_prefix: str = "OAK") -> Share:
 
 
 def logged_since(mark: int) -> list[tuple[Any, ...]]:
-    return sorted(
-        AuditEntry.objects.filter(pk__gt=mark).values_list(
-            "actor__username", "action", "object_type", "object_id", "case__reference", "basis"
+    """Each entry since the mark: who, what, on which main record of which case, under which
+    role or grant, and every record the page showed."""
+    return list(
+        AuditEntry.objects.filter(pk__gt=mark)
+        .order_by("pk")
+        .values_list(
+            "actor__username",
+            "action",
+            "object_type",
+            "object_id",
+            "case__reference",
+            "basis",
+            "detail",
         )
     )
+
+
+def shown(*records: Any) -> str:
+    """How a page view names the records it showed, in the order shown."""
+    return "; ".join(f"{record._meta.model_name} {record.pk}" for record in records)
 
 
 def last_pk() -> int:
@@ -91,14 +107,21 @@ def test_opening_a_case_logs_it_and_every_share_it_lists(
     some = share(demo, ShareStatus.AWAITING_REVIEW, prefix)
     case, shares = some.case, demo.shares_of(some.case.reference)
     mark = last_pk()
-    assert browser(demo, username).get(url("case_detail", case.pk)).status_code == 200
-    expected = [(username, "view_case", "case", case.pk, case.reference, basis)]
-    expected += [(username, "view_share", "share", s.pk, case.reference, basis) for s in shares]
-    assert logged_since(mark) == sorted(expected)
-    entries = AuditEntry.objects.filter(pk__gt=mark)
-    assert {e.at for e in entries} == {now}
-    assert {e.organisation_id for e in entries} == {case.organisation_id}
-    assert {e.subject_id for e in entries} == {None}
+    page = browser(demo, username).get(url("case_detail", case.pk))
+    assert page.status_code == 200
+    listed = page.context["shares"]
+    assert sorted(s.pk for s in listed) == [s.pk for s in shares]  # every share, listed
+    # One entry for the page: the case, then every share it listed, in the page's order.
+    assert logged_since(mark) == [
+        (username, "view_case", "case", case.pk, case.reference, basis, shown(case, *listed))
+    ]
+    entry = AuditEntry.objects.get(pk__gt=mark)
+    assert (entry.at, entry.organisation_id, entry.subject_id) == (
+        now,
+        case.organisation_id,
+        None,
+    )
+    assert (entry.chain, entry.share_id) == (case.organisation_id, None)
 
 
 @pytest.mark.parametrize(("username", "basis"), [(u, b) for u, p, b in BASES if p == "OAK"])
@@ -110,14 +133,19 @@ def test_opening_a_released_share_logs_the_share_its_decision_and_its_release(
     ref = released.case.reference
     mark = last_pk()
     assert browser(demo, username).get(url("share_detail", released.pk)).status_code == 200
-    assert logged_since(mark) == sorted(
-        [
-            (username, "view_share", "share", released.pk, ref, basis),
-            (username, "view_decision", "decision", decision.pk, ref, basis),
-            (username, "view_release", "release", release.pk, ref, basis),
-        ]
-    )
-    assert set(AuditEntry.objects.filter(pk__gt=mark).values_list("at", flat=True)) == {now}
+    assert logged_since(mark) == [
+        (
+            username,
+            "view_share",
+            "share",
+            released.pk,
+            ref,
+            basis,
+            shown(released, decision, release),
+        )
+    ]
+    entry = AuditEntry.objects.get(pk__gt=mark)
+    assert (entry.at, entry.share_id) == (now, released.pk)
 
 
 def test_the_pages_that_act_on_a_share_log_what_they_show(demo: Demo) -> None:
@@ -159,9 +187,9 @@ def test_the_pages_that_act_on_a_share_log_what_they_show(demo: Demo) -> None:
         mark = last_pk()
         assert client.get(path).status_code == 200, path
         ref = record.case.reference
-        expected = [(username, "view_share", "share", record.pk, ref, basis)]
-        expected += [(username, "view_decision", "decision", d.pk, ref, basis) for d in decisions]
-        assert logged_since(mark) == sorted(expected), path
+        assert logged_since(mark) == [
+            (username, "view_share", "share", record.pk, ref, basis, shown(record, *decisions))
+        ], path
 
 
 def test_views_under_break_glass_are_logged_with_the_grant(demo: Demo) -> None:
@@ -182,7 +210,7 @@ def test_the_proposer_is_logged_under_the_access_they_actually_have(demo: Demo) 
     priya = browser(demo, "practitioner")
     mark = last_pk()
     priya.get(url("share_detail", mine.pk))
-    assert {row[-1] for row in logged_since(mark)} == {"case team"}
+    assert [row[5] for row in logged_since(mark)] == ["case team"]
 
     case_team_remove(case=mine.case, user=demo.user("practitioner"))
     mark = last_pk()
@@ -198,9 +226,9 @@ def test_opening_the_propose_page_of_a_case_logs_a_view_of_it(demo: Demo) -> Non
     page = browser(demo, "practitioner").get(url("share_propose", maisie.pk))
     assert page.status_code == 200
     assert "Maisie Thompson" in page_text(page)
-    assert ("practitioner", "view_case", "case", maisie.pk, "OAK-001", "case team") in (
-        logged_since(mark)
-    )
+    assert logged_since(mark) == [
+        ("practitioner", "view_case", "case", maisie.pk, "OAK-001", "case team", shown(maisie))
+    ]
 
 
 def test_a_page_refused_logs_no_view(demo: Demo) -> None:
@@ -235,6 +263,9 @@ def test_the_lead_sees_who_viewed_a_case_on_its_page(demo: Demo) -> None:
     assert ("deputy", "view_case", "deputy of the setting") in rows
     assert ("lead", "view_case", "lead of the setting") in rows  # this very visit
     assert {e.case_id for e in viewers} == {leo.pk}, "another case's viewers are not shown"
+    # Each visit is one row, naming the case and every share its page listed.
+    assert len(rows) == 3
+    assert {e.detail for e in viewers} == {shown(leo, *page.context["shares"])}
     assert "Priya Practitioner" in text and "Dan Deputy" in text and "case team" in text
     assert f"Viewed a case #{leo.pk}" in text
 
@@ -272,8 +303,14 @@ def test_the_setting_reads_its_audit_log_and_it_names_no_child(demo: Demo, usern
     # The first page holds the setting's newest entries, newest first.
     assert [e.pk for e in entries] == list(everything.values_list("pk", flat=True)[:100])
     text = page_text(page)
-    for shown in ("Viewed a share", "Viewed a decision", "Break-glass access taken", "OAK-003"):
-        assert shown in text, shown
+    for words in ("Viewed a share", "Viewed a case", "Break-glass access taken", "OAK-003"):
+        assert words in text, words
+    # A share's page is one entry, naming the decisions and release it showed with the share.
+    released = share(demo, ShareStatus.RELEASED)
+    read = everything.filter(share=released, actor__username="practitioner").latest("pk")
+    assert read.pk in [e.pk for e in entries]
+    decision, release = Decision.objects.get(share=released), Release.objects.get(share=released)
+    assert (read.action, read.detail) == ("view_share", shown(released, decision, release))
     assert "Colin Colleague" in text and "Riverside" not in text and "RIV-" not in text
     # Every Oakfield entry and nothing else is in the log the page pages through.
     log = audit_log_for(demo.user(username))

@@ -26,6 +26,7 @@ from cases.services import (
     membership_end,
     membership_start,
 )
+from permissions.audit import records_shown
 from permissions.models import AuditAction, AuditEntry
 from workflows import steps
 
@@ -510,10 +511,10 @@ def test_the_share_page_logs_the_advice_it_shows(demo: Demo) -> None:
     share = draft(demo)
     mark = last_pk()
     assert browser(demo, "lead").get(url("share_detail", share.pk)).status_code == 200
-    shown = AuditEntry.objects.filter(pk__gt=mark, action=AuditAction.VIEW_CONSULTATION)
-    assert sorted(shown.values_list("object_id", flat=True)) == sorted(
-        share.consultations.values_list("pk", flat=True)
-    )
+    [viewed] = AuditEntry.objects.filter(pk__gt=mark, action=AuditAction.VIEW_SHARE)
+    shown = [pk for kind, pk in records_shown(viewed) if kind == "consultation"]
+    assert sorted(shown) == sorted(share.consultations.values_list("pk", flat=True))
+    assert shown
 
 
 def test_only_the_proposer_of_a_draft_may_ask(demo: Demo) -> None:

@@ -1,6 +1,6 @@
-"""Every step in a share's life, every change of access and every record shown writes exactly
-one audit entry: the right action, by the right person in the role they held, on the right
-share and case. The chain stays intact after each."""
+"""Every step in a share's life, every change of access and every page of records shown
+writes exactly one audit entry: the right action, by the right person in the role they
+held, on the right share and case. Every chain stays intact after each."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from cases.services import (
     family_told_record,
     share_update_draft,
 )
+from permissions.audit import records_shown
 from permissions.audit_chain import verify
 from permissions.break_glass import break_glass_review, break_glass_take
 from permissions.lookups import note_viewed
@@ -31,16 +32,21 @@ from workflows import steps
 from workflows.escalation import escalate
 from workflows.models import EscalationLevel
 
-from .factories import complete_fields, item
+from .factories import CaseFactory, complete_fields, item
 from .http_helpers import url
 
 
 def last_sequence() -> int:
-    return AuditEntry.objects.order_by("-sequence").values_list("sequence", flat=True).first() or 0
+    """A mark in the log as a whole: sequences start again in every setting's chain, so the
+    mark is the newest primary key, which grows with every append in every chain."""
+    return AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 def logged_since(mark: int) -> list[AuditEntry]:
-    entries = list(AuditEntry.objects.filter(sequence__gt=mark).order_by("sequence"))
+    # The setting's own entries: its chain's start is recorded in the installation chain.
+    entries = list(
+        AuditEntry.objects.filter(pk__gt=mark, organisation__isnull=False).order_by("pk")
+    )
     assert verify().intact
     return entries
 
@@ -421,18 +427,88 @@ def test_each_record_shown_is_logged_once_with_the_basis_of_access(
     entry = the_only_entry(mark)
     assert_entry(entry, action=action, actor_id=practitioner.pk, basis="case team", subject_id=None)
     assert_entry(entry, **on(records[kind], approved.case, share))
+    assert entry.detail == f"{kind} {records[kind].pk}"
+    assert records_shown(entry) == [(kind, records[kind].pk)]
 
 
-def test_the_share_page_logs_each_record_it_shows_once(approved: Share, practitioner: Any) -> None:
+def test_the_share_page_is_one_entry_naming_every_record_it_shows(
+    approved: Share, practitioner: Any
+) -> None:
     release = steps.record_release(share=approved, user=practitioner, sent_at=timezone.now())
+    decision = approved.decisions.get()
     client = Client()
     client.force_login(practitioner)
     mark = last_sequence()
     assert client.get(url("share_detail", approved.pk)).status_code == 200
-    entries = logged_since(mark)
-    assert [(e.action, e.object_id, e.actor_id, e.basis) for e in entries] == [
-        (AuditAction.VIEW_SHARE, approved.pk, practitioner.pk, "case team"),
-        (AuditAction.VIEW_DECISION, approved.decisions.get().pk, practitioner.pk, "case team"),
-        (AuditAction.VIEW_RELEASE, release.pk, practitioner.pk, "case team"),
+    entry = the_only_entry(mark)
+    assert_entry(
+        entry,
+        action=AuditAction.VIEW_SHARE,
+        actor_id=practitioner.pk,
+        basis="case team",
+        detail=f"share {approved.pk}; decision {decision.pk}; release {release.pk}",
+    )
+    assert_entry(entry, **on(approved, approved.case, approved))
+
+
+def test_the_case_page_is_one_entry_naming_the_case_and_every_share_it_lists(
+    approved: Share, practitioner: Any, recipient: Any
+) -> None:
+    case = approved.case
+    second = steps.propose(
+        case=case, user=practitioner, fields=complete_fields(recipient), items=[item()]
+    )
+    client = Client()
+    client.force_login(practitioner)
+    mark = last_sequence()
+    page = client.get(url("case_detail", case.pk))
+    assert page.status_code == 200
+    entry = the_only_entry(mark)
+    assert_entry(entry, action=AuditAction.VIEW_CASE, actor_id=practitioner.pk, basis="case team")
+    # Two shares: the entry is the case's alone, and names both shares, as the page listed.
+    assert_entry(entry, **on(case, case, None))
+    listed = [f"share {share.pk}" for share in page.context["shares"]]
+    assert sorted(listed) == sorted([f"share {approved.pk}", f"share {second.pk}"])
+    assert entry.detail.split("; ") == [f"case {case.pk}", *listed]
+
+
+def test_a_page_of_many_records_is_still_one_entry_and_drops_none(
+    submitted: Share, practitioner: Any, lead: Any
+) -> None:
+    """However many records a page shows, all are named, in the order shown, and the entry
+    stays one append (far past what a 300-character note would hold)."""
+    shown = [
+        Consultation.objects.create(
+            share=submitted, asked_by=practitioner, adviser=lead, question="Q?", shared_text="T"
+        )
+        for _ in range(60)
     ]
-    assert {(e.case_id, e.share_id) for e in entries} == {(approved.case_id, approved.pk)}
+    mark = last_sequence()
+    note_viewed(practitioner, submitted.case, submitted, *shown, submitted)
+    entry = the_only_entry(mark)
+    expected = [f"share {submitted.pk}", *(f"consultation {c.pk}" for c in shown)]
+    assert entry.detail.split("; ") == expected  # the share shown twice is named once
+    assert records_shown(entry) == [
+        ("share", submitted.pk),
+        *(("consultation", c.pk) for c in shown),
+    ]
+    assert len(entry.detail) > 300
+    assert_entry(entry, **on(submitted, submitted.case, submitted))
+
+
+def test_a_view_logged_one_record_to_an_entry_still_reads_as_that_record() -> None:
+    """As views were logged before a page view was one entry: no list, the record itself."""
+    entry = AuditEntry(action=AuditAction.VIEW_DECISION, object_type="decision", object_id=7)
+    assert records_shown(entry) == [("decision", 7)]
+    assert records_shown(AuditEntry(action=AuditAction.SEARCHED, detail="case 4")) == []
+
+
+def test_records_of_two_cases_are_one_entry_per_case(approved: Share, practitioner: Any) -> None:
+    other_case = CaseFactory(organisation=approved.case.organisation)
+    mark = last_sequence()
+    note_viewed(practitioner, approved.case, approved, other_case)
+    entries = logged_since(mark)
+    assert [(e.action, e.case_id, e.share_id, e.detail) for e in entries] == [
+        (AuditAction.VIEW_SHARE, approved.case_id, approved.pk, f"share {approved.pk}"),
+        (AuditAction.VIEW_CASE, other_case.pk, None, f"case {other_case.pk}"),
+    ]

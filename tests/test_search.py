@@ -224,7 +224,7 @@ def test_a_childs_name_searched_stays_out_of_another_settings_log(
 
     case_team_add(case=maisie, user=colleague)
     search_for(colleague, "Maisie Thompson")
-    latest = AuditEntry.objects.filter(action=AuditAction.SEARCHED).order_by("-sequence")[:2]
+    latest = AuditEntry.objects.filter(action=AuditAction.SEARCHED).order_by("-pk")[:2]
     assert {e.organisation.name: e.detail for e in latest} == {
         "Oakfield": '"Maisie Thompson": 1 result',
         "Riverside": "a search: 0 results",

@@ -21,6 +21,7 @@ from django.utils import timezone
 from cases import choices
 from cases.models import Decision, ReconsiderationRequest, Release, Share, ShareVersion
 from cases.people import display_name
+from permissions.audit_chain import Anchor
 from permissions.selectors import share_history_for
 
 from . import reports
@@ -71,13 +72,16 @@ class DecisionRecord:
     share_id: int
     title: str
     sections: tuple[Section, ...]
-    # The chain head this record was produced under: see ``record_wording.audit_explanation``.
+    # The head of the share's setting's audit chain this record was produced under: see
+    # ``record_wording.audit_explanation``. ``anchor_chain`` is the setting's id.
     anchor_sequence: int
     anchor_hash: str
+    anchor_chain: int = 0
 
     @property
     def anchor(self) -> str:
-        return f"{self.anchor_sequence}:{self.anchor_hash}"
+        """As ``verify_audit --anchor`` takes it: SETTING:SEQUENCE:HASH."""
+        return str(Anchor(self.anchor_chain, self.anchor_sequence, self.anchor_hash))
 
 
 # --- Words for values ----------------------------------------------------------------------
@@ -507,8 +511,12 @@ def _endings(share: Share) -> list[Section]:
     return found
 
 
-def _audit(sequence: int, digest: str, this_copy: bool) -> Section:
-    rows = (("Audit log entry", str(sequence)), ("Its hash (SHA-256)", digest))
+def _audit(sequence: int, digest: str, this_copy: bool, chain: str) -> Section:
+    rows = (
+        ("Audit log entry", str(sequence)),
+        ("In the audit chain of", chain),
+        ("Its hash (SHA-256)", digest),
+    )
     return Section(
         "audit",
         "Checking this record against the audit log",
@@ -538,8 +546,13 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
         .filter(share=share)
         .first()
     )
+    # The head of the share's setting's chain: the view just logged, under the chain's lock.
+    # Entries of the share from before the log had a chain per setting are in the
+    # installation chain, at sequences of another count: never the head of this one.
+    organisation = share.case.organisation
     anchor = (
-        share.audit_entries.order_by("-sequence")
+        share.audit_entries.filter(chain=organisation.pk)
+        .order_by("-sequence")
         .values_list("sequence", "entry_hash", "action", "actor_id")
         .first()
     )
@@ -567,7 +580,7 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
         ),
         *_endings(share),
         _release(share, release, when),
-        _audit(sequence, digest, this_copy),
+        _audit(sequence, digest, this_copy, f"{organisation.name} (setting {organisation.pk})"),
     ]
     return DecisionRecord(
         share_id=share.pk,
@@ -575,4 +588,5 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
         sections=tuple(section for section in sections if section is not None),
         anchor_sequence=sequence,
         anchor_hash=digest,
+        anchor_chain=organisation.pk,
     )

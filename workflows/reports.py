@@ -1,9 +1,7 @@
 """Timing reports: how long each share's steps took, against its deadline.
 
 Every figure is computed by the database, so a report costs the same handful of queries
-for ten shares or a hundred thousand; Python only formats the few rows that come back.
-The queries use nothing but standard SQL that PostgreSQL and SQLite both run: date
-arithmetic through Django's portable temporal subtraction, and window functions.
+for ten shares or a million; Python only formats the few rows that come back.
 
 Definitions (shown to readers on the page too):
 
@@ -12,10 +10,13 @@ Definitions (shown to readers on the page too):
   counts** in the figures: each submission set its own deadline, each decision records
   its own ``late_by``, and a "return" is the lead's answer to that round. Counting only
   the latest round would hide the lead's time on every returned round.
-- *Time to decision* is the round's submission to its decision. The latest round starts
-  at ``Share.submitted_at``; an earlier round (``submitted_at`` has since been overwritten)
-  starts when its lead-review task was created, which the flow does in the same
-  transaction as the submission.
+- *Time to decision* is the round's submission to its decision. The decision records when
+  its round began (``Decision.round_started_at``) as it is written: the share's latest
+  submission (or emergency release), which is the one it answers, and which a later
+  submission no longer overwrites for it. Decisions written before that column existed
+  were given what the reports computed for them until then (migration cases 0013): the
+  share's submission when decided at or after it, else when the lead-review task of its
+  round was created, which the flow does in the same transaction as the submission.
 - *Within deadline*: the decision's ``late_by`` is empty.
 - *Time to release* is from the decision a release acted on to when it was sent. An
   emergency release is sent before any decision (the lead reviews it afterwards), so it
@@ -30,27 +31,65 @@ Definitions (shown to readers on the page too):
   ascending is the value at rank ceil(p/100 * n). It is always a time some round really
   took, it needs no interpolation (so both databases give identical answers), and for the
   median of an even count it is the lower of the two middle values.
+
+How the figures are computed, and why it stays fast at a million decisions:
+
+- Decisions carry their setting (``Decision.organisation``, indexed with ``decided_at``),
+  their round's start and the share's urgency, all written with the decision and never
+  changed, so the review rounds of a report are read from one index, with no join and no
+  look-up per decision; only a returned round's urgency is read from its share, which may
+  have been changed since (see ``_round_urgency``).
+- On PostgreSQL every grouping of the time to decision (all rounds, by urgency, outcome,
+  decider, month and setting) comes from **one query**: GROUPING SETS, with each group's
+  count, its count within deadline (``COUNT(*) FILTER``) and both percentiles from one
+  ``percentile_disc(ARRAY[0.5, 0.9])`` over the durations in whole microseconds (integers
+  sort several times faster than intervals). ``percentile_disc(f)`` returns the value at
+  rank ceil(f * n) with f * n computed in double precision: 0.5 * n is exact, and 0.9 * n
+  comes out as exactly 9n/10 whenever that is a whole number (checked for every n below
+  10^8) and at least a tenth away from one otherwise, so both are the nearest ranks above.
+  Names (of deciders and settings) are joined to the few grouped rows, not to every
+  decision.
+- SQLite has neither GROUPING SETS nor percentile_disc. There each grouping is one query
+  (``figures_by``) that ranks the rounds with window functions (ROW_NUMBER beside the
+  group's size) and keeps only the rows at the two ranks: standard SQL, slower, and fine
+  for the small installs SQLite serves. ``tests/test_reports_at_scale.py`` proves both
+  ways give identical figures.
+- Each share's timeline joins the decision that closed its latest round, the release and
+  the latest lead-review task; a share's latest decision and latest task are found through
+  their indexes, once each. The page reads only the timelines of the shares it shows,
+  after counting and paging share numbers alone. The CSV streams from a server-side cursor, inside a
+  transaction on PostgreSQL (a cursor declared outside one is held past its commit, which
+  computes every row before the first is sent), planned for its first rows: the shares in
+  primary key order, each share's records found through their indexes as it goes.
+- On PostgreSQL the report's queries run with JIT compilation off: their work is index
+  look-ups and sorts, which JIT does not speed up, and compiling their many expressions
+  took longer than running them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connections, transaction
 from django.db.models import (
+    BigIntegerField,
     BooleanField,
     Case,
     CharField,
     Count,
     DateTimeField,
     DurationField,
-    Exists,
     Expression,
     ExpressionWrapper,
     F,
+    FilteredRelation,
+    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -92,6 +131,55 @@ def _elapsed(end: str, start: str) -> Case:
     )
 
 
+def _on_postgresql(queryset: QuerySet[Any]) -> bool:
+    return connections[queryset.db].vendor == "postgresql"
+
+
+@contextmanager
+def _reading(using: str, *, streaming: bool = False) -> Iterator[None]:
+    """One transaction for a report's big reads on PostgreSQL, with JIT compilation off.
+
+    The transaction also keeps a server-side cursor from being declared WITH HOLD, which
+    would compute every row before the first is sent; ``streaming`` plans the cursor's query
+    for its first rows (index scans in share order), not for all of them at once, so the
+    first row goes out at once however many follow. On SQLite nothing is opened: there
+    every transaction takes the write lock (config.settings), which a long read must not.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=using):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+            if streaming:
+                cursor.execute("SET LOCAL cursor_tuple_fraction = 0.0001")
+        yield
+
+
+def _rows(queryset: QuerySet[Any], sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    with _reading(queryset.db), connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _sql_of(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    return queryset.query.get_compiler(using=queryset.db).as_sql()
+
+
+class _Microseconds(Func):
+    """A duration in whole microseconds, on PostgreSQL: exact, and sorted much faster than
+    an interval (an integer compares in one instruction)."""
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+def _duration(microseconds: int | None) -> timedelta | None:
+    return None if microseconds is None else timedelta(microseconds=microseconds)
+
+
 # --- Review rounds -----------------------------------------------------------------------
 
 
@@ -101,42 +189,30 @@ def _person_name(prefix: str) -> Expression:
     return Coalesce(NullIf(full, Value("")), F(f"{prefix}username"), output_field=CharField())
 
 
-def _lead_reviews_of(share_ref: OuterRef) -> QuerySet[Task]:
-    """The lead-review tasks of one share, newest first: one per review round."""
-    return Task.objects.filter(
-        process__shareprocess__share=share_ref, flow_task=ShareFlow.lead_review
-    ).order_by("-created", "-pk")
-
-
-def _round_started() -> Case:
-    """When the review round a decision closed began (see the module docstring)."""
-    earlier_round = _lead_reviews_of(OuterRef("share")).filter(created__lte=OuterRef("decided_at"))
-    return Case(
-        When(decided_at__gte=F("share__submitted_at"), then=F("share__submitted_at")),
-        default=Subquery(earlier_round.values("created")[:1]),
-        output_field=DateTimeField(),
-    )
-
-
 def review_rounds(scope: ReportScope) -> QuerySet[Decision]:
-    """Every review round decided within the scope: one decision each, with its duration."""
-    # A reconsideration answers no review round: it is the same lead looking again, later.
+    """Every review round decided within the scope: one decision each, with its duration.
+
+    Read through the (organisation, decided_at) index; no join is needed to choose them.
+    """
     rounds = Decision.objects.filter(
-        share__case__organisation__in=scope.settings, reconsiders__isnull=True
+        organisation__in=scope.settings,
+        # A reconsideration answers no review round: it is the same lead looking again.
+        reconsiders__isnull=True,
+        # A round with no known start (a decision made outside the flow) has no duration,
+        # nor has one whose times are in the wrong order; leaving them out also keeps the
+        # ranking identical on both databases, which sort NULLs at opposite ends.
+        round_started_at__isnull=False,
+        decided_at__gte=F("round_started_at"),
     )
     if scope.since is not None:
         rounds = rounds.filter(decided_at__gte=scope.since)
     if scope.until is not None:
         rounds = rounds.filter(decided_at__lt=scope.until)
-    return (
-        rounds.annotate(round_started=_round_started())
-        .annotate(to_decision=_elapsed("decided_at", "round_started"))
-        # A round with no known start (a decision made outside the flow) has no duration;
-        # leaving it out also keeps the ranking identical on both databases, which sort
-        # NULLs at opposite ends.
-        .filter(to_decision__isnull=False)
-        .order_by()
-    )
+    return rounds.annotate(
+        to_decision=ExpressionWrapper(
+            F("decided_at") - F("round_started_at"), output_field=DurationField()
+        )
+    ).order_by()
 
 
 # --- Figures per group ---------------------------------------------------------------------
@@ -177,6 +253,38 @@ class Figures:
         return format_duration(self.p90_seconds)
 
 
+def _round_urgency() -> Case:
+    """A round counts under its share's urgency, which the decision recorded when made.
+
+    Only a draft's urgency can change, and only a return makes a decided share a draft
+    again, so the recorded urgency is the share's own after every other outcome; a returned
+    round's is read from its share, one look-up by primary key for each such round.
+    """
+    share_now = Share.objects.filter(pk=OuterRef("share")).order_by().values("urgency")[:1]
+    return Case(
+        When(outcome=Outcome.RETURN, then=Subquery(share_now)),
+        default=F("urgency"),
+        output_field=CharField(),
+    )
+
+
+def _decider_names() -> QuerySet[Any, dict[str, Any]]:
+    return (
+        get_user_model()
+        .objects.annotate(name_key=F("pk"), group_name=_person_name(""))
+        .values("name_key", "group_name")
+        .order_by()
+    )
+
+
+def _setting_names() -> QuerySet[Any, dict[str, Any]]:
+    return (
+        Organisation.objects.annotate(name_key=F("pk"), group_name=F("name"))
+        .values("name_key", "group_name")
+        .order_by()
+    )
+
+
 @dataclass(frozen=True)
 class Grouping:
     """A way of grouping review rounds: the SQL expression and how to name each group."""
@@ -184,9 +292,12 @@ class Grouping:
     name: str
     title: str
     key: Expression | F
-    # Each group is named from a fixed vocabulary, or from a column read with its figures.
+    # Each group is named from a fixed vocabulary, or from a column read with its figures
+    # (``name_column``, per round, by ``figures_by``; ``names``, once per group, by the
+    # grouping sets: a query of each key's ``name_key`` and ``group_name``).
     labels: Mapping[str, str] | None = None
     name_column: Expression | F | None = None
+    names: Callable[[], QuerySet[Any, dict[str, Any]]] | None = None
     order: tuple[str, ...] = ()
 
     def label(self, key: Any, row: dict[str, Any]) -> str:
@@ -202,15 +313,16 @@ class Grouping:
 STATUS_LABELS = dict(ShareStatus.choices)
 URGENCY_LABELS = dict(Urgency.choices)
 OUTCOME_LABELS = dict(Outcome.choices)
+ALL = "all"
 
 GROUPINGS: dict[str, Grouping] = {
     grouping.name: grouping
     for grouping in (
-        Grouping("all", "All review rounds", Value(1, output_field=IntegerField())),
+        Grouping(ALL, "All review rounds", Value(1, output_field=IntegerField())),
         Grouping(
             "urgency",
             "By urgency",
-            F("share__urgency"),
+            _round_urgency(),
             labels=URGENCY_LABELS,
             order=tuple(Urgency.values),
         ),
@@ -222,15 +334,20 @@ GROUPINGS: dict[str, Grouping] = {
             order=tuple(Outcome.values),
         ),
         Grouping(
-            "decider", "By decider", F("decided_by"), name_column=_person_name("decided_by__")
+            "decider",
+            "By decider",
+            F("decided_by"),
+            name_column=_person_name("decided_by__"),
+            names=_decider_names,
         ),
         # Months in the site's timezone (the current one), as people count them.
         Grouping("month", "By month", TruncMonth("decided_at")),
         Grouping(
             "setting",
             "By setting",
-            F("share__case__organisation"),
-            name_column=F("share__case__organisation__name"),
+            F("organisation"),
+            name_column=F("organisation__name"),
+            names=_setting_names,
         ),
     )
 }
@@ -294,8 +411,8 @@ def _figures_from(
 def figures_by(rounds: QuerySet[Decision], grouping: Grouping) -> list[Figures]:
     """Count, within-deadline count, median and p90 time to decision for each group.
 
-    One query: only the rows at the median's and the 90th percentile's nearest rank come
-    back, at most two per group.
+    One query in standard SQL (the way SQLite computes every grouping): only the rows at
+    the median's and the 90th percentile's nearest rank come back, at most two per group.
     """
     annotated = rounds.annotate(group_key=grouping.key)
     extra: tuple[str, ...] = ()
@@ -314,6 +431,87 @@ def figures_by(rounds: QuerySet[Decision], grouping: Grouping) -> list[Figures]:
     return _in_order(_figures_from(ranked, "to_decision", grouping.label), grouping)
 
 
+# Both nearest ranks from one sort of each group (see the module docstring).
+_PERCENTILES = f"PERCENTILE_DISC(ARRAY[{MEDIAN / 100}, {P90 / 100}]) WITHIN GROUP (ORDER BY {{}})"
+
+
+def _grouping_sets(
+    rounds: QuerySet[Decision], groupings: Sequence[Grouping]
+) -> dict[str, list[Figures]]:
+    """Every grouping's figures from one PostgreSQL query: GROUPING SETS over the rounds."""
+    keyed = [grouping for grouping in groupings if grouping.name != ALL]
+    rounds_sql, params = _sql_of(
+        rounds.annotate(**{f"key_{g.name}": g.key for g in keyed})
+        .annotate(
+            round_us=_Microseconds("to_decision"),
+            round_on_time=ExpressionWrapper(Q(late_by__isnull=True), output_field=BooleanField()),
+        )
+        .values("round_us", "round_on_time", *(f"key_{g.name}" for g in keyed))
+    )
+    sets = [f'("key_{g.name}")' for g in keyed]
+    if len(keyed) < len(groupings):
+        sets.append("()")  # every round together
+    columns = [f'"key_{g.name}", GROUPING("key_{g.name}") AS "apart_{g.name}"' for g in keyed]
+    names, joins, all_params = [], [], list(params)
+    for g in keyed:
+        if g.names is not None:
+            names_sql, names_params = _sql_of(g.names())
+            names.append(f', "names_{g.name}"."group_name" AS "name_{g.name}"')
+            joins.append(
+                f'LEFT JOIN ({names_sql}) AS "names_{g.name}" '
+                f'ON "names_{g.name}"."name_key" = figures."key_{g.name}"'
+            )
+            all_params.extend(names_params)
+    # Only SQL built here from fixed names and Django's own compiled queries; every value
+    # is a parameter.
+    sql = f"""
+        SELECT figures.*{"".join(names)}
+        FROM (
+            SELECT {"".join(column + ", " for column in columns)}
+                COUNT(*) AS group_size,
+                COUNT(*) FILTER (WHERE rounds."round_on_time") AS group_on_time,
+                {_PERCENTILES.format('rounds."round_us"')} AS ranks
+            FROM ({rounds_sql}) AS rounds
+            GROUP BY GROUPING SETS ({", ".join(sets)})
+        ) AS figures
+        {" ".join(joins)}
+    """  # noqa: S608
+    found: dict[str, dict[Any, Figures]] = {grouping.name: {} for grouping in groupings}
+    for row in _rows(rounds, sql, all_params):
+        if not row["group_size"]:
+            continue  # the set of every round, when there is none
+        grouping = next((g for g in keyed if row[f"apart_{g.name}"] == 0), GROUPINGS[ALL])
+        key = row[f"key_{grouping.name}"] if grouping.name != ALL else 1
+        if isinstance(key, datetime) and timezone.is_naive(key):
+            # A month truncated in the site's timezone comes back as its local midnight.
+            key = timezone.make_aware(key)
+        median, p90 = row["ranks"]
+        found[grouping.name][key] = Figures(
+            key=key,
+            label=grouping.label(key, {"group_name": row.get(f"name_{grouping.name}")}),
+            rounds=row["group_size"],
+            on_time=row["group_on_time"],
+            median_seconds=whole_seconds(_duration(median)),
+            p90_seconds=whole_seconds(_duration(p90)),
+        )
+    return {grouping.name: _in_order(found[grouping.name], grouping) for grouping in groupings}
+
+
+def decision_figures(
+    scope: ReportScope, names: Sequence[str], *, portable: bool = False
+) -> dict[str, list[Figures]]:
+    """The figures of time to decision for each grouping named (``GROUPINGS``), in order.
+
+    On PostgreSQL one query computes them all; ``portable`` (and SQLite) computes each
+    grouping with ``figures_by``, one query each, in standard SQL.
+    """
+    rounds = review_rounds(scope)
+    groupings = [GROUPINGS[name] for name in names]
+    if portable or not _on_postgresql(rounds):
+        return {grouping.name: figures_by(rounds, grouping) for grouping in groupings}
+    return _grouping_sets(rounds, groupings)
+
+
 # --- Time to release ---------------------------------------------------------------------------
 
 AFTER_DECISION, IN_EMERGENCY = "after_decision", "in_emergency"
@@ -323,22 +521,21 @@ RELEASE_LABELS = {
 }
 
 
-def release_figures(scope: ReportScope) -> list[Figures]:
+def release_figures(scope: ReportScope, *, portable: bool = False) -> list[Figures]:
     """Count, median and p90 time to release, releases after a decision and emergency ones
-    apart (in that order; a kind with no release has no row). One query.
+    apart (in that order; a kind with no release has no row). One query: a GROUP BY with
+    percentile_disc on PostgreSQL, window functions with ``portable`` and on SQLite.
 
     An emergency release was sent before any decision, so its time runs from the proposal;
     measured from its retrospective review it would be negative. Months are those of the
     release (when it was sent).
     """
-    releases = Release.objects.filter(share__case__organisation__in=scope.settings)
-    if scope.since is not None:
-        releases = releases.filter(sent_at__gte=scope.since)
-    if scope.until is not None:
-        releases = releases.filter(sent_at__lt=scope.until)
+    if not portable and connections[Release.objects.db].vendor == "postgresql":
+        return _release_figures_grouped(scope)
     in_emergency = Q(decision__isnull=True)
     grouped = (
-        releases.annotate(
+        _releases_in(scope, share__case__organisation__in=scope.settings)
+        .annotate(
             group_key=Case(
                 When(in_emergency, then=Value(IN_EMERGENCY)),
                 default=Value(AFTER_DECISION),
@@ -361,6 +558,66 @@ def release_figures(scope: ReportScope) -> list[Figures]:
         "group_key", "to_release", "row_rank", "median_rank", "p90_rank", "group_size"
     )
     groups = _figures_from(ranked, "to_release", lambda key, row: RELEASE_LABELS[key])
+    return [groups[kind] for kind in RELEASE_LABELS if kind in groups]
+
+
+def _releases_in(scope: ReportScope, **setting: Any) -> QuerySet[Release]:
+    releases = Release.objects.filter(**setting)
+    if scope.since is not None:
+        releases = releases.filter(sent_at__gte=scope.since)
+    if scope.until is not None:
+        releases = releases.filter(sent_at__lt=scope.until)
+    return releases
+
+
+def _release_figures_grouped(scope: ReportScope) -> list[Figures]:
+    """``release_figures`` on PostgreSQL: both kinds' figures from one GROUP BY.
+
+    A release after a decision is of the decision's setting, which the decision records
+    (it is the release's share's own), so those releases need no join to their share and
+    case; only emergency releases, a few, are placed through their case.
+    """
+    kinds = (
+        (
+            AFTER_DECISION,
+            _releases_in(scope, decision__organisation__in=scope.settings),
+            "decision__decided_at",
+        ),
+        (
+            IN_EMERGENCY,
+            _releases_in(
+                scope, decision__isnull=True, share__case__organisation__in=scope.settings
+            ),
+            "share__created_at",
+        ),
+    )
+    after, emergency = (
+        releases.annotate(to_release=_elapsed("sent_at", start))
+        .filter(to_release__isnull=False)
+        .annotate(group_key=Value(kind, output_field=CharField()))
+        .annotate(release_us=_Microseconds("to_release"))
+        .values("group_key", "release_us")
+        .order_by()
+        for kind, releases, start in kinds
+    )
+    releases_sql, params = _sql_of(after.union(emergency, all=True))
+    sql = f"""
+        SELECT releases."group_key", COUNT(*) AS group_size,
+            {_PERCENTILES.format('releases."release_us"')} AS ranks
+        FROM ({releases_sql}) AS releases
+        GROUP BY releases."group_key"
+    """  # noqa: S608
+    groups = {}
+    for row in _rows(after, sql, params):
+        median, p90 = row["ranks"]
+        groups[row["group_key"]] = Figures(
+            key=row["group_key"],
+            label=RELEASE_LABELS[row["group_key"]],
+            rounds=row["group_size"],
+            on_time=0,
+            median_seconds=whole_seconds(_duration(median)),
+            p90_seconds=whole_seconds(_duration(p90)),
+        )
     return [groups[kind] for kind in RELEASE_LABELS if kind in groups]
 
 
@@ -393,7 +650,8 @@ def late_reviews(
 
     One query whatever the number of shares: each late review is ranked by deadline within
     its setting (ROW_NUMBER) beside its setting's counts (window aggregates), and only each
-    setting's most overdue comes back.
+    setting's most overdue comes back. Open reviews are found through the (status, case)
+    index of shares.
     """
     now = now or timezone.now()
     settings = sorted(settings, key=lambda s: s.name.casefold())
@@ -495,37 +753,114 @@ TIMELINE_COLUMNS = (
 )
 
 
+def shares_in(scope: ReportScope) -> QuerySet[Share]:
+    """The shares of the scope's settings; with a month range, those proposed or decided in it.
+
+    Cheap to count and to page through: no decision or task is read per share, and the
+    decisions in range are found once, through the (organisation, decided_at) index.
+    """
+    shares = Share.objects.filter(case__organisation__in=scope.settings)
+    if scope.since is None and scope.until is None:
+        return shares
+    created, decided = Q(), Q()
+    if scope.since is not None:
+        created &= Q(created_at__gte=scope.since)
+        decided &= Q(decided_at__gte=scope.since)
+    if scope.until is not None:
+        created &= Q(created_at__lt=scope.until)
+        decided &= Q(decided_at__lt=scope.until)
+    decided_in_range = Decision.objects.filter(decided, organisation__in=scope.settings)
+    return shares.filter(created | Q(pk__in=decided_in_range.values("share")))
+
+
+# The instants of a share's timeline, as the page shows them and the CSV writes them.
+TIMELINE_INSTANTS = (
+    "created_at",
+    "submitted_at",
+    "picked_up_at",
+    "decided_at",
+    "released_at",
+    "release_recorded_at",
+    "review_due_at",
+)
+_TIMELINE_FIGURES = (
+    "pk",
+    "case_reference",
+    "setting",
+    "urgency",
+    "status",
+    "outcome",
+    "decided_by",
+    "capacity",
+    "review_rounds",
+    "draft_time",
+    "to_pick_up",
+    "to_decision",
+    "to_release",
+    "total_time",
+    "late_by",
+    "released_in_emergency",
+    "overdue",
+)
+
+
 def share_timelines(
-    scope: ReportScope, now: datetime | None = None
+    scope: ReportScope, now: datetime | None = None, *, only: Iterable[int] | None = None
 ) -> QuerySet[Share, dict[str, Any]]:
     """Each share's steps (created, submitted, picked up, decided, released) and durations.
 
     One row per share, for its latest review round: ``submitted_at`` and the deadline are
     the latest submission's, "decided" is the decision that closed that round (none while
     it awaits review), "picked up" is when a lead first took that round's review task. With
-    a month range, the shares proposed or decided in it. Child names and case content are
-    not selected at all.
+    a month range, the shares proposed or decided in it; ``only`` narrows them to the shares
+    given (a page of them). Child names and case content are not selected at all.
 
     "To release" runs from the decision the release acted on; an emergency release has
     none (it came before its review), so its row says it was released in an emergency and
     its total (proposal to release) is the time that counts. "Overdue" is how long an open
     review has been past its deadline at ``now``.
     """
-    now = now or timezone.now()
-    shares = Share.objects.filter(case__organisation__in=scope.settings)
-    if scope.since is not None or scope.until is not None:
-        created, decided = Q(), Q()
-        if scope.since is not None:
-            created &= Q(created_at__gte=scope.since)
-            decided &= Q(decided_at__gte=scope.since)
-        if scope.until is not None:
-            created &= Q(created_at__lt=scope.until)
-            decided &= Q(decided_at__lt=scope.until)
-        decided_in_range = Decision.objects.filter(decided, share=OuterRef("pk"))
-        shares = shares.filter(created | Q(Exists(decided_in_range)))
-    closing = Decision.objects.filter(
-        share=OuterRef("pk"), decided_at__gte=OuterRef("submitted_at"), reconsiders__isnull=True
-    ).order_by("-decided_at", "-pk")
+    return (
+        _timelines(scope, now or timezone.now(), only)
+        .values(*_TIMELINE_FIGURES, *TIMELINE_INSTANTS)
+        .order_by("pk")
+    )
+
+
+def csv_timelines(
+    scope: ReportScope, now: datetime | None = None
+) -> QuerySet[Share, dict[str, Any]]:
+    """``share_timelines`` as the CSV writes them: each instant as UTC text, ``<name>_utc``.
+
+    The database writes the text, so a million rows are read as strings, with none of the
+    time-zone conversions a datetime costs in Python.
+    """
+    return (
+        _timelines(scope, now or timezone.now(), None)
+        .annotate(**{f"{name}_utc": _UtcIso(name) for name in TIMELINE_INSTANTS})
+        .values(*_TIMELINE_FIGURES, *(f"{name}_utc" for name in TIMELINE_INSTANTS))
+        .order_by("pk")
+    )
+
+
+def _timelines(scope: ReportScope, now: datetime, only: Iterable[int] | None) -> QuerySet[Share]:
+    shares = shares_in(scope)
+    if only is not None:
+        shares = shares.filter(pk__in=list(only))
+    # The share's latest decision (reconsiderations aside) closed its latest round if it
+    # was made at or after the latest submission; made before, it closed an earlier round
+    # and the latest still awaits its decision. Read through decision_share_latest_round.
+    latest_decision = (
+        Decision.objects.filter(share=OuterRef("pk"), reconsiders__isnull=True)
+        .order_by("-decided_at", "-pk")
+        .values("pk")[:1]
+    )
+    # The latest round's review task: the newest lead review of the share's process.
+    latest_review = (
+        Task.objects.filter(process=OuterRef("process"), flow_task=ShareFlow.lead_review)
+        .order_by("-created", "-pk")
+        .values("pk")[:1]
+    )
     rounds = (
         Decision.objects.filter(share=OuterRef("pk"), reconsiders__isnull=True)
         .order_by()
@@ -534,17 +869,30 @@ def share_timelines(
         .values("n")
     )
     return (
-        shares.annotate(
+        shares.alias(
+            latest_decision=Subquery(latest_decision), latest_review=Subquery(latest_review)
+        )
+        .annotate(
+            closing=FilteredRelation(
+                "decisions",
+                condition=Q(
+                    decisions__pk=F("latest_decision"),
+                    decisions__decided_at__gte=F("submitted_at"),
+                ),
+            ),
+            review=FilteredRelation(
+                "process__task", condition=Q(process__task__pk=F("latest_review"))
+            ),
+        )
+        .annotate(
             case_reference=F("case__reference"),
             setting=F("case__organisation__name"),
-            picked_up_at=Subquery(_lead_reviews_of(OuterRef("pk")).values("assigned")[:1]),
-            decided_at=Subquery(closing.values("decided_at")[:1]),
-            outcome=Subquery(closing.values("outcome")[:1]),
-            decided_by=Subquery(
-                closing.annotate(name=_person_name("decided_by__")).values("name")[:1]
-            ),
-            capacity=Subquery(closing.values("capacity")[:1]),
-            late_by=Subquery(closing.values("late_by")[:1], output_field=DurationField()),
+            picked_up_at=F("review__assigned"),
+            decided_at=F("closing__decided_at"),
+            outcome=F("closing__outcome"),
+            decided_by=_person_name("closing__decided_by__"),
+            capacity=F("closing__capacity"),
+            late_by=F("closing__late_by"),
             review_rounds=Coalesce(Subquery(rounds), 0),
             released_at=F("release__sent_at"),
             release_recorded_at=F("release__recorded_at"),
@@ -572,34 +920,22 @@ def share_timelines(
                 output_field=DurationField(),
             ),
         )
-        .values(
-            "pk",
-            "case_reference",
-            "setting",
-            "urgency",
-            "status",
-            "outcome",
-            "decided_by",
-            "capacity",
-            "review_rounds",
-            "created_at",
-            "submitted_at",
-            "picked_up_at",
-            "decided_at",
-            "released_at",
-            "release_recorded_at",
-            "review_due_at",
-            "draft_time",
-            "to_pick_up",
-            "to_decision",
-            "to_release",
-            "total_time",
-            "late_by",
-            "released_in_emergency",
-            "overdue",
-        )
-        .order_by("pk")
     )
+
+
+class _UtcIso(Func):
+    """An instant as ``utc_iso`` writes it (2026-01-05T09:00:00Z), written by the database."""
+
+    output_field = CharField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = """TO_CHAR(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Stored as UTC text, "2026-01-05 09:00:00" and any fraction of a second after it.
+        template = "REPLACE(SUBSTR(%(expressions)s, 1, 19), ' ', 'T') || 'Z'"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def utc_iso(moment: datetime | None) -> str:
@@ -619,8 +955,8 @@ def _plain(text: str | None) -> str:
 
 
 def timeline_row(row: dict[str, Any]) -> list[str]:
-    """One CSV row, in the order of ``TIMELINE_COLUMNS``."""
-    decided = row["decided_at"] is not None
+    """One CSV row of ``csv_timelines``, in the order of ``TIMELINE_COLUMNS``."""
+    decided = row["decided_at_utc"] is not None
     return [
         str(row["pk"]),
         _plain(row["case_reference"]),
@@ -631,13 +967,7 @@ def timeline_row(row: dict[str, Any]) -> list[str]:
         _plain(row["decided_by"]),
         row["capacity"] or "",
         str(row["review_rounds"]),
-        utc_iso(row["created_at"]),
-        utc_iso(row["submitted_at"]),
-        utc_iso(row["picked_up_at"]),
-        utc_iso(row["decided_at"]),
-        utc_iso(row["released_at"]),
-        utc_iso(row["release_recorded_at"]),
-        utc_iso(row["review_due_at"]),
+        *(row[f"{name}_utc"] or "" for name in TIMELINE_INSTANTS),
         _seconds(row["draft_time"]),
         _seconds(row["to_pick_up"]),
         _seconds(row["to_decision"]),
@@ -655,11 +985,18 @@ def _yes_no(value: bool | None) -> str:
 
 
 def timeline_rows(
-    timelines: QuerySet[Share, dict[str, Any]], chunk_size: int = 500
+    timelines: QuerySet[Share, dict[str, Any]], chunk_size: int = 2000
 ) -> Iterator[list[str]]:
-    """Stream the rows from a server-side cursor: never every share in memory at once."""
-    for row in timelines.iterator(chunk_size=chunk_size):
-        yield timeline_row(row)
+    """Stream the rows of ``csv_timelines`` from a server-side cursor: never every share in
+    memory at once.
+
+    The first row goes out as soon as the database has it: the rows come in share order
+    from the share's primary key index, and on PostgreSQL the cursor lives in a transaction
+    (``_reading``).
+    """
+    with _reading(timelines.db, streaming=True):
+        for row in timelines.iterator(chunk_size=chunk_size):
+            yield timeline_row(row)
 
 
 # --- Formatting ---------------------------------------------------------------------------------

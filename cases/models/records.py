@@ -7,6 +7,7 @@ from django.db import models
 
 from .. import choices
 from .immutable import AppendOnlyModel, AppendOnlyQuerySet
+from .organisations import Organisation
 from .shares import Share, ShareItem
 
 
@@ -43,9 +44,44 @@ class Decision(AppendOnlyModel):
         blank=True,
         related_name="reconsideration",
     )
+    # Facts copied onto the record when it is written, so the timing reports
+    # (workflows.reports) read a setting's decisions through one index, with no join and no
+    # look-up per decision. They are as permanent as the rest of the record, and stay true:
+    # the setting is the share's case's, and a case never moves to another setting; the
+    # round's start is the submission it answered, which later submissions do not change;
+    # the urgency is the one it was decided under (see below).
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        # The (organisation, decided_at) index below serves look-ups by setting too.
+        db_index=False,
+    )
+    # When the review round this decision closed began: the share's submission it answered
+    # (for a retrospective review, when the emergency release was recorded). Empty for a
+    # reconsideration, which answers no review round, and for a decision whose round has no
+    # known start.
+    round_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The share's urgency when it was decided. Only a draft's urgency can be changed, and a
+    # share is a draft again after a decision only when it was returned, so after any other
+    # outcome this is the share's urgency for good; the reports read a returned round's
+    # urgency from the share itself.
+    urgency = models.CharField(max_length=10, choices=choices.Urgency.choices, editable=False)
 
     class Meta(AppendOnlyModel.Meta):
         ordering = ["decided_at", "pk"]
+        indexes = [
+            # A setting's decisions, by when they were made: the timing reports' review rounds.
+            models.Index(fields=["organisation", "decided_at"], name="decision_setting_decided_at"),
+            # A share's review-round decisions, latest first: each share's timeline reads its
+            # latest one, and counts them, from this index alone.
+            models.Index(
+                fields=["share", "-decided_at", "-id"],
+                condition=models.Q(reconsiders__isnull=True),
+                name="decision_share_latest_round",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} on share #{self.share_id}"

@@ -115,6 +115,11 @@ def _write(
     due = share.review_due_at if reconsiders is None else None
     decision = Decision(
         share=share,
+        organisation_id=share.case.organisation_id,
+        # The round this decision closes began at the latest submission (or emergency
+        # release), which the locked share still holds; a reconsideration closes no round.
+        round_started_at=share.submitted_at if reconsiders is None else None,
+        urgency=share.urgency,
         version=share.versions.order_by("-number").first(),
         reconsiders=reconsiders,
         late_by=(now - due) if due is not None and now > due else None,
