@@ -286,7 +286,7 @@ def share_history_for(user: UserLike, share: Share) -> QuerySet[AuditEntry]:
             action__in=EVENT_ACTIONS,
         )
         .select_related("actor")
-        .order_by("sequence")
+        .order_by("pk")
     )
 
 

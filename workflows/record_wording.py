@@ -74,8 +74,8 @@ def audit_explanation(sequence: int, digest: str, this_copy: bool) -> tuple[str,
         "Every step listed in this record, and every time someone looked at this share, was "
         "written to Safeshare's audit log, which cannot be edited or deleted. Each entry of the "
         "log carries a SHA-256 hash computed from its own content and from the hash of the "
-        "entry before it, so the hash of one entry depends on every entry written before it, "
-        "for this share and for everything else.",
+        "entry before it, so the hash of one entry depends on every entry written before it "
+        "in its setting's audit chain, for this share and everything else of the setting.",
         f"{latest} If anyone later altered, removed, inserted or reordered any entry up to it, "
         "the log would no longer give the hash above.",
         "To check, someone with access to the server runs this command:",

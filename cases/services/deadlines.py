@@ -101,7 +101,7 @@ def _changed_since(organisation: Organisation) -> str:
             organisation_id=organisation.pk, action=AuditAction.DEADLINES_CHANGED
         )
         .select_related("actor")
-        .order_by("-sequence")
+        .order_by("-pk")
         .first()
     )
     who = (

@@ -198,7 +198,7 @@ def stale_draft_message(share: Share) -> str:
             share=share, action__in=(AuditAction.SHARE_EDITED, AuditAction.SHARE_CREATED)
         )
         .select_related("actor")
-        .order_by("-sequence")
+        .order_by("-pk")
         .first()
     )
     who = display_name(last.actor) if last is not None else display_name(share.proposed_by)

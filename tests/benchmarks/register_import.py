@@ -128,7 +128,10 @@ def main() -> None:
     if connection.vendor != "sqlite":  # SQLite's test database stays in memory
         # Never the name another test run may be using: creating it here drops what is there.
         test_settings = settings.DATABASES["default"].setdefault("TEST", {})
-        test_settings.setdefault("NAME", "test_register_import_benchmark")
+        # Django fills TEST's NAME with None, so a plain setdefault would not take, and the
+        # benchmark would use (and drop) the test suite's own database.
+        if not test_settings.get("NAME"):
+            test_settings["NAME"] = "test_register_import_benchmark"
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
     try:
         run(arguments.children)
