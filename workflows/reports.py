@@ -485,16 +485,27 @@ def _grouping_sets(
         if isinstance(key, datetime) and timezone.is_naive(key):
             # A month truncated in the site's timezone comes back as its local midnight.
             key = timezone.make_aware(key)
-        median, p90 = row["ranks"]
-        found[grouping.name][key] = Figures(
-            key=key,
-            label=grouping.label(key, {"group_name": row.get(f"name_{grouping.name}")}),
-            rounds=row["group_size"],
+        found[grouping.name][key] = _ranked_figures(
+            row,
+            key,
+            grouping.label(key, {"group_name": row.get(f"name_{grouping.name}")}),
             on_time=row["group_on_time"],
-            median_seconds=whole_seconds(_duration(median)),
-            p90_seconds=whole_seconds(_duration(p90)),
         )
     return {grouping.name: _in_order(found[grouping.name], grouping) for grouping in groupings}
+
+
+def _ranked_figures(row: dict[str, Any], key: Any, label: str, *, on_time: int = 0) -> Figures:
+    """One group's figures from a PostgreSQL row: its size and its two nearest ranks
+    (``_PERCENTILES``, in whole microseconds)."""
+    median, p90 = row["ranks"]
+    return Figures(
+        key=key,
+        label=label,
+        rounds=row["group_size"],
+        on_time=on_time,
+        median_seconds=whole_seconds(_duration(median)),
+        p90_seconds=whole_seconds(_duration(p90)),
+    )
 
 
 def decision_figures(
@@ -530,7 +541,7 @@ def release_figures(scope: ReportScope, *, portable: bool = False) -> list[Figur
     measured from its retrospective review it would be negative. Months are those of the
     release (when it was sent).
     """
-    if not portable and connections[Release.objects.db].vendor == "postgresql":
+    if not portable and _on_postgresql(Release.objects.all()):
         return _release_figures_grouped(scope)
     in_emergency = Q(decision__isnull=True)
     grouped = (
@@ -609,15 +620,8 @@ def _release_figures_grouped(scope: ReportScope) -> list[Figures]:
     """  # noqa: S608
     groups = {}
     for row in _rows(after, sql, params):
-        median, p90 = row["ranks"]
-        groups[row["group_key"]] = Figures(
-            key=row["group_key"],
-            label=RELEASE_LABELS[row["group_key"]],
-            rounds=row["group_size"],
-            on_time=0,
-            median_seconds=whole_seconds(_duration(median)),
-            p90_seconds=whole_seconds(_duration(p90)),
-        )
+        key = row["group_key"]
+        groups[key] = _ranked_figures(row, key, RELEASE_LABELS[key])
     return [groups[kind] for kind in RELEASE_LABELS if kind in groups]
 
 
