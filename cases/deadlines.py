@@ -40,6 +40,13 @@ def review_deadline(organisation: Organisation, urgency: str, submitted_at: date
     return calendar.add_working_days(submitted_at, amount)
 
 
+def escalation_times(submitted_at: datetime, due: datetime) -> tuple[datetime, datetime, datetime]:
+    """When an undecided review escalates: the lead is reminded at half time, the deputies
+    are brought in at the deadline, and the manager as long again after it."""
+    span = due - submitted_at
+    return submitted_at + span / 2, due, due + span
+
+
 def today_in(organisation: Organisation) -> date:
     """Today as the setting counts days, in its own timezone."""
     return timezone.localdate(timezone=calendar_of(organisation).zone)

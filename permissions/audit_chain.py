@@ -220,7 +220,8 @@ def append(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
     settings_chains = sorted(chain for chain in by_chain if chain != INSTALLATION)
     installation = by_chain.pop(INSTALLATION, [])
     placed: list[AuditEntry] = []
-    with transaction.atomic():
+    # No savepoint of its own: an append that fails fails the service that called it.
+    with transaction.atomic(savepoint=False):
         for chain in settings_chains:
             _take_lock(chain)
             chain_entries = by_chain[chain]

@@ -22,14 +22,13 @@ from viewflow.workflow.exceptions import FlowLockFailed
 WAIT_SECONDS = 15
 
 
-def _limit_lock_wait(seconds: float | None) -> None:
+def _limit_lock_wait(seconds: float) -> None:
     if connection.vendor != "postgresql":
         return  # SQLite serialises writers itself (IMMEDIATE transactions, a busy timeout)
     with connection.cursor() as cursor:
-        if seconds is None:
-            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
-        else:
-            cursor.execute("SET LOCAL lock_timeout = %s", [f"{int(seconds * 1000)}ms"])
+        # For the rest of the transaction: any lock a step waits on (this row, then the
+        # audit chain's) is reported after this long rather than hung on.
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(seconds * 1000)}ms"])
 
 
 class WaitingLock:
@@ -40,13 +39,13 @@ class WaitingLock:
 
     @contextmanager
     def __call__(self, flow_class: Any, process_pk: Any) -> Iterator[None]:
-        with transaction.atomic():
+        # Its own transaction when none is open; inside a caller's, a savepoint, so that a
+        # wait that times out leaves that transaction usable (steps.py says so to the person).
+        with transaction.atomic(savepoint=connection.in_atomic_block):
             try:
-                with transaction.atomic():  # a savepoint: a timed-out wait leaves nothing behind
-                    _limit_lock_wait(self.seconds)
-                    rows = flow_class.process_class._default_manager.filter(pk=process_pk)
-                    rows.select_for_update(no_key=True).exists()
-                    _limit_lock_wait(None)
+                _limit_lock_wait(self.seconds)
+                rows = flow_class.process_class._default_manager.filter(pk=process_pk)
+                rows.select_for_update(no_key=True).exists()
             except DatabaseError as error:
                 raise FlowLockFailed(f"Lock failed for {flow_class}") from error
             yield

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -58,8 +58,12 @@ def _complete(share: Share, node: Any, user: Person, work: Callable[[], T]) -> T
         with transaction.atomic():
             work()
             raise StepUnavailable(f"Share #{share.pk} has no open {node.name} step.")
+    # Begun outside any transaction (a page's step), the lock's transaction is the step's
+    # and a refusal rolls it all back: no savepoint to write and release. Inside a caller's
+    # transaction, which may catch the refusal and carry on, the step keeps its savepoint.
+    nested = connection.in_atomic_block
     try:
-        with ShareFlow.lock(task.process_id), transaction.atomic():
+        with ShareFlow.lock(task.process_id), transaction.atomic(savepoint=nested):
             task.refresh_from_db()
             activation = node.activation_class(task)
             result = work()
@@ -182,8 +186,8 @@ def record_release(*, share: Share, user: Person, **release: Any) -> Release:
     def work() -> Release:
         return services.release_record(share=share, user=user, **release)
 
-    with transaction.atomic():
-        if _approved_on_reconsideration(share):
+    if _approved_on_reconsideration(share):
+        with transaction.atomic():
             return work()
     return _complete(share, ShareFlow.record_release, user, work)
 

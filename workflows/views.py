@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -91,6 +92,8 @@ def moved_on(request: HttpRequest, share: Share) -> HttpResponseRedirect:
 
 
 class _ShareFormPage(View):
+    # What the page shows of its case, for the access log.
+    shown: list[Model]
     """Propose a new share or edit a draft: the golden-rule fields and the items together."""
 
     template_name = "workflows/share_form.html"
@@ -118,6 +121,9 @@ class _ShareFormPage(View):
         # The version the form was opened at travels with it, through every re-display,
         # until the person has been shown a newer one (saved_draft): then that one.
         version = "" if share is None else draft_version(share)
+        # Logged when shown: a post that succeeds shows nothing (it redirects), and the
+        # service's own entry records what was done.
+        note_viewed(self.request.user, case, *self.shown)
         if self.request.method == "POST" and saved_draft is None:
             version = self.request.POST.get("draft_version", "")
         return render(
@@ -209,7 +215,7 @@ def saved_draft(share: Share, form: Any) -> dict[str, Any]:
 class ProposeShareView(_ShareFormPage):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         case = get_case_for(request.user, kwargs["case_pk"])
-        note_viewed(request.user, case, case)
+        self.shown = [case]
         if not can_propose_share(request.user, case):
             messages.error(request, "You cannot propose a share for this case.")
             return redirect("safeguarding:case_detail", pk=case.pk)
@@ -236,7 +242,7 @@ class EditDraftView(_ShareFormPage):
             return moved_on(request, share)
         # The page shows the lead's note when the share was returned: that decision is read too.
         last_decision = share.decisions.order_by("-decided_at", "-pk").first()
-        note_viewed(request.user, share.case, share, *([last_decision] if last_decision else []))
+        self.shown = [share, *([last_decision] if last_decision else [])]
         if request.method == "GET":
             steps.note_opened(share, ShareFlow.draft, signed_in(request))
         return self.handle(share.case, share)
@@ -299,7 +305,6 @@ class EmergencyReleaseView(View):
         share = get_share_to_act_on(request.user, kwargs["pk"], can_edit_draft)
         if not share.is_draft:
             return moved_on(request, share)
-        note_viewed(request.user, share.case, share)
         items = list(share.items.all())
         flagged = [item for item in items if item.identifies_third_party]
         form = EmergencyReleaseForm(
@@ -320,6 +325,8 @@ class EmergencyReleaseView(View):
                     "Released in an emergency. Your lead has been asked to review it today.",
                 )
                 return redirect(share_url(share))
+        # Logged when shown: a release that succeeds redirects, and is in the log itself.
+        note_viewed(request.user, share.case, share)
         return render(
             request,
             "workflows/emergency_release.html",
@@ -350,14 +357,6 @@ class LeadReviewView(View):
         # Golden rule 3: the advice asked on the draft, as the adviser was shown it. Its
         # share and case come along, so logging each one read costs no query of its own.
         consultations = list(advice_sought_on(request.user, share).select_related("share__case"))
-        note_viewed(
-            request.user,
-            share.case,
-            share,
-            *decisions,
-            *([release] if release else []),
-            *consultations,
-        )
         form = DecisionForm(
             request.POST if request.method == "POST" else None,
             share=share,
@@ -384,6 +383,15 @@ class LeadReviewView(View):
             steps.note_opened(share, ShareFlow.lead_review, signed_in(request))
         else:
             return moved_on(request, share)
+        # Logged when shown: a decision that succeeds redirects, and is in the log itself.
+        note_viewed(
+            request.user,
+            share.case,
+            share,
+            *decisions,
+            *([release] if release else []),
+            *consultations,
+        )
         return render(
             request,
             "workflows/lead_review.html",
@@ -424,7 +432,6 @@ class RecordReleaseView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_record_release)
         decision = share.decisions.order_by("-decided_at", "-pk").first()
-        note_viewed(request.user, share.case, share, *([decision] if decision else []))
         approved = list(decision.approved_items.all()) if decision else []
         flagged = [item for item in approved if item.identifies_third_party]
         form = ReleaseForm(
@@ -445,6 +452,8 @@ class RecordReleaseView(View):
             steps.note_opened(share, ShareFlow.record_release, signed_in(request))
         else:
             return moved_on(request, share)
+        # Logged when shown: a release that is recorded redirects, and is in the log itself.
+        note_viewed(request.user, share.case, share, *([decision] if decision else []))
         return render(
             request,
             "workflows/record_release.html",

@@ -47,6 +47,9 @@ class Share(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     # Set at each submission from the setting's deadline policy for the share's urgency.
     review_due_at = models.DateTimeField(null=True, blank=True)
+    # When the open review next escalates (deadlines.escalation_times), for the escalation
+    # sweep's indexed look-up; empty once nothing more falls due or the review is decided.
+    escalation_due_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     purpose = models.TextField(max_length=2000, blank=True)
     direction = models.CharField(
@@ -145,7 +148,16 @@ class Share(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "case"])]
+        indexes = [
+            models.Index(fields=["status", "case"]),
+            # Only open reviews carry a time: the sweep reads what is due, however many
+            # shares there are.
+            models.Index(
+                fields=["escalation_due_at"],
+                name="share_escalation_due",
+                condition=models.Q(escalation_due_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Share #{self.pk}"
