@@ -15,10 +15,10 @@ from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from viewflow.workflow.timers import fire_due_timers
 
 from cases.models import Case, Organisation, Share
 from workflows.demo import seed_demo
+from workflows.escalation import escalate_due_reviews
 from workflows.models import ShareProcess
 
 T = TypeVar("T")
@@ -51,7 +51,7 @@ class Demo:
     def seed(self) -> Demo:
         seed_demo()
         # The demo's overdue share escalates at the first sweep: make those steps exist too.
-        fire_due_timers()
+        escalate_due_reviews()
         return self
 
     def user(self, username: str) -> Any:

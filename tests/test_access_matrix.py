@@ -31,7 +31,6 @@ from django.db.models import Q
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
 from viewflow.workflow.status import STATUS
-from viewflow.workflow.timers import fire_due_timers
 
 from cases.choices import ShareStatus
 from cases.models import (
@@ -45,6 +44,7 @@ from cases.models import (
     Share,
 )
 from workflows.demo import seed_demo
+from workflows.escalation import escalate_due_reviews
 from workflows.models import Notification, ShareProcess, ShareTask
 
 from .seeded import seeded_once
@@ -228,7 +228,7 @@ def _load_demo() -> Demo:
 def _seed_and_load() -> Demo:
     seed_demo()
     # The demo's overdue share escalates at the first sweep: its escalation steps then exist.
-    fire_due_timers()
+    escalate_due_reviews()
     # Uploads awaiting their preview (the demo has none), by Oakfield's lead and deputy: each
     # is the other's "not found".
     for keeper in Membership.objects.filter(
@@ -423,13 +423,6 @@ FLOW_NODES = {
     "refused": "end",
     "withdrawn": "end",
     # Escalation beside an open lead review: three timers, each leading to a function.
-    "lead_review__timeout": "timer",
-    "lead_review__timeout_2": "timer",
-    "lead_review__timeout_3": "timer",
-    "remind": "gate",
-    "bring_in_deputies": "gate",
-    "bring_in_manager": "gate",
-    "escalation_sent": "end",
 }
 TASK_PAGES = {
     "start": ("", "detail", "undo"),

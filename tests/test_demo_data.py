@@ -158,15 +158,15 @@ def _one(status: str, **filters: Any) -> Share:
 
 def test_the_demo_has_an_urgent_share_already_past_every_escalation_time(demo):
     from django.utils import timezone
-    from viewflow.workflow.timers import fire_due_timers
 
+    from workflows.escalation import escalate_due_reviews
     from workflows.models import Escalation
 
     overdue = _one("awaiting_review")
     assert overdue.urgency == choices.Urgency.URGENT
     assert overdue.review_due_at < timezone.now()
     # The first sweep (the dev server's thread, or Celery beat) escalates it all the way.
-    assert fire_due_timers() == 3
+    assert escalate_due_reviews() == 3
     assert set(Escalation.objects.filter(share=overdue).values_list("level", flat=True)) == {
         "reminder",
         "deputies",

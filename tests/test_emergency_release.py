@@ -8,7 +8,6 @@ import pytest
 import time_machine
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
-from viewflow.workflow.timers import fire_due_timers
 
 from cases import choices
 from cases.errors import RuleViolation
@@ -16,6 +15,7 @@ from cases.models import Decision, Release, Share, ShareItem
 from cases.services import membership_end
 from permissions.selectors import review_queue_for
 from workflows import steps
+from workflows.escalation import escalate_due_reviews
 from workflows.flows import ShareFlow
 from workflows.models import Escalation, EscalationLevel, Notification, NotificationKind
 from workflows.tasks import deliver_notification, deliver_pending_notifications
@@ -135,7 +135,7 @@ def test_the_retrospective_review_escalates_like_any_other(
     release_now(emergency_draft, practitioner)
     clock.move_to(datetime(2026, 3, 2, 18, 1, tzinfo=UTC), tick=False)
     with django_capture_on_commit_callbacks(execute=True):
-        fire_due_timers()
+        escalate_due_reviews()
     assert set(
         Escalation.objects.filter(share=emergency_draft).values_list("level", flat=True)
     ) == {EscalationLevel.REMINDER, EscalationLevel.DEPUTIES}

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.core import mail
+from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
-from viewflow.workflow.timers import fire_due_timers
 
 from cases import choices
 from workflows import steps
+from workflows.escalation import escalate_due_reviews
 from workflows.models import Escalation, EscalationLevel, Notification
 from workflows.tasks import deliver_notification, deliver_pending_notifications, sweep_timers
 
@@ -50,7 +51,7 @@ def urgent(clock, case, practitioner, recipient, people):
 def fire(clock, when, django_capture_on_commit_callbacks):
     clock.move_to(when, tick=False)
     with django_capture_on_commit_callbacks(execute=True):
-        return fire_due_timers()
+        return escalate_due_reviews()
 
 
 def levels(share):
@@ -107,7 +108,7 @@ def test_a_decision_after_the_deadline_is_marked_late_by_how_much(urgent, clock,
     assert decision.late_by == timedelta(hours=1, minutes=30)
 
 
-def test_a_decision_in_time_is_not_late_and_cancels_the_timers(
+def test_a_decision_in_time_is_not_late_and_ends_the_escalation(
     urgent, clock, lead, django_capture_on_commit_callbacks
 ):
     clock.move_to(datetime(2026, 3, 2, 10, 0, tzinfo=UTC), tick=False)
@@ -115,9 +116,8 @@ def test_a_decision_in_time_is_not_late_and_cancels_the_timers(
         share=urgent, user=lead, outcome=choices.Outcome.APPROVE, reasons="Necessary."
     )
     assert decision.late_by is None
-    timers = Task.objects.filter(process=urgent.process, flow_task_type="TIMER")
-    assert timers.count() == 3
-    assert set(timers.values_list("status", flat=True)) == {STATUS.CANCELED}
+    urgent.refresh_from_db()
+    assert urgent.escalation_due_at is None
 
     assert (
         fire(clock, datetime(2026, 3, 4, 9, 0, tzinfo=UTC), django_capture_on_commit_callbacks) == 0
@@ -172,7 +172,7 @@ def test_a_delivery_killed_after_claiming_is_retaken_once_the_claim_is_stale(
     # The failed send is logged, never raised into the step that wrote the row (issue 11);
     # a worker would wait and retry.
     with django_capture_on_commit_callbacks(execute=True):
-        fire_due_timers()
+        escalate_due_reviews()
     monkeypatch.undo()
     notification = Notification.objects.get(escalation__isnull=False)
     assert notification.emailed_at is None
@@ -251,3 +251,126 @@ def test_an_escalation_that_cannot_be_logged_fails_rather_than_passing_as_done(u
         escalation.escalate(urgent, EscalationLevel.REMINDER)
     assert not Escalation.objects.filter(share=urgent).exists()
     assert not Notification.objects.filter(escalation__isnull=False).exists()
+
+
+# --- The sweep reads what is due, and only that -------------------------------------------
+
+
+def test_the_sweep_reads_only_the_reviews_due_however_many_are_open(
+    clock, case, practitioner, recipient, django_assert_max_num_queries
+):
+    def submit_routine() -> None:
+        steps.submit(
+            share=steps.propose(
+                case=case, user=practitioner, fields=complete_fields(recipient), items=[item()]
+            ),
+            user=practitioner,
+        )
+
+    submit_routine()
+    # Nothing is due yet: one indexed read, whatever else is open.
+    with django_assert_max_num_queries(1):
+        assert escalate_due_reviews() == 0
+    for _ in range(5):
+        submit_routine()
+    with django_assert_max_num_queries(1):
+        assert escalate_due_reviews() == 0
+
+
+def test_each_escalation_moves_the_next_one_on_and_the_last_clears_it(urgent, clock):
+    assert urgent.escalation_due_at == datetime(2026, 3, 2, 13, 30, tzinfo=UTC)
+    clock.move_to(datetime(2026, 3, 2, 13, 31, tzinfo=UTC), tick=False)
+    escalate_due_reviews()
+    urgent.refresh_from_db()
+    assert urgent.escalation_due_at == datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    # A sweep that comes late makes every level due at once, each once.
+    clock.move_to(datetime(2026, 3, 4, 9, 0, tzinfo=UTC), tick=False)
+    assert escalate_due_reviews() == 2
+    urgent.refresh_from_db()
+    assert urgent.escalation_due_at is None
+    assert escalate_due_reviews() == 0
+
+
+def test_a_returned_share_submitted_again_escalates_in_its_new_round(urgent, clock, lead):
+    clock.move_to(datetime(2026, 3, 2, 14, 0, tzinfo=UTC), tick=False)
+    escalate_due_reviews()
+    steps.decide(share=urgent, user=lead, outcome=choices.Outcome.RETURN, reasons="Add dates.")
+    urgent.refresh_from_db()
+    assert urgent.escalation_due_at is None
+    clock.move_to(datetime(2026, 3, 2, 15, 0, tzinfo=UTC), tick=False)
+    steps.submit(share=urgent, user=urgent.proposed_by)
+    urgent.refresh_from_db()
+    assert (
+        urgent.escalation_due_at
+        == urgent.submitted_at + (urgent.review_due_at - urgent.submitted_at) / 2
+    )
+    clock.move_to(urgent.escalation_due_at + timedelta(minutes=1), tick=False)
+    assert escalate_due_reviews() == 1
+    assert levels(urgent) == [EscalationLevel.REMINDER, EscalationLevel.REMINDER]
+
+
+def test_a_share_whose_escalation_fails_stays_due_and_the_others_go_on(
+    urgent, clock, case, practitioner, recipient, monkeypatch
+):
+    from workflows import escalation
+
+    other = steps.submit(
+        share=steps.propose(
+            case=case,
+            user=practitioner,
+            fields=complete_fields(recipient, urgency=choices.Urgency.URGENT),
+            items=[item()],
+        ),
+        user=practitioner,
+    )
+    real = escalation.escalate
+
+    def failing_for_the_first(share, level):
+        if share.pk == urgent.pk:
+            raise RuntimeError("the mail outbox refused the row")
+        return real(share, level)
+
+    monkeypatch.setattr(escalation, "escalate", failing_for_the_first)
+    clock.move_to(datetime(2026, 3, 2, 13, 31, tzinfo=UTC), tick=False)
+    assert escalate_due_reviews() == 1
+    assert levels(other) == [EscalationLevel.REMINDER]
+    urgent.refresh_from_db()
+    assert urgent.escalation_due_at == datetime(2026, 3, 2, 13, 30, tzinfo=UTC)
+    monkeypatch.setattr(escalation, "escalate", real)
+    assert escalate_due_reviews() == 1
+    assert levels(urgent) == [EscalationLevel.REMINDER]
+
+
+def test_the_migration_hands_open_reviews_from_the_old_timers_to_the_sweep(urgent, clock):
+    """Open reviews escalated under the flow's timers carry on from their next level; the
+    timers' tasks, whose nodes are gone, are removed."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from cases.models import Share
+
+    migration = importlib.import_module("workflows.migrations.0008_escalation_outside_the_flow")
+    clock.move_to(datetime(2026, 3, 2, 13, 31, tzinfo=UTC), tick=False)
+    escalate_due_reviews()  # the reminder went, as its timer would have sent it
+    Share.objects.filter(pk=urgent.pk).update(escalation_due_at=None)
+    review = Task.objects.get(process=urgent.process, flow_task_type="HUMAN", status=STATUS.NEW)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO viewflow_task (flow_task, flow_task_type, status, created, token, "
+            "process_id, data) VALUES (%s, 'TIMER', 'SCHEDULED', %s, 'start', %s, '{}')",
+            [migration.GONE[1], timezone.now(), urgent.process.pk],
+        )
+        cursor.execute("SELECT id FROM viewflow_task WHERE flow_task = %s", [migration.GONE[1]])
+        (timer_id,) = cursor.fetchone()
+        cursor.execute(
+            "INSERT INTO viewflow_task_previous (from_task_id, to_task_id) VALUES (%s, %s)",
+            [timer_id, review.pk],
+        )
+    with connection.schema_editor(atomic=False) as editor:
+        migration.forwards(apps, editor)
+    urgent.refresh_from_db()
+    assert urgent.escalation_due_at == datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+    assert not Task.objects.filter(pk=timer_id).exists()
+    assert Task.objects.filter(pk=review.pk).exists()

@@ -233,7 +233,7 @@ def people(lead: Any, deputy: Any, manager: Any, practitioner: Any) -> dict[str,
 
 
 def overdue_urgent_share(case: Any, practitioner: Any, recipient: Any) -> Share:
-    """An urgent share, submitted for real, then moved back so all three timers are due."""
+    """An urgent share, submitted for real, then moved back so all three escalations are due."""
     share = steps.submit(
         share=steps.propose(
             case=case,
@@ -246,22 +246,16 @@ def overdue_urgent_share(case: Any, practitioner: Any, recipient: Any) -> Share:
     # The submission told the lead and deputy at once; these tests follow the escalation's
     # notices, so the submission's count as sent (a worker finding them queued sends nothing).
     Notification.objects.filter(share=share).update(emailed_at=timezone.now())
-    timers = Task.objects.filter(
-        process=share.process, flow_task_type="TIMER", status=STATUS.SCHEDULED
-    )
-    assert timers.count() == 3, "lead_review arms a reminder, a deadline and a manager timer"
-    # The last timer (the manager's) falls due as long after the deadline as the deadline
-    # allowed; move the whole round back so that it was due a minute ago.
+    assert share.escalation_due_at is not None, "the submission sets when it first escalates"
+    # The last escalation (the manager's) falls due as long after the deadline as the
+    # deadline allowed; move the whole round back so that it was due a minute ago.
     manager_due = share.review_due_at + (share.review_due_at - share.submitted_at)
     shift = manager_due - timezone.now() + timedelta(minutes=1)
     Share.objects.filter(pk=share.pk).update(
-        submitted_at=share.submitted_at - shift, review_due_at=share.review_due_at - shift
+        submitted_at=share.submitted_at - shift,
+        review_due_at=share.review_due_at - shift,
+        escalation_due_at=share.escalation_due_at - shift,
     )
-    for timer in timers:
-        Task.objects.filter(pk=timer.pk).update(scheduled=timer.scheduled - shift)
-    assert not Task.objects.filter(
-        process=share.process, flow_task_type="TIMER", scheduled__gt=timezone.now()
-    ).exists()
     return share
 
 

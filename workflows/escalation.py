@@ -1,18 +1,27 @@
 """Escalating an undecided lead review: remind, bring in the deputies, then the manager.
 
-Called from the flow's timer paths. It only writes rows (the escalation and one outbox
-notification per person); sending happens afterwards in a retrying task, so a mail
-server being down can never leave the flow stuck in an error state.
+The timer sweep (tasks.sweep_timers) calls ``escalate_due_reviews``, which reads only the
+shares whose ``escalation_due_at`` has passed: it grows with what falls due, not with the
+reviews open. Each escalation only writes rows (the escalation and one outbox notification
+per person); sending happens afterwards in a retrying task, so a mail server being down
+never holds an escalation up.
+
+Why not viewflow timers on the lead review: three timer tasks per review round cost every
+submission three task rows, their links and their activations, and every decision the
+cancelling of all three; one indexed column on the share does the same job.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.choices import Role, ShareStatus
+from cases.deadlines import escalation_times
 from cases.models import Share
 from permissions.audit import record_event
 from permissions.models import AuditAction
@@ -26,6 +35,15 @@ _WHO: dict[str, set[str]] = {
     EscalationLevel.DEPUTIES: {Role.DEPUTY, Role.LEAD},
     EscalationLevel.MANAGER: {Role.MANAGER},
 }
+# In the order they fall due (deadlines.escalation_times gives their times in this order).
+LEVELS = (EscalationLevel.REMINDER, EscalationLevel.DEPUTIES, EscalationLevel.MANAGER)
+UNDER_REVIEW = (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY)
+# Shares escalated per database read: a backlog after an outage is worked through in
+# batches, each share in a transaction of its own.
+SWEEP_BATCH = 200
+
+logger = logging.getLogger(__name__)
+
 _KIND: dict[str, str] = {
     EscalationLevel.REMINDER: NotificationKind.REVIEW_REMINDER,
     EscalationLevel.DEPUTIES: NotificationKind.REVIEW_OVERDUE,
@@ -33,20 +51,14 @@ _KIND: dict[str, str] = {
 }
 
 
-def review_window(share: Share) -> tuple[datetime, datetime]:
-    """When the current review round started and when its decision falls due."""
-    fresh = Share.objects.only("submitted_at", "review_due_at").get(pk=share.pk)
-    if fresh.submitted_at is None or fresh.review_due_at is None:
-        raise ValueError(f"Share #{share.pk} is under review without a deadline.")
-    return fresh.submitted_at, fresh.review_due_at
-
-
 def escalate(share: Share, level: str) -> Escalation | None:
     """Record this escalation once per review round and queue a notification per person."""
     share = Share.objects.select_related("case__organisation").get(pk=share.pk)
-    if share.status not in (ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY):
+    if share.status not in UNDER_REVIEW:
         return None  # decided in the meantime: nobody needs chasing
-    submitted_at, due = review_window(share)
+    submitted_at, due = share.submitted_at, share.review_due_at
+    if submitted_at is None or due is None:
+        raise ValueError(f"Share #{share.pk} is under review without a deadline.")
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -60,6 +72,63 @@ def escalate(share: Share, level: str) -> Escalation | None:
         record_event(AuditAction.ESCALATION, share, detail=escalation.get_level_display())
         _notify(share, level, escalation)
     return escalation
+
+
+def next_escalation_at(share: Share, after: datetime) -> datetime | None:
+    """When the share's open review next escalates after ``after`` (None when nothing more
+    falls due, or the share is not under review)."""
+    if share.status not in UNDER_REVIEW or share.submitted_at is None:
+        return None
+    if share.review_due_at is None:
+        return None
+    later = [at for at in escalation_times(share.submitted_at, share.review_due_at) if at > after]
+    return min(later, default=None)
+
+
+def escalate_due_reviews() -> int:
+    """Make every escalation that has fallen due; returns how many were made.
+
+    A share whose escalation fails (its audit entry refused, say) is logged and left due,
+    to be tried again at the next sweep; the others go on.
+    """
+    made = 0
+    now = timezone.now()
+    while True:
+        due = list(
+            Share.objects.filter(escalation_due_at__lte=now)
+            .order_by("escalation_due_at", "pk")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        failed = 0
+        for pk in due:
+            try:
+                made += _escalate_due(pk, now)
+            except Exception:
+                failed += 1
+                logger.exception("Could not escalate share #%s; the next sweep tries again", pk)
+        if len(due) < SWEEP_BATCH or failed == len(due):
+            return made
+
+
+@transaction.atomic
+def _escalate_due(pk: int, now: datetime) -> int:
+    # The share's row is held while its escalations are written, so a decision made at the
+    # same moment either comes first (and nothing is escalated) or waits for this one.
+    share = (
+        Share.objects.select_for_update(no_key=True)
+        .filter(pk=pk, escalation_due_at__lte=now)
+        .first()
+    )
+    if share is None:
+        return 0  # decided, or escalated by another sweep, since it was read
+    made = 0
+    if share.status in UNDER_REVIEW and share.submitted_at and share.review_due_at:
+        times = escalation_times(share.submitted_at, share.review_due_at)
+        for level, at in zip(LEVELS, times, strict=True):
+            if at <= now and escalate(share, level) is not None:
+                made += 1
+    Share.objects.filter(pk=pk).update(escalation_due_at=next_escalation_at(share, now))
+    return made
 
 
 def _notify(share: Share, level: str, escalation: Escalation) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from viewflow import this
@@ -12,16 +11,15 @@ from cases.choices import ShareStatus
 from cases.models import Share
 from permissions.selectors import share_list_for
 
-from .escalation import escalate, review_window
 from .locking import waiting_lock
-from .models import EscalationLevel, ShareProcess, ShareTask
+from .models import ShareProcess, ShareTask
 from .nodes import TimedView
 
 
 def _share_id(process: Any) -> int:
     """The share a process routes. Read once per process object: the flow asks several times
-    while it moves (the assignee, the three timers' times, each gateway), and viewflow's
-    ``coerced`` goes to the database on every call."""
+    while it moves (the assignee, each gateway), and viewflow's ``coerced`` goes to the
+    database on every call."""
     if "_share_id" not in process.__dict__:
         share_id = getattr(process, "share_id", None)
         if share_id is None:
@@ -45,28 +43,6 @@ def _proposer(activation: Any) -> Any:
 def _setting(process: Any) -> Any:
     """The setting whose leads may take the review (viewflow passes the base Process)."""
     return _share(process).case.organisation
-
-
-def _window(activation: Any) -> tuple[datetime, datetime]:
-    # The three timers of one lead review are set together, from one reading of the round.
-    process = activation.process
-    if "_review_window" not in process.__dict__:
-        process.__dict__["_review_window"] = review_window(_share(process))
-    return process.__dict__["_review_window"]
-
-
-def _reminder_due(activation: Any) -> datetime:
-    submitted, due = _window(activation)
-    return submitted + (due - submitted) / 2
-
-
-def _deadline(activation: Any) -> datetime:
-    return _window(activation)[1]
-
-
-def _manager_due(activation: Any) -> datetime:
-    submitted, due = _window(activation)
-    return due + (due - submitted)
 
 
 def _share_status(activation: Any) -> str:
@@ -105,41 +81,10 @@ class ShareFlow(flow.Flow):
         TimedView(this.task_page)
         .Annotation(title="Lead review")
         .Permission("cases.decide_shares", obj=_setting)
-        .OnTimeout(
-            _reminder_due, this.remind, interrupting=False, title="Half time: remind the lead"
-        )
-        .OnTimeout(
-            _deadline,
-            this.bring_in_deputies,
-            interrupting=False,
-            title="Deadline: bring in the deputies",
-        )
-        .OnTimeout(
-            _manager_due,
-            this.bring_in_manager,
-            interrupting=False,
-            title="Well past the deadline: bring in the manager",
-        )
+        # Its escalation (remind, deputies, manager) runs beside it, outside the flow: the
+        # timer sweep reads the share's escalation_due_at (workflows.escalation).
         .Next(this.route_decision)
     )
-
-    # Escalation runs beside the open review, which stays open for whoever decides.
-    remind = (
-        flow.Function(this.escalate_reminder)
-        .Annotation(title="Lead reminded")
-        .Next(this.escalation_sent)
-    )
-    bring_in_deputies = (
-        flow.Function(this.escalate_deputies)
-        .Annotation(title="Deputies brought in")
-        .Next(this.escalation_sent)
-    )
-    bring_in_manager = (
-        flow.Function(this.escalate_manager)
-        .Annotation(title="Manager brought in")
-        .Next(this.escalation_sent)
-    )
-    escalation_sent = flow.End().Annotation(title="Escalation sent")
 
     route_decision = (
         flow.Switch()
@@ -172,15 +117,6 @@ class ShareFlow(flow.Flow):
     def has_manage_permission(self, user: Any, obj: Any = None) -> bool:
         # Cancelling or undoing steps by hand would part a share from its record: nobody may.
         return False
-
-    def escalate_reminder(self, activation: Any) -> None:
-        escalate(activation.process.coerced.share, EscalationLevel.REMINDER)
-
-    def escalate_deputies(self, activation: Any) -> None:
-        escalate(activation.process.coerced.share, EscalationLevel.DEPUTIES)
-
-    def escalate_manager(self, activation: Any) -> None:
-        escalate(activation.process.coerced.share, EscalationLevel.MANAGER)
 
     def start_share(self, activation: Any, share: Share) -> ShareProcess:
         activation.process.share = share

@@ -25,6 +25,7 @@ from cases.models import Share
 from cases.people import display_name
 from cases.register_import.service import discard_unconfirmed_imports
 
+from .escalation import escalate_due_reviews
 from .family_follow_ups import chase_overdue_family_follow_ups
 from .models import Notification
 
@@ -50,17 +51,20 @@ def claim_timeout() -> timedelta:
 
 @shared_task(acks_late=True, ignore_result=True)
 def sweep_timers() -> int:
-    """Fire due workflow timers; never two sweeps at once (beat may overlap a slow one).
+    """Escalate the reviews whose escalation has fallen due, and fire due workflow timers;
+    never two sweeps at once (beat may overlap a slow one).
 
     Overdue promises to tell a family are chased on the same beat, and imports left
     unconfirmed for a day are discarded, so the embedded server's sweep thread covers them
-    too. Returns the number of timers fired.
+    too. Returns the number of escalations made and timers fired.
     """
     with _sweep_lock() as taken:
         if not taken:
             logger.info("Timer sweep skipped: another sweep is running")
             return 0
-        fired = fire_due_timers()
+        # viewflow's own timers: the flow has none of its own now, but one added later (or
+        # a third-party flow) is fired all the same.
+        fired = fire_due_timers() + escalate_due_reviews()
         chase_overdue_family_follow_ups()
         discard_unconfirmed_imports()
         return fired

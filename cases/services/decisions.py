@@ -192,7 +192,9 @@ def decision_record(
     )
     # A retrospective review records its view; what was sent stays sent.
     share.status = ShareStatus.RELEASED if emergency else _STATUS_AFTER[outcome]
-    share.save(update_fields=["status", "updated_at"])
+    # Decided: nothing more to escalate (a returned share's next submission sets it again).
+    share.escalation_due_at = None
+    share.save(update_fields=["status", "escalation_due_at", "updated_at"])
     returned = outcome == Outcome.RETURN
     record_event(
         AuditAction.SHARE_RETURNED if returned else AuditAction.SHARE_DECIDED,

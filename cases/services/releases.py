@@ -13,7 +13,7 @@ from permissions.rules import can_edit_draft, can_record_release
 
 from .. import redaction, rules
 from ..choices import ConsentStatus, Outcome, ShareStatus, ThirdPartyHandling
-from ..deadlines import retrospective_review_deadline
+from ..deadlines import escalation_times, retrospective_review_deadline
 from ..errors import RuleViolation, raise_if, refuse
 from ..models import Decision, Release, Share, ShareItem
 from .openness import family_follow_up_open
@@ -202,6 +202,7 @@ def release_in_emergency(
     share.status = ShareStatus.RELEASED_IN_EMERGENCY
     share.submitted_at = now
     share.review_due_at = retrospective_review_deadline(share.organisation, now)
+    share.escalation_due_at = escalation_times(now, share.review_due_at)[0]
     share.save(
         update_fields=[
             "status",
@@ -209,6 +210,7 @@ def release_in_emergency(
             "consent_override_justification",
             "submitted_at",
             "review_due_at",
+            "escalation_due_at",
             "updated_at",
         ]
     )

@@ -14,7 +14,7 @@ from permissions.rules import can_edit_draft, can_propose_share
 
 from .. import choices, rules
 from ..choices import ShareStatus
-from ..deadlines import review_deadline
+from ..deadlines import escalation_times, review_deadline
 from ..errors import raise_if, refuse
 from ..models import Case, Share, ShareItem
 from .openness import family_follow_up_open
@@ -248,7 +248,10 @@ def share_submit(*, share: Share, user: Person) -> Share:
     share.status = ShareStatus.AWAITING_REVIEW
     share.submitted_at = timezone.now()
     share.review_due_at = review_deadline(share.organisation, share.urgency, share.submitted_at)
-    share.save(update_fields=["status", "submitted_at", "review_due_at", "updated_at"])
+    share.escalation_due_at = escalation_times(share.submitted_at, share.review_due_at)[0]
+    share.save(
+        update_fields=["status", "submitted_at", "review_due_at", "escalation_due_at", "updated_at"]
+    )
     version = version_freeze(share, user, share.submitted_at)
     family_follow_up_open(share, share.submitted_at)
     record_event(AuditAction.SHARE_SUBMITTED, share, actor=user, detail=f"version {version.number}")
