@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from viewflow.workflow.exceptions import FlowLockFailed
+
+from cases.transactions import atomic_change
 
 # Long enough for any step to finish; short enough that a stuck one is reported, not hung on.
 WAIT_SECONDS = 15
@@ -39,9 +41,10 @@ class WaitingLock:
 
     @contextmanager
     def __call__(self, flow_class: Any, process_pk: Any) -> Iterator[None]:
-        # Its own transaction when none is open; inside a caller's, a savepoint, so that a
-        # wait that times out leaves that transaction usable (steps.py says so to the person).
-        with transaction.atomic(savepoint=connection.in_atomic_block):
+        # Its own transaction when none is open; inside a caller's that may carry on after
+        # an error, a savepoint, so that a wait that times out leaves that transaction
+        # usable (steps.py says so to the person).
+        with atomic_change():
             try:
                 _limit_lock_wait(self.seconds)
                 rows = flow_class.process_class._default_manager.filter(pk=process_pk)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.db import connection, transaction
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -19,6 +18,7 @@ from cases import services
 from cases.errors import refuse
 from cases.models import Case, Consultation, Decision, ReconsiderationRequest, Release, Share
 from cases.people import Person
+from cases.transactions import atomic_change
 
 from .flows import ShareFlow
 from .nodes import mark_opened
@@ -55,15 +55,13 @@ def _complete(share: Share, node: Any, user: Person, work: Callable[[], T]) -> T
     task = open_task(share, node)
     if task is None:
         # The flow is not waiting here: the service explains why in the user's own terms.
-        with transaction.atomic():
+        with atomic_change():
             work()
             raise StepUnavailable(f"Share #{share.pk} has no open {node.name} step.")
-    # Begun outside any transaction (a page's step), the lock's transaction is the step's
-    # and a refusal rolls it all back: no savepoint to write and release. Inside a caller's
-    # transaction, which may catch the refusal and carry on, the step keeps its savepoint.
-    nested = connection.in_atomic_block
     try:
-        with ShareFlow.lock(task.process_id), transaction.atomic(savepoint=nested):
+        # Begun outside any transaction (a page's step), the lock's transaction is the
+        # step's, and a refusal rolls it all back: no savepoints (cases.transactions).
+        with ShareFlow.lock(task.process_id), atomic_change():
             task.refresh_from_db()
             activation = node.activation_class(task)
             result = work()
@@ -90,7 +88,7 @@ def propose(
     *, case: Case, user: Person, fields: dict[str, Any], items: list[dict[str, Any]]
 ) -> Share:
     """Create the draft and the process that will route it; the draft task goes to the proposer."""
-    with transaction.atomic():
+    with atomic_change():
         share = services.share_propose(case=case, proposed_by=user, fields=fields, items=items)
         ShareFlow.start.run(share=share)
     return share
@@ -156,7 +154,7 @@ def decide(*, share: Share, user: Person, **decision: Any) -> Decision:
     return _complete(share, ShareFlow.lead_review, user, work)
 
 
-@transaction.atomic
+@atomic_change()
 def reconsider(*, share: Share, user: Person, **decision: Any) -> Decision:
     """A refusal looked at again: not a flow step (the process ended at "refused")."""
     made = services.decision_reconsider(share=share, user=user, **decision)
@@ -164,7 +162,7 @@ def reconsider(*, share: Share, user: Person, **decision: Any) -> Decision:
     return made
 
 
-@transaction.atomic
+@atomic_change()
 def ask_reconsideration(*, share: Share, user: Person, reason: str) -> ReconsiderationRequest:
     request = services.reconsideration_ask(share=share, user=user, reason=reason)
     events.reconsideration_requested(request)
@@ -187,19 +185,19 @@ def record_release(*, share: Share, user: Person, **release: Any) -> Release:
         return services.release_record(share=share, user=user, **release)
 
     if _approved_on_reconsideration(share):
-        with transaction.atomic():
+        with atomic_change():
             return work()
     return _complete(share, ShareFlow.record_release, user, work)
 
 
-@transaction.atomic
+@atomic_change()
 def ask_advice(*, share: Share, user: Person, adviser: Any, question: str) -> Consultation:
     consultation = services.advice_ask(share=share, user=user, adviser=adviser, question=question)
     events.advice_asked(consultation)
     return consultation
 
 
-@transaction.atomic
+@atomic_change()
 def give_advice(*, consultation: Consultation, user: Person, advice: str) -> Consultation:
     answered = services.advice_give(consultation=consultation, user=user, advice=advice)
     events.advice_given(answered)

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from viewflow.workflow.timers import fire_due_timers
@@ -182,10 +182,9 @@ def deliver_notification(notification_id: int) -> bool:
     return True
 
 
-def deliver_after_commit(notifications: QuerySet[Notification]) -> None:
+def deliver_after_commit(pks: list[int]) -> None:
     """Email each of these outbox rows once the transaction that wrote them commits, so a
     rolled-back step sends nothing and a slow mail server never holds the step up."""
-    pks = list(notifications.values_list("pk", flat=True))
     if pks:
         transaction.on_commit(lambda: enqueue_deliveries(pks))
 

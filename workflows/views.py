@@ -6,7 +6,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +20,7 @@ from cases.models import Decision, Release, Share
 from cases.people import display_name, signed_in
 from cases.services import share_update_draft
 from cases.services.shares import SHARE_FIELDS, draft_version
+from cases.transactions import atomic_change
 from cases.version_changes import version_changes
 from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
 from permissions.rules import (
@@ -226,7 +226,7 @@ class ProposeShareView(_ShareFormPage):
     ) -> Share:
         user = signed_in(self.request)
         # One transaction: if submission is refused, not even the draft is kept.
-        with transaction.atomic():
+        with atomic_change():
             share = steps.propose(
                 case=case, user=user, fields=form.service_fields(), items=formset.service_items()
             )

@@ -12,7 +12,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 from django.utils import timezone
 
 from permissions.audit import record_setting_change
@@ -22,6 +21,7 @@ from permissions.rules import may_keep_register
 from ..choices import ShareStatus
 from ..errors import length_problems, raise_if, refuse
 from ..models import Organisation, Recipient
+from ..transactions import atomic_change
 
 RECIPIENT_FIELDS = ("person_name", "role", "agency_name", "secure_email", "phone")
 # What stays as the shares that named them recorded it.
@@ -54,7 +54,7 @@ def _may_keep(by: Any, organisation: Organisation) -> None:
         raise refuse("__all__", "Only the setting's lead or a deputy can keep its address book.")
 
 
-@transaction.atomic
+@atomic_change()
 def recipient_add(
     *, organisation: Organisation, by: Any, fields: Mapping[str, Any], verified: bool = False
 ) -> Recipient:
@@ -82,7 +82,7 @@ def is_named_on_a_share(recipient: Recipient) -> bool:
     return recipient.shares.exclude(status=ShareStatus.DRAFT).exists()
 
 
-@transaction.atomic
+@atomic_change()
 def recipient_update(
     *, recipient: Recipient, by: Any, fields: Mapping[str, Any], verified: bool = False
 ) -> Recipient:
@@ -125,7 +125,7 @@ def recipient_update(
     return recipient
 
 
-@transaction.atomic
+@atomic_change()
 def recipient_retire(*, recipient: Recipient, by: Any) -> Recipient:
     recipient = Recipient.objects.select_for_update().get(pk=recipient.pk)
     _may_keep(by, recipient.organisation)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from cases.people import Person
@@ -15,6 +14,7 @@ from ..choices import AdviserCapacity, Role
 from ..deidentify import deidentified_question, deidentified_text
 from ..errors import raise_if, refuse
 from ..models import Consultation, Share
+from ..transactions import atomic_change
 from .shares import locked
 
 _CAPACITY: dict[str, str] = {
@@ -45,7 +45,7 @@ def advice_preview(*, share: Share, question: str) -> str:
     return deidentified_question(share, question)
 
 
-@transaction.atomic
+@atomic_change()
 def advice_ask(
     *, share: Share, user: Person, adviser: Person | None, question: str
 ) -> Consultation:
@@ -80,7 +80,7 @@ def advice_ask(
     return consultation
 
 
-@transaction.atomic
+@atomic_change()
 def advice_give(*, consultation: Consultation, user: Person, advice: str) -> Consultation:
     """The adviser's answer, kept with the share; it is given once and not changed after."""
     consultation = Consultation.objects.select_for_update(no_key=True).get(pk=consultation.pk)

@@ -24,6 +24,7 @@ from ..deadlines import today_in
 from ..errors import length_problems, raise_if, refuse
 from ..identifiers import nhs_number_problem, normalise, upn_problem
 from ..models import Carer, Case, Child, Organisation
+from ..transactions import atomic_change
 from .memberships import case_team_add
 
 CHILD_FIELDS = (
@@ -202,7 +203,7 @@ def _save_carers(child: Child, carers: Sequence[Mapping[str, Any]]) -> bool:
     return changed
 
 
-@transaction.atomic
+@atomic_change()
 def child_add(
     *,
     organisation: Organisation,
@@ -222,7 +223,7 @@ def child_add(
     return child
 
 
-@transaction.atomic
+@atomic_change()
 def child_update(
     *,
     child: Child,
@@ -267,7 +268,7 @@ def next_case_reference(organisation: Organisation) -> str:
     return f"C-{max(numbers, default=0) + 1:04d}"
 
 
-@transaction.atomic
+@atomic_change()
 def case_open(*, child: Child, by: Any, reference: str = "", team: Sequence[Any] = ()) -> Case:
     """A case for a child of the setting, with the practitioners who work with them."""
     organisation = child.organisation

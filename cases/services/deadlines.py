@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from cases.people import display_name
@@ -15,6 +14,7 @@ from ..choices import Urgency
 from ..deadlines import policy_for
 from ..errors import refuse
 from ..models import DeadlinePolicy, DeadlineRule, Organisation
+from ..transactions import atomic_change
 
 # Bounds that keep a policy meaningful: a review is never due in zero time, nor in a month.
 _LIMITS: dict[str, tuple[int, int]] = {
@@ -23,7 +23,7 @@ _LIMITS: dict[str, tuple[int, int]] = {
 }
 
 
-@transaction.atomic
+@atomic_change()
 def deadline_policy_set(
     *, organisation: Organisation, user: Any, urgency: str, rule: str, amount: int
 ) -> DeadlinePolicy:
@@ -76,7 +76,7 @@ def deadline_policy_version(organisation: Organisation) -> str:
     )
 
 
-@transaction.atomic
+@atomic_change()
 def deadline_policies_set(
     *,
     organisation: Organisation,

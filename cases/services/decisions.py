@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.utils import timezone
 
 from cases.people import Person
@@ -21,6 +20,7 @@ from ..choices import (
 )
 from ..errors import raise_if, refuse
 from ..models import ApprovedItem, Decision, ReconsiderationRequest, Share
+from ..transactions import atomic_change
 from .shares import locked
 
 _STATUS_AFTER: dict[str, str] = {
@@ -148,7 +148,7 @@ def _write(
     return decision
 
 
-@transaction.atomic
+@atomic_change()
 def decision_record(
     *,
     share: Share,
@@ -206,7 +206,7 @@ def decision_record(
     return decision
 
 
-@transaction.atomic
+@atomic_change()
 def decision_reconsider(
     *,
     share: Share,
@@ -258,7 +258,7 @@ def decision_reconsider(
     return decision
 
 
-@transaction.atomic
+@atomic_change()
 def reconsideration_ask(*, share: Share, user: Person, reason: str) -> ReconsiderationRequest:
     """The proposer of a refused share asks the leads to look at the refusal again.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db import transaction
 from django.utils import timezone
 
 from cases.people import Person, display_name
@@ -18,9 +17,10 @@ from permissions.rules import may_keep_register, may_run_setting
 from ..choices import Role
 from ..errors import refuse
 from ..models import Case, Membership, Organisation
+from ..transactions import atomic_change
 
 
-@transaction.atomic
+@atomic_change()
 def membership_start(
     *, user: Person, organisation: Organisation, role: str, by: Any = None
 ) -> Membership:
@@ -47,7 +47,7 @@ def membership_start(
     return membership
 
 
-@transaction.atomic
+@atomic_change()
 def membership_change_role(*, membership: Membership, role: str, by: Any = None) -> Membership:
     """``by`` is the lead making the change; None only for the system (the demo, a command)."""
     membership = _locked(membership)
@@ -123,7 +123,7 @@ def _second_factor_now_needed(user_ids: list[int]) -> None:
     end_sessions_without_one(user_ids)
 
 
-@transaction.atomic
+@atomic_change()
 def membership_end(*, membership: Membership, by: Any = None) -> Membership:
     """Their access to the setting's records ends in the same transaction."""
     membership = _locked(membership)
@@ -152,7 +152,7 @@ def _leave_case_teams(membership: Membership) -> None:
     ).delete()
 
 
-@transaction.atomic
+@atomic_change()
 def case_team_add(*, case: Case, user: Person, by: Any = None) -> Case:
     if not case.is_open:
         raise refuse("user", "This case is closed.")
@@ -165,14 +165,14 @@ def case_team_add(*, case: Case, user: Person, by: Any = None) -> Case:
     return case
 
 
-@transaction.atomic
+@atomic_change()
 def case_team_remove(*, case: Case, user: Person, by: Any = None) -> Case:
     case.team.remove(user)
     sync_users([user.pk], actor=by)
     return case
 
 
-@transaction.atomic
+@atomic_change()
 def case_close(*, case: Case, by: Any = None) -> Case:
     if by is not None and not may_keep_register(by, case.organisation):
         raise refuse("__all__", "Only the setting's lead or a deputy can close a case.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from cases.people import Person
@@ -17,6 +16,7 @@ from ..choices import FamilyInformed, FamilyNotToldReason
 from ..deadlines import calendar_of, today_in
 from ..errors import raise_if, refuse
 from ..models import FamilyFollowUp, Share
+from ..transactions import atomic_change
 
 
 def family_follow_up_open(share: Share, at: datetime) -> FamilyFollowUp | None:
@@ -35,7 +35,7 @@ def family_follow_up_open(share: Share, at: datetime) -> FamilyFollowUp | None:
     return FamilyFollowUp.objects.create(share=share, due_at=due)
 
 
-@transaction.atomic
+@atomic_change()
 def family_told_record(
     *, follow_up: FamilyFollowUp, user: Person, informed_on: date | None, informed_by: str
 ) -> FamilyFollowUp:

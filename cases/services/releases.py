@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from cases.people import Person
@@ -16,6 +15,7 @@ from ..choices import ConsentStatus, Outcome, ShareStatus, ThirdPartyHandling
 from ..deadlines import escalation_times, retrospective_review_deadline
 from ..errors import RuleViolation, raise_if, refuse
 from ..models import Decision, Release, Share, ShareItem
+from ..transactions import atomic_change
 from .openness import family_follow_up_open
 from .shares import locked
 from .versions import version_freeze
@@ -64,7 +64,7 @@ def _merge(errors: rules.Errors, found: rules.Errors) -> None:
         errors.setdefault(key, []).extend(messages)
 
 
-@transaction.atomic
+@atomic_change()
 def release_record(
     *,
     share: Share,
@@ -141,7 +141,7 @@ def _freeze(
     return release
 
 
-@transaction.atomic
+@atomic_change()
 def release_in_emergency(
     *,
     share: Share,

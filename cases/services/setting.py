@@ -21,6 +21,7 @@ from permissions.rules import may_run_setting
 from ..choices import CalendarRegion, OrganisationKind, Role
 from ..errors import RuleViolation, length_problems, raise_if, refuse
 from ..models import ONE_PERSON_SETTING_KINDS, Organisation
+from ..transactions import atomic_change
 from .memberships import membership_start
 
 # What the Setting page may change, and how each reads in the audit entry.
@@ -85,7 +86,7 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
-@transaction.atomic
+@atomic_change()
 def setting_create(
     *,
     name: str,
@@ -160,7 +161,7 @@ def account_for(email: str, full_name: str) -> Any:
     return user
 
 
-@transaction.atomic
+@atomic_change()
 def setting_update(*, organisation: Organisation, by: Any, **fields: Any) -> Organisation:
     """The lead changes the setting's details; the audit entry names each field changed."""
     if not may_run_setting(by, organisation):

@@ -4,7 +4,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from cases.people import Person, display_name
@@ -17,6 +16,7 @@ from ..choices import ShareStatus
 from ..deadlines import escalation_times, review_deadline
 from ..errors import raise_if, refuse
 from ..models import Case, Share, ShareItem
+from ..transactions import atomic_change
 from .openness import family_follow_up_open
 from .versions import version_freeze
 
@@ -153,7 +153,7 @@ def _save_draft(share: Share, fields: Mapping[str, Any], items: Sequence[ItemDat
     return share
 
 
-@transaction.atomic
+@atomic_change()
 def share_propose(
     *,
     case: Case,
@@ -210,7 +210,7 @@ def stale_draft_message(share: Share) -> str:
     )
 
 
-@transaction.atomic
+@atomic_change()
 def share_update_draft(
     *,
     share: Share,
@@ -236,7 +236,7 @@ def share_update_draft(
     return share
 
 
-@transaction.atomic
+@atomic_change()
 def share_submit(*, share: Share, user: Person) -> Share:
     """Send a complete draft for lead review; every golden rule must be met first."""
     share = locked(share)
@@ -258,7 +258,7 @@ def share_submit(*, share: Share, user: Person) -> Share:
     return share
 
 
-@transaction.atomic
+@atomic_change()
 def share_withdraw(*, share: Share, user: Person, reason: str) -> Share:
     share = locked(share)
     if share.status != ShareStatus.DRAFT:

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
 
 from permissions.audit import record_setting_change
 from permissions.models import AuditAction
@@ -18,6 +17,7 @@ from ..choices import Role
 from ..errors import length_problems, raise_if, refuse
 from ..models import Membership, Organisation
 from ..people import display_name
+from ..transactions import atomic_change
 from .memberships import membership_start
 from .setting import account_for
 
@@ -52,7 +52,7 @@ def invitation_unused(membership: Membership) -> bool:
     return membership.ended_at is None and not membership.user.has_usable_password()
 
 
-@transaction.atomic
+@atomic_change()
 def staff_invite(
     *,
     organisation: Organisation,
@@ -98,7 +98,7 @@ def staff_invite(
     return membership
 
 
-@transaction.atomic
+@atomic_change()
 def staff_invitation_renewed(*, membership: Membership, by: Any) -> Membership:
     """The lead sends someone's invitation again (a new link; the old one still works until
     it expires): only while they have not chosen a password, since a link would otherwise let

@@ -65,10 +65,12 @@ def notify(
     ]
     # ignore_conflicts: two deliveries of the same retried step racing here both end well.
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
-    written = Notification.objects.filter(
-        event=event, recipient__in=[row.recipient_id for row in rows]
+    # Read back rather than taken from bulk_create: with ignore_conflicts PostgreSQL returns
+    # no keys, and a row a racing retry wrote first is this event's row all the same.
+    written = list(
+        Notification.objects.filter(event=event, recipient__in=[row.recipient_id for row in rows])
     )
     from ..tasks import deliver_after_commit  # late import: tasks import the models too
 
-    deliver_after_commit(written)
-    return list(written)
+    deliver_after_commit([row.pk for row in written])
+    return written
