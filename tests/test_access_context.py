@@ -143,3 +143,32 @@ def test_an_ended_membership_through_the_service_is_seen_by_the_same_object(
     membership = Membership.objects.get(user=colin, ended_at__isnull=True)
     membership_end(membership=membership, by=lead)
     assert not can_see_case(colin, maisie)
+
+
+def test_the_reading_compiled_once_answers_as_the_orm_does(demo: Demo) -> None:
+    """The access SQL is compiled once per process with stand-in values; run with each
+    person's id it must read exactly what the ORM's own query reads, times included."""
+    from django.contrib.auth import get_user_model
+
+    from permissions.access import _reading, _ReadingSQL
+
+    break_glass_take(user=demo.user("colleague"), case=demo.case("OAK-003"), reason=REASON)
+    now = timezone.now()
+    assert _ReadingSQL._compile() is not None
+    for person in get_user_model().objects.all():
+        compiled = _ReadingSQL.rows(person.pk, now)
+        assert sorted(compiled) == sorted(_reading(person, now)), person.username
+    kinds = {kind for kind, *_ in _ReadingSQL.rows(demo.user("colleague").pk, now)}
+    assert {"role", "break glass"} <= kinds
+
+
+def test_the_orm_reads_access_when_the_compiled_sql_cannot_be_trusted(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from permissions.access import _reading, _ReadingSQL
+
+    monkeypatch.setattr(_ReadingSQL, "_compiled", None)
+    monkeypatch.setattr(_ReadingSQL, "_failed", True)
+    lead = demo.user("lead")
+    now = timezone.now()
+    assert sorted(_ReadingSQL.rows(lead.pk, now)) == sorted(_reading(lead, now))
