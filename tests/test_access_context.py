@@ -172,3 +172,41 @@ def test_the_orm_reads_access_when_the_compiled_sql_cannot_be_trusted(
     lead = demo.user("lead")
     now = timezone.now()
     assert sorted(_ReadingSQL.rows(lead.pk, now)) == sorted(_reading(lead, now))
+
+
+def test_the_menu_counts_are_compiled_once_per_state_of_access_and_stay_right(
+    demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The menu's counts run SQL compiled once per person and state of their access; a
+    change of access (here: leaving a case team) is a new state, compiled afresh."""
+    from django.contrib.auth import get_user_model
+
+    from workflows import context_processors
+    from workflows.context_processors import MenuCounts, menu_counts_query
+
+    built = []
+    real = context_processors.menu_counts_query
+
+    def counting(user: Any) -> Any:
+        built.append(user.pk)
+        return real(user)
+
+    monkeypatch.setattr(context_processors, "menu_counts_query", counting)
+    people = get_user_model().objects
+    for person in people.all():
+        fresh = people.get(pk=person.pk)
+        assert MenuCounts(fresh)._counts == dict(
+            zip(("unread", "families", "advice"), menu_counts_query(fresh).get(), strict=True)
+        ), person.username
+    before = len(built)
+    for person in people.all():
+        MenuCounts(people.get(pk=person.pk))._counts  # noqa: B018 - read for its cost
+    assert len(built) == before, "a second page compiled the menu's counts again"
+
+    practitioner, case = demo.user("practitioner"), demo.case("OAK-001")
+    case_team_remove(case=case, user=practitioner, by=demo.user("lead"))
+    fresh = people.get(pk=practitioner.pk)
+    assert MenuCounts(fresh)._counts == dict(
+        zip(("unread", "families", "advice"), menu_counts_query(fresh).get(), strict=True)
+    )
+    assert len(built) == before + 1
