@@ -10,10 +10,10 @@ memberships, so an ended membership closes every door at once.
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from cases.choices import Role, ShareStatus, Urgency
+from cases.choices import Role, ShareStatus
 from cases.models import (
     ONE_PERSON_SETTING_KINDS,
     Case,
@@ -32,12 +32,6 @@ from cases.models import (
 from .access import access_for
 from .models import EVENT_ACTIONS, AuditEntry, BreakGlassGrant
 from .roles import UserLike, organisations_where
-
-# Between shares due at the same moment, the most urgent first.
-_URGENCY_RANK = models.Case(
-    *(When(urgency=urgency, then=Value(rank)) for rank, urgency in enumerate(Urgency.values)),
-    default=Value(len(Urgency.values)),
-)
 
 
 def granted(user: UserLike, permission: str, klass: type[models.Model]) -> QuerySet:
@@ -78,15 +72,17 @@ def setting_ids_where(user: UserLike, permission: str) -> list[int]:
     return access_for(user).settings_where(permission)
 
 
-def _visible_case(user: UserLike, to_case: str = "") -> Q:
-    """The condition for a case the user may see (``to_case``: the path to it, e.g. "case__").
+def _visible_case(user: UserLike, to_case: str = "", *, setting: str = "") -> Q:
+    """The condition for a case the user may see (``to_case``: the path to it, e.g. "case__";
+    ``setting``: a column holding the case's setting, where the rows carry one of their own).
 
     Ids read once per request (``access``): the settings they oversee, the cases they are on
     the team of, those open to them under live break glass; always within their current
     settings.
     """
     access = access_for(user)
-    pk, organisation = f"{to_case}pk" if to_case else "pk", f"{to_case}organisation_id"
+    pk = f"{to_case}pk" if to_case else "pk"
+    organisation = setting or f"{to_case}organisation_id"
     return Q(
         Q(**{f"{organisation}__in": access.settings_where("cases.oversee_cases")})
         | Q(**{f"{pk}__in": sorted(access.team_cases)})
@@ -114,7 +110,10 @@ def share_list_for(user: UserLike) -> QuerySet[Share]:
     """
     if not user.is_authenticated:
         return Share.objects.none()
-    return Share.objects.filter(_visible_case(user, "case__")).select_related(
+    # By the share's own copy of its setting: a list of a setting's shares then filters and
+    # orders on the share's indexes, joining no case to find its setting.
+    visible = _visible_case(user, "case__", setting="case_setting_id")
+    return Share.objects.filter(visible).select_related(
         "case__child", "case__organisation", "proposed_by", "recipient"
     )
 
@@ -123,24 +122,30 @@ def _proposed_by_them(user: UserLike, to_share: str = "") -> Q:
     """Shares the person proposed, which another decides (``rules.may_decide_this``), outside
     a one-person setting."""
     return Q(**{f"{to_share}proposed_by": user}) & ~Q(
-        **{f"{to_share}case__organisation__kind__in": ONE_PERSON_SETTING_KINDS}
+        **{f"{to_share}case_setting__kind__in": ONE_PERSON_SETTING_KINDS}
     )
 
 
 def review_queue_for(user: UserLike) -> QuerySet[Share]:
     """Shares awaiting review in the settings where the user decides: the overdue first (the
-    longest overdue at the top), then by deadline. A share the person proposed is another's to
-    decide, except in a one-person setting (``rules.may_decide_this``)."""
+    longest overdue at the top), then by deadline, the most urgent first among those due
+    together. A share the person proposed is another's to decide, except in a one-person
+    setting (``rules.may_decide_this``).
+
+    Filtered and ordered on the share's own columns, in the order of its ``share_review_queue``
+    index (setting, deadline, urgency's rank, submission, id; only open reviews): a page of
+    the queue of one setting reads a page of that index, its counts that setting's open
+    reviews alone.
+    """
     if not user.is_authenticated:
         return Share.objects.none()
     return (
         Share.objects.filter(
             status__in=(ShareStatus.AWAITING_REVIEW, ShareStatus.RELEASED_IN_EMERGENCY),
-            case__organisation_id__in=setting_ids_where(user, "cases.decide_shares"),
+            case_setting_id__in=setting_ids_where(user, "cases.decide_shares"),
         )
         .exclude(_proposed_by_them(user))
         .select_related("case__child", "case__organisation", "proposed_by")
-        .alias(urgency_rank=_URGENCY_RANK)
         .order_by(
             models.F("review_due_at").asc(nulls_last=True), "urgency_rank", "submitted_at", "pk"
         )
@@ -155,7 +160,7 @@ def reconsideration_requests_for(user: UserLike) -> QuerySet[ReconsiderationRequ
     return (
         ReconsiderationRequest.objects.unanswered()
         .filter(
-            share__case__organisation_id__in=setting_ids_where(user, "cases.decide_shares"),
+            share__case_setting_id__in=setting_ids_where(user, "cases.decide_shares"),
             share__status=ShareStatus.REFUSED,
         )
         .exclude(_proposed_by_them(user, "share__"))
@@ -299,9 +304,7 @@ def family_follow_ups_for(user: UserLike) -> QuerySet[FamilyFollowUp]:
     if not user.is_authenticated:
         return FamilyFollowUp.objects.none()
     deciding = setting_ids_where(user, "cases.decide_shares")
-    shares = share_list_for(user).filter(
-        Q(proposed_by=user) | Q(case__organisation_id__in=deciding)
-    )
+    shares = share_list_for(user).filter(Q(proposed_by=user) | Q(case_setting_id__in=deciding))
     return (
         FamilyFollowUp.objects.filter(recorded_at__isnull=True, share__in=shares.values("pk"))
         .select_related("share__case__child", "share__proposed_by")

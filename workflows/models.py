@@ -4,7 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import ExpressionWrapper, F, Q
 from django.db.models.expressions import Combinable
 from viewflow.workflow.managers import TaskQuerySet
 from viewflow.workflow.models import Process, Task
@@ -127,6 +127,14 @@ class NotificationKind(models.TextChoices):
     )
 
 
+# What a proposer is told of a decision on their share: the home page's "not yet seen".
+DECISION_NOTICE_KINDS = (
+    NotificationKind.SHARE_DECIDED,
+    NotificationKind.SHARE_RETURNED,
+    NotificationKind.DECIDED_FOR_LEAD,
+)
+
+
 class Notification(models.Model):
     """An outbox row: shown in the person's list and emailed once.
 
@@ -221,6 +229,31 @@ class Notification(models.Model):
             models.Index(fields=["emailed_at", "email_claimed_at"]),
             # The unread count on every page, and a person's home.
             models.Index(fields=["recipient", "read_at"], name="notification_unread"),
+            # A person's unread, newest first: the home page's "new for you" reads its first
+            # rows; the counts (the menu's, the home page's) read it alone, kind included.
+            models.Index(
+                fields=["recipient", "-created_at", "-id"],
+                name="notification_unread_newest",
+                include=["kind"],
+                condition=Q(read_at__isnull=True),
+            ),
+            # The decisions a proposer has not yet read, newest first: the home page's
+            # "not yet seen" walks these only, not every unread notice (a lead's thousands of
+            # submissions to review).
+            models.Index(
+                fields=["recipient", "-created_at", "-id"],
+                name="notification_unread_decision",
+                condition=Q(read_at__isnull=True, kind__in=DECISION_NOTICE_KINDS),
+            ),
+            # The notifications page's order, unread first, then the newest: a page of the
+            # list reads a page of this index.
+            models.Index(
+                F("recipient"),
+                ExpressionWrapper(Q(read_at__isnull=True), output_field=models.BooleanField()),
+                F("created_at"),
+                F("id"),
+                name="notification_list",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,9 +1,11 @@
 """What needs a person now: their home page, and a lead's review queue.
 
-Both read only through ``permissions`` selectors and count in the database. The queue keeps
-a fixed number of queries whatever its length (tests/test_worklists.py counts them); the
-home page shows at most HOME_ROWS of each list, so its queries are bounded too (logging the
-reading of a returned share's note costs a few per case, for at most HOME_ROWS cases).
+Both read only through ``permissions`` selectors and count in the database. Each keeps a
+fixed number of queries whatever the history holds (tests/test_worklists.py and
+tests/test_lists_at_scale.py count them): the queue reads a page, the home page at most
+HOME_ROWS of each list, and the reading of the lead's notes it shows is logged in one append.
+Every list is read through an index in its own order (see the indexes of Share and
+Notification), so a page reads a page of rows, not a setting's or a person's whole history.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views import View
 from django.views.generic import ListView
+from django.views.generic.list import MultipleObjectMixin
 
 from cases.choices import ShareStatus, Urgency
 from cases.deadlines import time_left
 from cases.models import Child, Decision, Membership, Organisation, Recipient, Share
 from cases.people import signed_in
-from permissions.lookups import note_viewed
+from permissions.audit import record_views
+from permissions.lookups import access_basis
 from permissions.models import AuditAction, AuditEntry
 from permissions.roles import current_memberships
 from permissions.selectors import (
@@ -39,7 +43,7 @@ from permissions.selectors import (
     share_list_for,
 )
 
-from .models import Notification, NotificationKind
+from .models import DECISION_NOTICE_KINDS, Notification
 
 # How many rows of each list the home page shows; its count links to the whole list.
 HOME_ROWS = 10
@@ -85,6 +89,26 @@ class QueueFilter(forms.Form):
         return shares
 
 
+class PagedByIds(MultipleObjectMixin):
+    """A list paged through by its rows' ids alone, then that page's rows read in full.
+
+    The ids are read in the list's order from its own index, whatever the page; the rows,
+    with everything they join, only for the page shown. A deep page (the fortieth of a
+    large setting's queue) then never lets the planner choose to join and sort the whole
+    list to skip to it. One query more than plain paging, the same on every page.
+    """
+
+    def paginate_queryset(self, queryset: Any, page_size: int) -> tuple[Any, Any, Any, bool]:
+        paginator, page, ids, is_paginated = super().paginate_queryset(
+            queryset.values_list("pk", flat=True), page_size
+        )
+        ids = list(ids)
+        rows = queryset.in_bulk(ids)
+        # A row gone between the two reads (a review decided meanwhile) is left out.
+        page.object_list = [rows[pk] for pk in ids if pk in rows]
+        return paginator, page, page.object_list, is_paginated
+
+
 @dataclass
 class Returned:
     """A draft the lead sent back, with the decision that says why."""
@@ -100,7 +124,7 @@ class QueueRow:
     overdue: bool
 
 
-class ReviewQueueView(ListView):
+class ReviewQueueView(PagedByIds, ListView):
     """Everything awaiting a decision in the settings the person decides for, overdue first,
     then by deadline; and the requests to reconsider a refusal."""
 
@@ -129,13 +153,6 @@ class ReviewQueueView(ListView):
 def _latest_decision(field: str) -> Subquery:
     latest = Decision.objects.filter(share=OuterRef("pk")).order_by("-decided_at", "-pk")
     return Subquery(latest.values(field)[:1])
-
-
-_DECISION_KINDS = (
-    NotificationKind.SHARE_DECIDED,
-    NotificationKind.SHARE_RETURNED,
-    NotificationKind.DECIDED_FOR_LEAD,
-)
 
 
 def _settings_setting_up(user: Any) -> list[Organisation]:
@@ -213,15 +230,15 @@ class HomeView(View):
         notes = Decision.objects.select_related("decided_by", "share__case").in_bulk(
             [share.last_decision for share in returned]
         )
-        read_by_case: dict[Any, list[Decision]] = defaultdict(list)
-        returned_with_notes = []
-        for share in returned:
-            note = notes[share.last_decision]
-            returned_with_notes.append(Returned(share, note))
-            read_by_case[share.case].append(note)
-        # The lead's note is a decision's content: reading it here is a reading like any.
-        for case, read in read_by_case.items():
-            note_viewed(user, case, *read)
+        returned_with_notes = [Returned(share, notes[share.last_decision]) for share in returned]
+        # The lead's note is a decision's content: reading it here is a reading like any. One
+        # append for the page, however many notes it shows (an entry per case, as the log
+        # keeps who saw a case by case), one per basis of access (nearly always "case team").
+        read_by_basis: dict[str, list[Decision]] = defaultdict(list)
+        for read in returned_with_notes:
+            read_by_basis[access_basis(user, read.share.case)].append(read.note)
+        for basis, read_notes in read_by_basis.items():
+            record_views(user, list(read_notes), basis)
         # A decision is "not yet seen" until its notice is opened or the share's page is read
         # after it came; only the newest per share (a return, then an approval: the approval).
         read_since = AuditEntry.objects.filter(
@@ -230,13 +247,21 @@ class HomeView(View):
             action=AuditAction.VIEW_SHARE,
             at__gte=OuterRef("created_at"),
         )
+        # Only shares the person may still see: one taken off the case (or gone from the
+        # setting) is not told its outcome here. Asked of each notice by a scalar sub-query,
+        # which PostgreSQL never turns into a join: the plan then walks the person's unread
+        # decisions newest first (index notification_unread_decision) and stops once it has
+        # enough, instead of starting from every share the person may see, as a join would
+        # whenever the planner takes the person's shares and notices to be unrelated.
+        visible_share = (
+            share_list_for(user).filter(pk=OuterRef("share_id")).order_by().values("pk")[:1]
+        )
         notices = (
             Notification.objects.filter(
-                recipient=user, read_at__isnull=True, kind__in=_DECISION_KINDS
+                recipient=user, read_at__isnull=True, kind__in=DECISION_NOTICE_KINDS
             )
-            # Only shares the person may still see: one taken off the case (or gone from
-            # the setting) is not told its outcome here.
-            .filter(share__in=share_list_for(user).values("pk"))
+            .alias(visible_share=Subquery(visible_share))
+            .filter(visible_share__isnull=False)
             .exclude(Exists(read_since))
             .select_related("actor")
             .order_by("-created_at", "-pk")[: HOME_ROWS * 2]
@@ -247,7 +272,7 @@ class HomeView(View):
         )[:HOME_ROWS]
         # Everything else unread (escalations, alerts, advice): what the menu counts, named.
         unread = Notification.objects.filter(recipient=user, read_at__isnull=True).exclude(
-            kind__in=_DECISION_KINDS
+            kind__in=DECISION_NOTICE_KINDS
         )
         return {
             "new_for_you": list(unread.order_by("-created_at", "-pk")[:HOME_ROWS]),

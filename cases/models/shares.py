@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -32,6 +34,16 @@ class Recipient(models.Model):
         return f"{self.person_name}, {self.agency_name}"
 
 
+# Between shares due at the same moment, the most urgent first: Urgency's own order.
+URGENCY_RANK = models.Case(
+    *(
+        models.When(urgency=urgency, then=models.Value(rank))
+        for rank, urgency in enumerate(choices.Urgency.values)
+    ),
+    default=models.Value(len(choices.Urgency.values)),
+)
+
+
 class Share(models.Model):
     """A proposed share of information about a child, and its golden-rule record."""
 
@@ -61,6 +73,23 @@ class Share(models.Model):
     requested_on = models.DateField("when they asked", null=True, blank=True)
     urgency = models.CharField(
         max_length=10, choices=choices.Urgency.choices, default=choices.Urgency.ROUTINE
+    )
+    # The urgency as a number, most urgent first, computed by the database from ``urgency``
+    # (so it can never disagree with it): the review queue's tie-break between shares due at
+    # the same moment, which its index walks instead of sorting every open review.
+    urgency_rank = models.GeneratedField(
+        expression=URGENCY_RANK, output_field=models.PositiveSmallIntegerField(), db_persist=True
+    )
+    # The setting of the share's case, copied when the share is first saved (a share never
+    # changes case, nor a case its setting): the lists of a setting's shares filter on it
+    # first, in the same index as their order, rather than joining every case of the setting.
+    case_setting = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+        # The review queue's index below begins with it, and serves look-ups by setting too.
+        db_index=False,
     )
 
     # Golden rule 1: the law is a framework.
@@ -157,10 +186,43 @@ class Share(models.Model):
                 name="share_escalation_due",
                 condition=models.Q(escalation_due_at__isnull=False),
             ),
+            # A setting's open reviews in the queue's order (deadline, the undated last; then
+            # urgency, submission, id): a page of the queue reads a page of this index, and
+            # its counts read the setting's open reviews alone. The proposer and the status are
+            # carried for the queue's "not the person's own" test and the home page's counts,
+            # which then need no table row.
+            models.Index(
+                fields=["case_setting", "review_due_at", "urgency_rank", "submitted_at", "id"],
+                name="share_review_queue",
+                include=["proposed_by", "status"],
+                condition=models.Q(status__in=sorted(choices.UNDER_REVIEW)),
+            ),
+            # A person's own proposals in a setting, newest first: "my shares" reads a page of
+            # it. The setting is in the key, as an equality, so the plan walks this index
+            # whatever the planner guesses of how a person's shares and cases correlate; the
+            # case is carried for the test of access, so the page's count reads no table row.
+            models.Index(
+                fields=["proposed_by", "case_setting", "-created_at", "-id"],
+                name="share_proposed_newest",
+                include=["case"],
+            ),
+            # A person's drafts in a setting, the last edited first: their home page's drafts.
+            models.Index(
+                fields=["proposed_by", "case_setting", "-updated_at", "-id"],
+                name="share_drafts_last_edited",
+                condition=models.Q(status=choices.ShareStatus.DRAFT),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Share #{self.pk}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Copied once, at the first save: a share never changes case, nor a case its
+        # setting. Every share is created through here (services.share_propose).
+        if self.case_setting_id is None:
+            self.case_setting_id = self.case.organisation_id
+        super().save(*args, **kwargs)
 
     @property
     def organisation(self) -> Organisation:

@@ -15,6 +15,7 @@ from django.views.generic import ListView
 from cases.people import signed_in
 
 from ..models import Notification
+from ..worklists import PagedByIds
 
 
 def notifications_of(request: HttpRequest) -> Any:
@@ -22,8 +23,11 @@ def notifications_of(request: HttpRequest) -> Any:
     return Notification.objects.filter(recipient=signed_in(request))
 
 
-class NotificationListView(ListView):
-    """Unread first, newest first: what kind of thing, which share by number, by when."""
+class NotificationListView(PagedByIds, ListView):
+    """Unread first, newest first: what kind of thing, which share by number, by when.
+
+    In the order of the ``notification_list`` index, so a page reads a page of it.
+    """
 
     template_name = "workflows/notifications.html"
     context_object_name = "notifications"
