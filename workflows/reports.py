@@ -155,32 +155,37 @@ def _reading(using: str, *, streaming: bool = False, work_mem: str | None = None
     would compute every row before the first is sent; ``streaming`` plans the cursor's query
     for its first rows (index scans in share order), not for all of them at once, so the
     first row goes out at once however many follow. ``work_mem`` lets the query's sorts
-    take that much memory each; SET LOCAL ends with the transaction, so no other query on
-    the connection gets it. On SQLite nothing is opened: there every transaction takes the
-    write lock (config.settings), which a long read must not.
+    take that much memory each; SET LOCAL ends with the transaction, and a block that is
+    only a savepoint puts it back, so no other query on the connection gets it. On SQLite
+    nothing is opened: there every transaction takes the write lock (config.settings),
+    which a long read must not.
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
         yield
         return
+    settings = {"jit": "off"}
+    if streaming:
+        settings["cursor_tuple_fraction"] = "0.0001"
+    if work_mem is not None:
+        settings["work_mem"] = work_mem
+    # Begun inside another transaction (a test's, or a caller's), this block is only a
+    # savepoint, and a setting made for the transaction would outlast it.
+    nested = connection.in_atomic_block
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-            if streaming:
-                cursor.execute("SET LOCAL cursor_tuple_fraction = 0.0001")
-            if work_mem is not None:
-                # A setting's value cannot be a bound parameter; set_config takes one.
-                cursor.execute(
-                    "SELECT current_setting('work_mem'), set_config('work_mem', %s, true)",
-                    [work_mem],
-                )
-                before = cursor.fetchone()[0]
+            # All in one statement: set_config(..., true) is SET LOCAL, with the values as
+            # parameters (SET takes none).
+            cursor.execute(
+                "SELECT current_setting('work_mem'), "
+                + ", ".join("set_config(%s, %s, true)" for _ in settings),
+                [part for setting in settings.items() for part in setting],
+            )
+            work_mem_before = cursor.fetchone()[0]
         yield
-        if work_mem is not None:
-            # Inside an outer transaction (a test's, or a caller's) this block is only a
-            # savepoint, and SET LOCAL would last until the outer one ends: put it back.
+        if work_mem is not None and nested:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('work_mem', %s, true)", [before])
+                cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem_before])
 
 
 def _rows(
