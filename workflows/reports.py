@@ -140,10 +140,11 @@ def _on_postgresql(queryset: QuerySet[Any]) -> bool:
 # Memory for the sorts of the grouping sets of time to decision (``_grouping_sets``), set
 # for that one query only. Over a million review rounds its first sort holds 118 MB of
 # rows; with the server's default (4 MB) every sort of its five rollups spilled to disk,
-# writing and reading back some 660 MB of temporary files, and the query took a third
-# longer (medians of interleaved runs on the benchmark's million decisions: 10.2 s with the
-# default, 7.3 s with this). A sort takes only the memory its rows need, so a setting's or
-# a month's report uses a few MB whatever this says; it is the most one sort may take.
+# writing and reading back some 660 MB of temporary files, and the query took 40% longer
+# (medians of interleaved runs on the benchmark's million decisions, on a busy machine:
+# 10.2 s with the default, 7.3 s with this). A sort takes only the memory its rows need,
+# so a setting's or a month's report uses a few MB whatever this says; it is the most one
+# sort may take.
 FIGURES_WORK_MEM = "128MB"
 
 
@@ -293,8 +294,8 @@ def _round_urgency() -> Case:
     again, so the recorded urgency is the share's own after every other outcome; a returned
     round's is read from its share, one look-up by primary key for each such round.
 
-    That look-up stays although it is most of the cost of reading the rounds at scale (a
-    tenth of the benchmark's million rounds are returns: about a second of look-ups). No
+    That look-up stays although it is about half the cost of reading the rounds at scale
+    (a tenth of the benchmark's million rounds are returns: about a second of look-ups). No
     decision's columns can stand in for it without changing what the figure means: the
     share may have been given another urgency after its return, and no decision records
     that while the share is a draft again or awaits its next review.
