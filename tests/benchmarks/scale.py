@@ -2,13 +2,15 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m tests.benchmarks.scale [--levels 2000,10000,110000]
-        [--decisions 1000000] [--rounds 20] [--skip-million]
+        [--decisions 1000000] [--rounds 20] [--skip-million] [--keep-database]
 
 PostgreSQL only (it says so and stops on SQLite). It works in a throwaway test database of
 its own, ``test_scale_benchmark`` unless TEST_DATABASE_NAME names another, created and
-dropped here, with the settings ``tests.benchmarks.scale_settings`` (the test settings, plus
-a bare django-viewflow approval flow served beside Safeshare under /bare/). It prints
-figures and never fails a test run; it is run as a module, never collected by pytest.
+dropped here (``--keep-database`` leaves it, seeded, to time queries on it again; the next
+run drops and recreates it), with the settings ``tests.benchmarks.scale_settings`` (the
+test settings, plus a bare django-viewflow approval flow served beside Safeshare under
+/bare/). It prints figures and never fails a test run; it is run as a module, never
+collected by pytest.
 
 (a) One share's whole life through the pages, with django.test.Client, as its people do
     it: the practitioner proposes and submits it, the lead opens the review and approves,
@@ -1016,6 +1018,12 @@ def main() -> None:
         action="store_true",
         help="stop after the reports at the largest level, seeding no more decisions",
     )
+    parser.add_argument(
+        "--keep-database",
+        action="store_true",
+        help="leave the seeded test database in place at the end, to time queries on it "
+        "again without seeding it anew (the next run drops and recreates it)",
+    )
     arguments = parser.parse_args()
     levels = sorted(int(n) for n in arguments.levels.split(","))
     if connection.vendor != "postgresql":
@@ -1043,7 +1051,11 @@ def main() -> None:
         say()
         say(f"(whole run: {perf_counter() - started:.0f} s)")
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
+        if arguments.keep_database:
+            say(f"(database kept: {settings.DATABASES['default']['NAME']})")
+            connection.close()
+        else:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
