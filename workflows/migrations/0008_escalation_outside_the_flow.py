@@ -25,6 +25,8 @@ GONE = [
 ]
 LEVELS = ("reminder", "deputies", "manager")
 UNDER_REVIEW = ("awaiting_review", "released_in_emergency")
+# Task ids deleted per statement: well under SQLite's limit on a statement's parameters.
+BATCH = 500
 
 
 def _escalation_times(submitted_at, due):
@@ -50,15 +52,20 @@ def forwards(apps, schema_editor):
         if due:
             Share.objects.filter(pk=share.pk).update(escalation_due_at=min(due))
 
+    # The tasks' ids first (one read of the task table), then their links and the tasks
+    # themselves by id, a batch at a time: each DELETE then walks an index, however many
+    # timers a long-used installation holds (an IN over a sub-query too large to hash would
+    # rescan it for every link).
     placeholders = ", ".join(["%s"] * len(GONE))
-    gone = f"SELECT id FROM viewflow_task WHERE flow_task IN ({placeholders})"
     with schema_editor.connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM viewflow_task_previous WHERE from_task_id IN ({gone}) "
-            f"OR to_task_id IN ({gone})",
-            GONE + GONE,
-        )
-        cursor.execute(f"DELETE FROM viewflow_task WHERE flow_task IN ({placeholders})", GONE)
+        cursor.execute(f"SELECT id FROM viewflow_task WHERE flow_task IN ({placeholders})", GONE)
+        gone = [row[0] for row in cursor.fetchall()]
+        for start in range(0, len(gone), BATCH):
+            batch = gone[start : start + BATCH]
+            ids = ", ".join(["%s"] * len(batch))
+            cursor.execute(f"DELETE FROM viewflow_task_previous WHERE from_task_id IN ({ids})", batch)
+            cursor.execute(f"DELETE FROM viewflow_task_previous WHERE to_task_id IN ({ids})", batch)
+            cursor.execute(f"DELETE FROM viewflow_task WHERE id IN ({ids})", batch)
 
 
 class Migration(migrations.Migration):
