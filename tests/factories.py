@@ -106,3 +106,15 @@ def item(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
+
+
+def submitted_share(
+    case: Case, user: Any, recipient: Recipient, urgency: str = choices.Urgency.ROUTINE
+) -> Any:
+    """A complete share proposed and submitted through the flow's steps, as a page does."""
+    from workflows import steps  # late: the factories serve tests that never load the flow
+
+    share = steps.propose(
+        case=case, user=user, fields=complete_fields(recipient, urgency=urgency), items=[item()]
+    )
+    return steps.submit(share=share, user=user)

@@ -29,7 +29,7 @@ from workflows import steps
 from workflows.demo import seed_demo
 from workflows.models import Notification
 
-from .factories import CaseFactory, complete_fields, item
+from .factories import CaseFactory, complete_fields, item, submitted_share
 from .http_helpers import url
 
 MONDAY_9AM = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)  # 09:00 in London
@@ -40,13 +40,6 @@ Urgency = choices.Urgency
 def clock(time_machine: Any) -> Any:
     time_machine.move_to(MONDAY_9AM, tick=False)
     return time_machine
-
-
-def submitted_share(case: Case, user: Any, recipient: Any, urgency: str = Urgency.ROUTINE) -> Share:
-    share = steps.propose(
-        case=case, user=user, fields=complete_fields(recipient, urgency=urgency), items=[item()]
-    )
-    return steps.submit(share=share, user=user)
 
 
 def another_case(case: Case, practitioner: Any) -> Case:
@@ -315,6 +308,7 @@ def walks(index: str, rows: QuerySet[Any] | str) -> None:
 def test_each_list_walks_its_index_in_its_own_order(
     case: Case, practitioner: Any, lead: Any, recipient: Any
 ) -> None:
+    # Each ``walks`` asserts: the plan uses the list's index and has no Sort.
     returned_share(case, practitioner, lead, recipient)
     submitted_share(case, practitioner, recipient)
     page: Callable[[QuerySet[Any]], QuerySet[Any]] = lambda rows: rows[:50]  # noqa: E731

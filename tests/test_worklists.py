@@ -23,6 +23,7 @@ from .factories import (
     RecipientFactory,
     complete_fields,
     item,
+    submitted_share,
 )
 from .http_helpers import page_text, url
 
@@ -34,13 +35,6 @@ Urgency = choices.Urgency
 def clock(time_machine: Any) -> Any:
     time_machine.move_to(MONDAY_9AM, tick=False)
     return time_machine
-
-
-def submitted_share(case: Any, user: Any, recipient: Any, urgency: str = Urgency.ROUTINE) -> Share:
-    share = steps.propose(
-        case=case, user=user, fields=complete_fields(recipient, urgency=urgency), items=[item()]
-    )
-    return steps.submit(share=share, user=user)
 
 
 @pytest.fixture
