@@ -4,7 +4,7 @@ On PostgreSQL every grouping of the time to decision comes from one GROUPING SET
 percentile_disc, and the release figures from one GROUP BY; SQLite (and ``portable=True``)
 ranks rounds with window functions instead. Both must give exactly the figures worked out
 here in Python from the definitions (workflows/reports.py): nearest rank, each review round
-counted once, a returned round under its share's urgency now, months in UK time, times in the
+counted once, each round under the urgency its decision recorded, months in UK time, times in the
 wrong order or with no known start left out.
 
 The records are written in bulk (the flow would take minutes for so many), with durations
@@ -49,7 +49,7 @@ from workflows.reports import (
     whole_seconds,
 )
 
-from .factories import CaseFactory, MembershipFactory, UserFactory
+from .factories import CaseFactory, MembershipFactory, OrganisationFactory, UserFactory
 from .http_helpers import url
 from .test_reports import (
     _queries,
@@ -206,7 +206,8 @@ def history(ledger: Ledger) -> Ledger:
             late=index % 4 == 0,
         )
         if outcome == choices.Outcome.RETURN and index % 2:
-            # Changed before it goes back to the lead: this round counts as it is now.
+            # Changed before it goes back to the lead: this round still counts under the
+            # urgency it was reviewed under, which its decision recorded.
             share.urgency = urgencies[(index + 1) % 3]
             share.save(update_fields=["urgency"])
         if outcome in (choices.Outcome.APPROVE, choices.Outcome.APPROVE_IN_PART) and index % 3:
@@ -248,7 +249,7 @@ def person(user: Any) -> str:
 
 KEYS: dict[str, Callable[[Decision], Any]] = {
     ALL: lambda d: 1,
-    "urgency": lambda d: d.share.urgency,
+    "urgency": lambda d: d.urgency,
     "outcome": lambda d: d.outcome,
     "decider": lambda d: d.decided_by_id,
     "month": lambda d: month_of(d.decided_at),
@@ -476,6 +477,35 @@ def test_the_fill_in_of_existing_decisions_gives_what_the_service_writes(
     with connection.cursor() as cursor:
         cursor.execute(migration.FILL_IN)
     assert list(Decision.objects.order_by("pk").values_list(*columns)) == written
+
+
+def test_each_release_records_its_setting_and_when_its_time_to_release_began(
+    rounds_through_the_flow: list[Share], oakfield: Organisation
+) -> None:
+    returned, emergency, _ = rounds_through_the_flow
+    rows = list(
+        Release.objects.order_by("pk").values_list("share", "organisation", "timed_from")
+    )
+    assert rows == [
+        (returned.pk, oakfield.pk, at(1, 6, 10)),  # the approval it acted on
+        (emergency.pk, oakfield.pk, at(1, 7, 16)),  # sent before any decision: the proposal
+    ]
+
+
+def test_the_fill_in_of_existing_releases_gives_what_a_release_records(
+    rounds_through_the_flow: list[Share],
+) -> None:
+    migration = importlib.import_module("cases.migrations.0016_release_setting_and_timed_from")
+    columns = ("pk", "organisation", "timed_from")
+    written = list(Release.objects.order_by("pk").values_list(*columns))
+    elsewhere = OrganisationFactory(name="Elsewhere Nursery")
+    with connection.cursor() as cursor:
+        # Wrong values first, for the fill-in to put right.
+        cursor.execute(
+            "UPDATE cases_release SET timed_from = sent_at, organisation_id = %s", [elsewhere.pk]
+        )
+        cursor.execute(migration.FILL_IN)
+    assert list(Release.objects.order_by("pk").values_list(*columns)) == written
 
 
 # --- Cost -------------------------------------------------------------------------------------

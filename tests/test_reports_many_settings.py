@@ -89,7 +89,8 @@ def _rounds(ledger: Ledger, settings: list[Organisation], count: int, seed: int)
             late=rng.random() < 0.3,
         )
         if outcome == choices.Outcome.RETURN and index % 2:
-            # Changed before it goes back to the lead: this round counts under it now.
+            # Changed before it goes back to the lead: this round still counts under the
+            # urgency it was reviewed under, which its decision recorded.
             share.urgency = urgencies[(index + 1) % 3]
             share.save(update_fields=["urgency"])
         if outcome == choices.Outcome.APPROVE and index % 3:

@@ -17,6 +17,9 @@ Definitions (shown to readers on the page too):
   were given what the reports computed for them until then (migration cases 0013): the
   share's submission when decided at or after it, else when the lead-review task of its
   round was created, which the flow does in the same transaction as the submission.
+- *By urgency*: a round counts under the urgency it was reviewed under, which set its
+  deadline; its decision records it. A returned share given another urgency before it is
+  submitted again counts under that one from its next round, never retrospectively.
 - *Within deadline*: the decision's ``late_by`` is empty.
 - *Time to release* is from the decision a release acted on to when it was sent. An
   emergency release is sent before any decision (the lead reviews it afterwards), so it
@@ -35,10 +38,9 @@ Definitions (shown to readers on the page too):
 How the figures are computed, and why it stays fast at a million decisions:
 
 - Decisions carry their setting (``Decision.organisation``, indexed with ``decided_at``),
-  their round's start and the share's urgency, all written with the decision and never
-  changed, so the review rounds of a report are read from one index, with no join and no
-  look-up per decision; only a returned round's urgency is read from its share, which may
-  have been changed since (see ``_round_urgency``).
+  their round's start and the urgency the round was reviewed under, all written with the
+  decision and never changed, so the review rounds of a report are read with no join and
+  no look-up per decision.
 - On PostgreSQL every grouping of the time to decision (all rounds, by urgency, outcome,
   decider, month and setting) comes from **one query**: GROUPING SETS, with each group's
   count, its count within deadline (``COUNT(*) FILTER``) and both percentiles from one
@@ -147,9 +149,21 @@ def _on_postgresql(queryset: QuerySet[Any]) -> bool:
 # sort may take.
 FIGURES_WORK_MEM = "128MB"
 
+# The planner's price of a parallel plan, lowered for the figures' queries only, so that
+# PostgreSQL's workers scan the rounds (or releases) and sort them by the first grouping
+# between them, the leader merging their sorted runs. Their aggregates (percentile_disc)
+# cannot be split between workers, and with the server's defaults, which price every row
+# handed from a worker to the leader as a tenth of reading a page, the planner kept the
+# whole query in one process. Over a million rounds the query then took about 4.2 s, and
+# about 2.5 s with these (medians of runs on the benchmark's million decisions). A
+# setting's own report reads a few thousand rows through its index whatever these say.
+PARALLEL_SCAN = {"parallel_setup_cost": "100", "parallel_tuple_cost": "0.01"}
+
 
 @contextmanager
-def _reading(using: str, *, streaming: bool = False, work_mem: str | None = None) -> Iterator[None]:
+def _reading(
+    using: str, *, streaming: bool = False, work_mem: str | None = None, parallel: bool = False
+) -> Iterator[None]:
     """One transaction for a report's big reads on PostgreSQL, with JIT compilation off.
 
     The transaction also keeps a server-side cursor from being declared WITH HOLD, which
@@ -170,29 +184,43 @@ def _reading(using: str, *, streaming: bool = False, work_mem: str | None = None
         settings["cursor_tuple_fraction"] = "0.0001"
     if work_mem is not None:
         settings["work_mem"] = work_mem
+    if parallel:
+        settings.update(PARALLEL_SCAN)
     # Begun inside another transaction (a test's, or a caller's), this block is only a
-    # savepoint, and a setting made for the transaction would outlast it.
+    # savepoint, and a setting made for the transaction would outlast it: each is put back.
     nested = connection.in_atomic_block
+    names = list(settings)
     with transaction.atomic(using=using):
         with connection.cursor() as cursor:
-            # All in one statement: set_config(..., true) is SET LOCAL, with the values as
-            # parameters (SET takes none).
+            # All in one statement, each value read before it is set: set_config(..., true)
+            # is SET LOCAL, with the values as parameters (SET takes none).
             cursor.execute(
-                "SELECT current_setting('work_mem'), "
-                + ", ".join("set_config(%s, %s, true)" for _ in settings),
-                [part for setting in settings.items() for part in setting],
+                "SELECT "
+                + ", ".join("current_setting(%s)" for _ in names)
+                + ", "
+                + ", ".join("set_config(%s, %s, true)" for _ in names),
+                [*names, *(part for setting in settings.items() for part in setting)],
             )
-            work_mem_before = cursor.fetchone()[0]
+            before = cursor.fetchone()[: len(names)]
         yield
-        if work_mem is not None and nested:
+        if nested:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem_before])
+                cursor.execute(
+                    "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in names),
+                    [part for pair in zip(names, before, strict=True) for part in pair],
+                )
 
 
 def _rows(
-    queryset: QuerySet[Any], sql: str, params: Sequence[Any], *, work_mem: str | None = None
+    queryset: QuerySet[Any],
+    sql: str,
+    params: Sequence[Any],
+    *,
+    work_mem: str | None = None,
+    parallel: bool = False,
 ) -> list[dict[str, Any]]:
-    with _reading(queryset.db, work_mem=work_mem), connections[queryset.db].cursor() as cursor:
+    reading = _reading(queryset.db, work_mem=work_mem, parallel=parallel)
+    with reading, connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -287,27 +315,6 @@ class Figures:
         return format_duration(self.p90_seconds)
 
 
-def _round_urgency() -> Case:
-    """A round counts under its share's urgency, which the decision recorded when made.
-
-    Only a draft's urgency can change, and only a return makes a decided share a draft
-    again, so the recorded urgency is the share's own after every other outcome; a returned
-    round's is read from its share, one look-up by primary key for each such round.
-
-    That look-up stays although it is about half the cost of reading the rounds at scale
-    (a tenth of the benchmark's million rounds are returns: about a second of look-ups). No
-    decision's columns can stand in for it without changing what the figure means: the
-    share may have been given another urgency after its return, and no decision records
-    that while the share is a draft again or awaits its next review.
-    """
-    share_now = Share.objects.filter(pk=OuterRef("share")).order_by().values("urgency")[:1]
-    return Case(
-        When(outcome=Outcome.RETURN, then=Subquery(share_now)),
-        default=F("urgency"),
-        output_field=CharField(),
-    )
-
-
 def _decider_names() -> QuerySet[Any, dict[str, Any]]:
     return (
         get_user_model()
@@ -362,7 +369,10 @@ GROUPINGS: dict[str, Grouping] = {
         Grouping(
             "urgency",
             "By urgency",
-            _round_urgency(),
+            # The urgency the round was reviewed under, which set its deadline: recorded by
+            # its decision. A returned share given another urgency before it goes back is
+            # reviewed under that one in its next round, which its next decision records.
+            F("urgency"),
             labels=URGENCY_LABELS,
             order=tuple(Urgency.values),
         ),
@@ -517,7 +527,7 @@ def _grouping_sets(
         {" ".join(joins)}
     """  # noqa: S608
     found: dict[str, dict[Any, Figures]] = {grouping.name: {} for grouping in groupings}
-    for row in _rows(rounds, sql, all_params, work_mem=FIGURES_WORK_MEM):
+    for row in _rows(rounds, sql, all_params, work_mem=FIGURES_WORK_MEM, parallel=True):
         if not row["group_size"]:
             continue  # the set of every round, when there is none
         grouping = next((g for g in keyed if row[f"apart_{g.name}"] == 0), GROUPINGS[ALL])
@@ -574,36 +584,25 @@ RELEASE_LABELS = {
 
 def release_figures(scope: ReportScope, *, portable: bool = False) -> list[Figures]:
     """Count, median and p90 time to release, releases after a decision and emergency ones
-    apart (in that order; a kind with no release has no row). One query: a GROUP BY with
-    percentile_disc on PostgreSQL, window functions with ``portable`` and on SQLite.
+    apart (in that order; a kind with no release has no row). One query: two filtered
+    aggregates with percentile_disc on PostgreSQL, window functions with ``portable`` and
+    on SQLite.
 
-    An emergency release was sent before any decision, so its time runs from the proposal;
-    measured from its retrospective review it would be negative. Months are those of the
-    release (when it was sent).
+    Each release records its setting and when its time began (``Release.timed_from``: the
+    decision it acted on, or for an emergency release, sent before any decision, the
+    proposal; measured from its retrospective review it would be negative), so a setting's
+    releases are read from one index with no join. Months are those of the release (when
+    it was sent).
     """
-    if not portable and _on_postgresql(Release.objects.all()):
-        return _release_figures_grouped(scope)
-    in_emergency = Q(decision__isnull=True)
-    grouped = (
-        _releases_in(scope, share__case__organisation__in=scope.settings)
-        .annotate(
-            group_key=Case(
-                When(in_emergency, then=Value(IN_EMERGENCY)),
-                default=Value(AFTER_DECISION),
-                output_field=CharField(),
-            ),
-            from_decision=_elapsed("sent_at", "decision__decided_at"),
-            from_proposal=_elapsed("sent_at", "share__created_at"),
+    releases = _releases_in(scope)
+    if not portable and _on_postgresql(releases):
+        return _release_figures_filtered(releases)
+    grouped = releases.annotate(
+        group_key=Case(
+            When(decision__isnull=True, then=Value(IN_EMERGENCY)),
+            default=Value(AFTER_DECISION),
+            output_field=CharField(),
         )
-        .annotate(
-            to_release=Case(
-                When(in_emergency, then=F("from_proposal")),
-                default=F("from_decision"),
-                output_field=DurationField(),
-            )
-        )
-        .filter(to_release__isnull=False)
-        .order_by()
     )
     ranked = _at_nearest_ranks(grouped, "to_release").values(
         "group_key", "to_release", "row_rank", "median_rank", "p90_rank", "group_size"
@@ -612,57 +611,49 @@ def release_figures(scope: ReportScope, *, portable: bool = False) -> list[Figur
     return [groups[kind] for kind in RELEASE_LABELS if kind in groups]
 
 
-def _releases_in(scope: ReportScope, **setting: Any) -> QuerySet[Release]:
-    releases = Release.objects.filter(**setting)
+def _releases_in(scope: ReportScope) -> QuerySet[Release]:
+    """The scope's releases with their time to release, through the (organisation, sent_at)
+    index; one sent before its time began (records entered by hand) has none and is left out."""
+    releases = Release.objects.filter(organisation__in=scope.settings)
     if scope.since is not None:
         releases = releases.filter(sent_at__gte=scope.since)
     if scope.until is not None:
         releases = releases.filter(sent_at__lt=scope.until)
-    return releases
-
-
-def _release_figures_grouped(scope: ReportScope) -> list[Figures]:
-    """``release_figures`` on PostgreSQL: both kinds' figures from one GROUP BY.
-
-    A release after a decision is of the decision's setting, which the decision records
-    (it is the release's share's own), so those releases need no join to their share and
-    case; only emergency releases, a few, are placed through their case.
-    """
-    kinds = (
-        (
-            AFTER_DECISION,
-            _releases_in(scope, decision__organisation__in=scope.settings),
-            "decision__decided_at",
-        ),
-        (
-            IN_EMERGENCY,
-            _releases_in(
-                scope, decision__isnull=True, share__case__organisation__in=scope.settings
-            ),
-            "share__created_at",
-        ),
-    )
-    after, emergency = (
-        releases.annotate(to_release=_elapsed("sent_at", start))
+    return (
+        releases.annotate(to_release=_elapsed("sent_at", "timed_from"))
         .filter(to_release__isnull=False)
-        .annotate(group_key=Value(kind, output_field=CharField()))
-        .annotate(release_us=_Microseconds("to_release"))
-        .values("group_key", "release_us")
         .order_by()
-        for kind, releases, start in kinds
     )
-    releases_sql, params = _sql_of(after.union(emergency, all=True))
-    sql = f"""
-        SELECT releases."group_key", COUNT(*) AS group_size,
-            {_PERCENTILES.format('releases."release_us"')} AS ranks
-        FROM ({releases_sql}) AS releases
-        GROUP BY releases."group_key"
-    """  # noqa: S608
-    groups = {}
-    for row in _rows(after, sql, params):
-        key = row["group_key"]
-        groups[key] = _ranked_figures(row, key, RELEASE_LABELS[key])
-    return [groups[kind] for kind in RELEASE_LABELS if kind in groups]
+
+
+def _release_figures_filtered(releases: QuerySet[Release]) -> list[Figures]:
+    """``release_figures`` on PostgreSQL: each kind's count and percentiles are aggregates
+    filtered by kind over one scan, so no row is sorted by its kind first."""
+    releases_sql, params = _sql_of(
+        releases.annotate(
+            in_emergency=ExpressionWrapper(Q(decision__isnull=True), output_field=BooleanField()),
+            release_us=_Microseconds("to_release"),
+        ).values("in_emergency", "release_us")
+    )
+    kinds = {AFTER_DECISION: "NOT releases.in_emergency", IN_EMERGENCY: "releases.in_emergency"}
+    columns = ", ".join(
+        f"COUNT(*) FILTER (WHERE {where}) AS size_{kind}, "
+        f"{_PERCENTILES.format('releases.release_us')} FILTER (WHERE {where}) AS ranks_{kind}"
+        for kind, where in kinds.items()
+    )
+    # Only SQL built here from fixed names and Django's own compiled query; every value is
+    # a parameter.
+    sql = f"SELECT {columns} FROM ({releases_sql}) AS releases"  # noqa: S608
+    [row] = _rows(releases, sql, params, parallel=True)
+    return [
+        _ranked_figures(
+            {"group_size": row[f"size_{kind}"], "ranks": row[f"ranks_{kind}"]},
+            kind,
+            RELEASE_LABELS[kind],
+        )
+        for kind in kinds
+        if row[f"size_{kind}"]
+    ]
 
 
 # --- Late now ------------------------------------------------------------------------------------
