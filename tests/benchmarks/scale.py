@@ -21,7 +21,9 @@ collected by pytest.
 
 (b) The pages a lead and a practitioner use, at each level of history: shares across 100
     settings, and one large setting holding an eleventh of them, every one awaiting its
-    lead's review and a tenth of those opened by the lead. The history is seeded by
+    lead's review and a tenth of those opened by the lead. The setting whose pages are timed
+    (s001) holds a full page of each list at every level, so that a page shows as much at
+    2k as at 110k and its ratio measures what the history behind it costs. The history is seeded by
     cloning, in bulk, every row that real lifecycles wrote through the pages
     (``scale_cloning``); each level is then checked: lifecycles run on top of it,
     ``verify_audit`` and ``sync_permissions`` run on it, and queries look for any copied
@@ -115,6 +117,11 @@ REFERENCE_PREFIX = {
     "case of decided shares": "D",
 }
 ORDINARY_SETTINGS = 100
+# The cases of s001 at every level, at least: a full page of its case list (50 cases), and
+# so of its review queue, my shares and notifications too. With an even spread, s001 held
+# two cases at 2,000 shares and a hundred at 110,000, so its pages grew from a few rows to
+# full pages, and their ratio measured the page's size, not the history behind it.
+MEASURED_SETTING_CASES = 50
 STAFF = (
     ("deputy", "Dan", "Deputy", choices.Role.DEPUTY),
     ("practitioner", "Priya", "Practitioner", choices.Role.PRACTITIONER),
@@ -459,10 +466,11 @@ def grow(history: History, shares: int, window: tuple[datetime, datetime]) -> Se
     large_cases = round(shares / 11 / per_open)
     ordinary = max(shares - large_cases * per_open, 0)
     cases = round(ordinary / per_ordinary)
-    want = [
-        cases // ORDINARY_SETTINGS + (1 if n < cases % ORDINARY_SETTINGS else 0)
-        for n in range(ORDINARY_SETTINGS)
-    ]
+    # s001, whose pages are timed, holds a full page of each list from the smallest level
+    # on; the other settings share the rest evenly.
+    first = max(MEASURED_SETTING_CASES, cases // ORDINARY_SETTINGS)
+    rest, others = max(cases - first, 0), ORDINARY_SETTINGS - 1
+    want = [first] + [rest // others + (1 if n < rest % others else 0) for n in range(others)]
     want = [max(w, h) for w, h in zip(want, history.ordinary_cases, strict=True)]
     added = Seeding()
     pairs = _interleaved(history.ordinary_cases, want)
