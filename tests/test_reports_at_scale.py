@@ -483,9 +483,7 @@ def test_each_release_records_its_setting_and_when_its_time_to_release_began(
     rounds_through_the_flow: list[Share], oakfield: Organisation
 ) -> None:
     returned, emergency, _ = rounds_through_the_flow
-    rows = list(
-        Release.objects.order_by("pk").values_list("share", "organisation", "timed_from")
-    )
+    rows = list(Release.objects.order_by("pk").values_list("share", "organisation", "timed_from"))
     assert rows == [
         (returned.pk, oakfield.pk, at(1, 6, 10)),  # the approval it acted on
         (emergency.pk, oakfield.pk, at(1, 7, 16)),  # sent before any decision: the proposal
