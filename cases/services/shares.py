@@ -178,7 +178,8 @@ def locked(share: Share) -> Share:
     # UPDATE would block it while this writer waits for the chain lock (a deadlock, a 500).
     return (
         Share.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("case__organisation", "recipient")
+        # The proposer too: the flow assigns steps to them and notices are sent to them.
+        .select_related("case__organisation", "recipient", "proposed_by")
         .get(pk=share.pk)
     )
 
