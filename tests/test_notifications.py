@@ -357,3 +357,40 @@ def test_a_managers_escalation_names_the_share_by_number_and_links_nowhere(
     [email] = emails_to("mona")
     assert f"Share #{submitted.pk}" in email.body
     names_nothing_of_the_case(submitted)
+
+
+@pytest.mark.django_db
+def test_a_row_a_racing_retry_wrote_first_is_returned_and_delivered_once(
+    lead: Any, deputy: Any, practitioner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the check for rows already written and the insert, a racing retry of the
+    same event writes the lead's row: the insert leaves it, and it is returned all the same,
+    while the deputy's row is written with its key from the insert itself."""
+    from workflows.notifications import outbox
+
+    event = "racing:1"
+    insert = outbox._insert_ignoring_conflicts
+
+    def raced(rows: list[Notification]) -> list[Notification]:
+        Notification.objects.create(
+            recipient=lead, kind=Kind.SHARE_SUBMITTED, event=event, link="/", actor=practitioner
+        )
+        return insert(rows)
+
+    monkeypatch.setattr(outbox, "_insert_ignoring_conflicts", raced)
+    written = outbox.notify(
+        [lead, deputy], Kind.SHARE_SUBMITTED, event=event, link="/", actor=practitioner
+    )
+    assert sorted(row.recipient_id for row in written) == sorted([lead.pk, deputy.pk])
+    assert all(row.pk is not None for row in written)
+    stored = Notification.objects.filter(event=event)
+    assert sorted(stored.values_list("pk", flat=True)) == sorted(row.pk for row in written)
+    # Told again (a retried step): nothing is written or returned a second time.
+    monkeypatch.setattr(outbox, "_insert_ignoring_conflicts", insert)
+    assert (
+        outbox.notify(
+            [lead, deputy], Kind.SHARE_SUBMITTED, event=event, link="/", actor=practitioner
+        )
+        == []
+    )
+    assert stored.count() == 2

@@ -13,7 +13,7 @@ from permissions.selectors import share_list_for
 
 from .locking import waiting_lock
 from .models import ShareProcess, ShareTask
-from .nodes import TimedView
+from .nodes import End, If, Switch, TimedView
 
 
 def _share_id(process: Any) -> int:
@@ -45,9 +45,24 @@ def _setting(process: Any) -> Any:
     return _share(process).case.organisation
 
 
+def seed_share(process: Any, share: Share) -> None:
+    """Give the process the share its step has just saved in this transaction, under the
+    share's row lock (``cases.services.shares.locked``) or as a row just inserted, which no
+    one else sees yet: what the nodes that follow read of it (the gateway's status, the next
+    assignee, the setting) is then what the database holds, and nobody can change it before
+    the transaction ends."""
+    process.__dict__["_share_id"] = share.pk
+    process.__dict__["_share"] = share
+    process.__dict__["_share_saved"] = True
+
+
 def _share_status(activation: Any) -> str:
-    # Read afresh at each gateway: the step just done has changed it.
-    return Share.objects.values_list("status", flat=True).get(pk=_share_id(activation.process))
+    process = activation.process
+    if process.__dict__.get("_share_saved"):
+        # The step's own saved, locked share (seed_share): its status is the row's.
+        return str(process.__dict__["_share"].status)
+    # Otherwise read afresh at each gateway: the step just done has changed it.
+    return Share.objects.values_list("status", flat=True).get(pk=_share_id(process))
 
 
 def _is(*statuses: str) -> Any:
@@ -71,7 +86,7 @@ class ShareFlow(flow.Flow):
     )
 
     after_draft = (
-        flow.If(_is(ShareStatus.WITHDRAWN))
+        If(_is(ShareStatus.WITHDRAWN))
         .Annotation(title="Withdrawn, or on to the lead")
         .Then(this.withdrawn)
         .Else(this.lead_review)
@@ -87,7 +102,7 @@ class ShareFlow(flow.Flow):
     )
 
     route_decision = (
-        flow.Switch()
+        Switch()
         .Annotation(title="On, by the decision")
         .Case(this.record_release, _is(ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART))
         .Case(this.refused, _is(ShareStatus.REFUSED))
@@ -103,9 +118,9 @@ class ShareFlow(flow.Flow):
         .Next(this.released)
     )
 
-    released = flow.End().Annotation(title="Released")
-    refused = flow.End().Annotation(title="Refused")
-    withdrawn = flow.End().Annotation(title="Withdrawn")
+    released = End().Annotation(title="Released")
+    refused = End().Annotation(title="Refused")
+    withdrawn = End().Annotation(title="Withdrawn")
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         # Lists are narrowed per share (ShareTaskQuerySet, workflows.viewsets), so seeing the
@@ -120,6 +135,9 @@ class ShareFlow(flow.Flow):
 
     def start_share(self, activation: Any, share: Share) -> ShareProcess:
         activation.process.share = share
+        # The draft just written in this transaction: the draft step's assignee (its
+        # proposer) is read from it rather than from the database again.
+        seed_share(activation.process, share)
         return activation.process
 
     def task_page(self, request: Any, process_pk: int, **kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from django.db.models import QuerySet
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -20,7 +21,7 @@ from cases.models import Case, Consultation, Decision, ReconsiderationRequest, R
 from cases.people import Person
 from cases.transactions import atomic_change
 
-from .flows import ShareFlow
+from .flows import ShareFlow, seed_share
 from .nodes import mark_opened
 from .notifications import events
 from .notifications.emergency import alert_leads_to_emergency_release
@@ -35,13 +36,29 @@ class StepUnavailable(RuntimeError):
 _OPEN = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 
 
+def _open_tasks(share: Share, node: Any) -> QuerySet[Task]:
+    return Task.objects.filter(
+        process__shareprocess__share=share, flow_task=node, status__in=_OPEN
+    ).order_by("-pk")
+
+
 def open_task(share: Share, node: Any) -> Task | None:
     """The share's open task at this node, if the flow is waiting there."""
-    return (
-        Task.objects.filter(process__shareprocess__share=share, flow_task=node, status__in=_OPEN)
-        .order_by("-pk")
-        .first()
-    )
+    return _open_tasks(share, node).first()
+
+
+# The task with its process and that process's ShareProcess row in one round trip:
+# viewflow's activation reads ``task.process.coerced``, which then finds both loaded instead
+# of asking for each in turn.
+_WITH_PROCESS = "process__shareprocess"
+
+
+def _saved_share(result: Any) -> Share | None:
+    """The share a step's service locked, changed and saved, from what the step returned."""
+    if isinstance(result, Share):
+        return result
+    share = getattr(result, "share", None)
+    return share if isinstance(share, Share) else None
 
 
 def note_opened(share: Share, node: Any, user: Person) -> None:
@@ -51,7 +68,17 @@ def note_opened(share: Share, node: Any, user: Person) -> None:
         mark_opened(task, user)
 
 
-def _complete(share: Share, node: Any, user: Person, work: Callable[[], T]) -> T:
+def _complete(
+    share: Share, node: Any, user: Person, work: Callable[[], T], *, lock_held: bool = False
+) -> T:
+    """Do ``work`` and complete the flow's step at ``node`` with it, under the flow lock.
+
+    ``lock_held``: the caller took the flow lock for this share's process earlier in the
+    same, still open, transaction (``propose``), so it is held until that ends.
+    """
+    if lock_held:
+        with atomic_change():
+            return _complete_locked(share, node, user, work, _open_with_process(share, node))
     task = open_task(share, node)
     if task is None:
         # The flow is not waiting here: the service explains why in the user's own terms.
@@ -62,18 +89,9 @@ def _complete(share: Share, node: Any, user: Person, work: Callable[[], T]) -> T
         # Begun outside any transaction (a page's step), the lock's transaction is the
         # step's, and a refusal rolls it all back: no savepoints (cases.transactions).
         with ShareFlow.lock(task.process_id), atomic_change():
-            task.refresh_from_db()
-            activation = node.activation_class(task)
-            result = work()
-            # The task's owner is whoever actually did the step, so timings name the right
-            # person.
-            if task.status == STATUS.NEW:
-                activation.assign(user)
-            elif task.owner_id != user.pk:
-                activation.reassign(user)
-            activation.start(None)
-            activation.execute()
-            return result
+            # Read again under the lock: whoever held it before may have moved the task on.
+            fresh = Task.objects.select_related(_WITH_PROCESS).get(pk=task.pk)
+            return _complete_locked(share, node, user, work, fresh)
     except FlowLockFailed:
         # Someone else's step on this share held the lock for longer than the wait allows:
         # nothing was done here, and saying so beats an error page.
@@ -84,13 +102,60 @@ def _complete(share: Share, node: Any, user: Person, work: Callable[[], T]) -> T
         ) from None
 
 
+def _open_with_process(share: Share, node: Any) -> Task | None:
+    return _open_tasks(share, node).select_related(_WITH_PROCESS).first()
+
+
+def _complete_locked(
+    share: Share, node: Any, user: Person, work: Callable[[], T], task: Task | None
+) -> T:
+    """The step itself, under the flow lock and inside the step's transaction."""
+    if task is None:
+        work()
+        raise StepUnavailable(f"Share #{share.pk} has no open {node.name} step.")
+    activation = node.activation_class(task)
+    result = work()
+    saved = _saved_share(result)
+    if saved is not None:
+        # The nodes that follow (a gateway, the next step's assignee) read the share
+        # the service has just saved under its row lock, not the database again.
+        seed_share(activation.process, saved)
+    # The task's owner is whoever actually did the step, so timings name the right
+    # person.
+    if task.status == STATUS.NEW:
+        activation.assign(user)
+    elif task.owner_id != user.pk:
+        activation.reassign(user)
+    activation.start(None)
+    activation.execute()
+    return result
+
+
 def propose(
-    *, case: Case, user: Person, fields: dict[str, Any], items: list[dict[str, Any]]
+    *,
+    case: Case,
+    user: Person,
+    fields: dict[str, Any],
+    items: list[dict[str, Any]],
+    submit: bool = False,
 ) -> Share:
-    """Create the draft and the process that will route it; the draft task goes to the proposer."""
+    """Create the draft and the process that will route it; the draft task goes to the proposer.
+
+    ``submit``: submit it for review at once, in the same transaction (refused, not even the
+    draft is kept).
+    """
     with atomic_change():
         share = services.share_propose(case=case, proposed_by=user, fields=fields, items=items)
         ShareFlow.start.run(share=share)
+        if submit:
+            # viewflow's start took the flow lock for this new process inside this
+            # transaction, which is still open: a savepoint it may have used was released,
+            # not rolled back (any error would have left this block), and a lock taken in a
+            # released savepoint is held until the transaction ends. Nobody else can see
+            # the process before then anyway.
+            _complete(
+                share, ShareFlow.draft, user, lambda: _submit_and_tell(share, user), lock_held=True
+            )
     return share
 
 

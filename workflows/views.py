@@ -227,12 +227,13 @@ class ProposeShareView(_ShareFormPage):
         user = signed_in(self.request)
         # One transaction: if submission is refused, not even the draft is kept.
         with atomic_change():
-            share = steps.propose(
-                case=case, user=user, fields=form.service_fields(), items=formset.service_items()
+            return steps.propose(
+                case=case,
+                user=user,
+                fields=form.service_fields(),
+                items=formset.service_items(),
+                submit=submitting,
             )
-            if submitting:
-                steps.submit(share=share, user=user)
-        return share
 
 
 class EditDraftView(_ShareFormPage):

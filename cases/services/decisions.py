@@ -19,7 +19,7 @@ from ..choices import (
     ShareStatus,
 )
 from ..errors import raise_if, refuse
-from ..models import ApprovedItem, Decision, ReconsiderationRequest, Share
+from ..models import ApprovedItem, Decision, ReconsiderationRequest, Share, ShareItem
 from ..transactions import atomic_change
 from .shares import locked
 
@@ -50,7 +50,7 @@ def _capacity(user: Person, share: Share, rationale: str) -> str:
 
 
 def _outcome_errors(
-    share: Share, outcome: str, refusal_reason: str, reasons: str, item_ids: set[int]
+    items: list[ShareItem], outcome: str, refusal_reason: str, reasons: str, item_ids: set[int]
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if outcome not in Outcome.values:
@@ -68,7 +68,7 @@ def _outcome_errors(
         }
         errors["reasons"] = [reason_prompts.get(outcome, "Record the reasons for this decision.")]
     if outcome == Outcome.APPROVE_IN_PART:
-        all_ids = set(share.items.values_list("pk", flat=True))
+        all_ids = {item.pk for item in items}
         if not item_ids:
             errors["approved_items"] = ["Choose the items that may be released."]
         elif not item_ids <= all_ids:
@@ -102,12 +102,14 @@ def _write(
     """Check and write one decision on the share's latest version; the record is permanent."""
     capacity = _capacity(user, share, self_approval_rationale)
     item_ids = {int(pk) for pk in approved_item_ids}
-    raise_if(_outcome_errors(share, outcome, refusal_reason, reasons, item_ids))
     approving = outcome in (Outcome.APPROVE, Outcome.APPROVE_IN_PART)
+    # An approval's items, read once in this transaction under the share's lock: checked,
+    # then recorded as approved. A refusal or a return needs none.
+    items = list(share.items.all()) if approving else []
+    raise_if(_outcome_errors(items, outcome, refusal_reason, reasons, item_ids))
+    approved: list[ShareItem] = []
     if approving:
-        approved = [
-            item for item in share.items.all() if outcome == Outcome.APPROVE or item.pk in item_ids
-        ]
+        approved = [item for item in items if outcome == Outcome.APPROVE or item.pk in item_ids]
         raise_if(rules.approval_errors(share, approved, _approval_remedy(share, reconsiders)))
 
     now = timezone.now()
@@ -139,12 +141,9 @@ def _write(
     raise_if(rules.text_length_errors(decision))
     decision.save()
     if approving:
-        ids = (
-            item_ids
-            if outcome == Outcome.APPROVE_IN_PART
-            else share.items.values_list("pk", flat=True)
+        ApprovedItem.objects.bulk_create(
+            ApprovedItem(decision=decision, item_id=item.pk) for item in approved
         )
-        ApprovedItem.objects.bulk_create(ApprovedItem(decision=decision, item_id=pk) for pk in ids)
     return decision
 
 

@@ -143,13 +143,16 @@ def _save_draft(share: Share, fields: Mapping[str, Any], items: Sequence[ItemDat
     _check_share(share)
     _clear_what_no_longer_applies(share)
     built = _validated_items(share, items)
+    new = share.pk is None
     share.save()
     kept = []
     for item in built:
         item.share = share
         item.save()
         kept.append(item.pk)
-    share.items.exclude(pk__in=kept).delete()
+    if not new:
+        # A new draft has no items but those just written: nothing to look for.
+        share.items.exclude(pk__in=kept).delete()
     return share
 
 
@@ -178,7 +181,8 @@ def locked(share: Share) -> Share:
     # UPDATE would block it while this writer waits for the chain lock (a deadlock, a 500).
     return (
         Share.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("case__organisation", "recipient")
+        # The proposer too: the flow assigns steps to them and notices are sent to them.
+        .select_related("case__organisation", "recipient", "proposed_by")
         .get(pk=share.pk)
     )
 
@@ -244,7 +248,8 @@ def share_submit(*, share: Share, user: Person) -> Share:
         raise refuse("__all__", "Only a draft can be submitted for review.")
     if not can_edit_draft(user, share):
         raise refuse("__all__", "Only the person who proposed this share can submit it.")
-    raise_if(rules.submission_errors(share, list(share.items.all())))
+    items = list(share.items.order_by("position", "pk"))
+    raise_if(rules.submission_errors(share, items))
     share.status = ShareStatus.AWAITING_REVIEW
     share.submitted_at = timezone.now()
     share.review_due_at = review_deadline(share.organisation, share.urgency, share.submitted_at)
@@ -252,7 +257,7 @@ def share_submit(*, share: Share, user: Person) -> Share:
     share.save(
         update_fields=["status", "submitted_at", "review_due_at", "escalation_due_at", "updated_at"]
     )
-    version = version_freeze(share, user, share.submitted_at)
+    version = version_freeze(share, user, share.submitted_at, items)
     family_follow_up_open(share, share.submitted_at)
     record_event(AuditAction.SHARE_SUBMITTED, share, actor=user, detail=f"version {version.number}")
     return share

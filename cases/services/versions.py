@@ -45,14 +45,22 @@ def _snapshot(share: Share, items: list[ShareItem]) -> dict[str, Any]:
     }
 
 
-def version_freeze(share: Share, user: Person, at: datetime) -> ShareVersion:
-    """Keep the share as submitted; a resubmission after a return is the next version."""
+def version_freeze(
+    share: Share, user: Person, at: datetime, items: list[ShareItem] | None = None
+) -> ShareVersion:
+    """Keep the share as submitted; a resubmission after a return is the next version.
+
+    ``items``: the share's items in order (position, pk), as the caller read them in this
+    transaction under the share's lock; read here when not given.
+    """
     previous = share.versions.order_by("-number").first()
+    if items is None:
+        items = list(share.items.order_by("position", "pk"))
     return ShareVersion.objects.create(
         share=share,
         number=previous.number + 1 if previous else 1,
         corrects=previous,
-        content=_snapshot(share, list(share.items.order_by("position", "pk"))),
+        content=_snapshot(share, items),
         submitted_by=user,
         submitted_at=at,
     )
