@@ -13,7 +13,7 @@ from permissions.selectors import share_list_for
 
 from .locking import waiting_lock
 from .models import ShareProcess, ShareTask
-from .nodes import End, If, Switch, TimedView
+from .nodes import TimedView
 
 
 def _share_id(process: Any) -> int:
@@ -86,7 +86,7 @@ class ShareFlow(flow.Flow):
     )
 
     after_draft = (
-        If(_is(ShareStatus.WITHDRAWN))
+        flow.If(_is(ShareStatus.WITHDRAWN))
         .Annotation(title="Withdrawn, or on to the lead")
         .Then(this.withdrawn)
         .Else(this.lead_review)
@@ -102,7 +102,7 @@ class ShareFlow(flow.Flow):
     )
 
     route_decision = (
-        Switch()
+        flow.Switch()
         .Annotation(title="On, by the decision")
         .Case(this.record_release, _is(ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART))
         .Case(this.refused, _is(ShareStatus.REFUSED))
@@ -118,9 +118,9 @@ class ShareFlow(flow.Flow):
         .Next(this.released)
     )
 
-    released = End().Annotation(title="Released")
-    refused = End().Annotation(title="Refused")
-    withdrawn = End().Annotation(title="Withdrawn")
+    released = flow.End().Annotation(title="Released")
+    refused = flow.End().Annotation(title="Refused")
+    withdrawn = flow.End().Annotation(title="Withdrawn")
 
     def has_view_permission(self, user: Any, obj: Any = None) -> bool:
         # Lists are narrowed per share (ShareTaskQuerySet, workflows.viewsets), so seeing the

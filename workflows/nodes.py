@@ -1,39 +1,21 @@
-"""A human task that keeps honest timings, and gateways and ends without needless savepoints.
+"""A human task that keeps honest timings.
 
 viewflow 2.4 never writes ``Task.assigned`` and overwrites ``Task.started`` at every
 execution, so "how long did the lead take to pick this up" cannot be answered from the
 stock node. This node stamps the time of assignment and keeps the first time the task's
 page was opened.
-
-viewflow runs each gateway's condition and each end's bookkeeping in a savepoint of its
-own. That savepoint matters only when viewflow keeps a failure on the task instead of
-raising it (its ``propagate_exception`` context set to False): the transaction must then
-stay usable. When the failure is raised, as in every step here, it leaves the step's
-transaction, which ``atomic_change`` has already made whole or given its own savepoint; a
-second one only costs two round trips. The nodes below keep viewflow's savepoint for the
-first case and drop it in the second.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
-from django.db import transaction
 from django.utils.timezone import now
 from viewflow.workflow import flow
 from viewflow.workflow.activation import Activation
-from viewflow.workflow.context import context
-from viewflow.workflow.exceptions import FlowRuntimeError
 from viewflow.workflow.models import Task
-from viewflow.workflow.nodes.end import EndActivation
-from viewflow.workflow.nodes.if_gate import IfActivation
-from viewflow.workflow.nodes.switch import SwitchActivation
 from viewflow.workflow.nodes.view import ViewActivation
-from viewflow.workflow.signals import flow_finished, task_finished, task_started
 from viewflow.workflow.status import STATUS
-
-from cases.transactions import atomic_change
 
 
 class TimedViewActivation(ViewActivation):
@@ -88,69 +70,3 @@ def mark_opened(task: Task, user: Any) -> None:
         owner=user, status=STATUS.ASSIGNED, assigned=moment
     )
     Task.objects.filter(pk=task.pk, started__isnull=True).update(started=moment)
-
-
-def _node_block() -> AbstractContextManager[Any]:
-    """Where a gateway's condition or an end's bookkeeping runs (see the module's note)."""
-    if context.propagate_exception:
-        return atomic_change()
-    return transaction.atomic(savepoint=True)
-
-
-class GatewayIfActivation(IfActivation):
-    @Activation.status.super()
-    def activate(self) -> None:
-        with self.exception_guard(), _node_block():
-            self._condition_result = self.flow_task._condition(self)
-
-
-class If(flow.If):
-    activation_class = GatewayIfActivation
-
-
-class GatewaySwitchActivation(SwitchActivation):
-    @Activation.status.super()
-    def activate(self) -> None:
-        # viewflow's own loop: the first case whose condition holds, else the default.
-        with self.exception_guard(), _node_block():
-            for node, cond in self.flow_task._branches:
-                if cond:
-                    if cond(self):
-                        self.next_task = node
-                        break
-                else:
-                    self.next_task = node
-            if not self.next_task:
-                raise FlowRuntimeError(f"No next task available for {self.flow_task.name}")
-
-
-class Switch(flow.Switch):
-    activation_class = GatewaySwitchActivation
-
-
-class QuietEndActivation(EndActivation):
-    @Activation.status.super()
-    def activate(self) -> None:
-        # viewflow's own end: the process finishes when no other task of it is open.
-        with self.exception_guard(), _node_block():
-            self.task.started = now()
-            task_started.send(sender=self.flow_class, process=self.process, task=self.task)
-            still_open = (
-                self.flow_class.task_class._default_manager.filter(
-                    process=self.process, finished__isnull=True
-                )
-                .exclude(pk=self.task.pk)
-                .count()
-            )
-            if still_open == 0:
-                self.process.status = STATUS.DONE
-                self.process.finished = now()
-                # Only the process's own columns: its share never changes.
-                self.process.save(update_fields=["status", "finished"])
-            task_finished.send(sender=self.flow_class, process=self.process, task=self.task)
-            if still_open == 0:
-                flow_finished.send(sender=self.flow_class, process=self.process, task=self.task)
-
-
-class End(flow.End):
-    activation_class = QuietEndActivation
