@@ -20,7 +20,6 @@ from cases.models import Decision, Release, Share
 from cases.people import display_name, signed_in
 from cases.services import share_update_draft
 from cases.services.shares import SHARE_FIELDS, draft_version
-from cases.transactions import atomic_change
 from cases.version_changes import version_changes
 from permissions.lookups import get_case_for, get_share_for, get_share_to_act_on, note_viewed
 from permissions.rules import (
@@ -224,16 +223,15 @@ class ProposeShareView(_ShareFormPage):
     def save(
         self, case: Any, share: Share | None, form: Any, formset: Any, submitting: bool
     ) -> Share:
-        user = signed_in(self.request)
-        # One transaction: if submission is refused, not even the draft is kept.
-        with atomic_change():
-            return steps.propose(
-                case=case,
-                user=user,
-                fields=form.service_fields(),
-                items=formset.service_items(),
-                submit=submitting,
-            )
+        # steps.propose proposes and submits in one transaction: if submission is refused,
+        # not even the draft is kept.
+        return steps.propose(
+            case=case,
+            user=signed_in(self.request),
+            fields=form.service_fields(),
+            items=formset.service_items(),
+            submit=submitting,
+        )
 
 
 class EditDraftView(_ShareFormPage):
