@@ -27,6 +27,7 @@ from .factories import (
     complete_fields,
     item,
 )
+from .scheduling import LoadFileBrowserTestsTogether, order_slowest_first
 
 # viewflow reverses its node URLs only once the URLconf (the site's or a host's) is loaded.
 _ = get_resolver().url_patterns
@@ -124,3 +125,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for name, value in getattr(report, "user_properties", []):
             if name == "generated_posts":
                 terminalreporter.write_line(f"property-based form test: {value} generated posts")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order_slowest_first(items)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with the browser tests kept together (tests/scheduling.py)."""
+    if config.getoption("dist") == "loadfile":
+        return LoadFileBrowserTestsTogether(config, log)
+    return None

@@ -9,10 +9,12 @@ The test client re-raises any exception a view lets escape, so no test passes on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from cases import choices
@@ -36,6 +38,7 @@ from .http_helpers import (
     url,
     user,
 )
+from .seeded import seeded_once
 
 TYPED_PURPOSE = "Tell the health visitor that Maisie has lost weight again this month."
 SUMMARY = "Some things need attention before this can go further."
@@ -53,9 +56,21 @@ def clock(time_machine: Any) -> Any:
     return time_machine
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """The demo, made once for the module at the tests' own moment."""
+
+    def build() -> None:
+        with time_machine.travel(START, tick=False):
+            seed_demo()
+
+    with seeded_once(django_db_blocker, build):
+        yield
+
+
 @pytest.fixture
-def demo(db: Any, clock: Any) -> None:
-    seed_demo()
+def demo(db: Any, seeded: None, clock: Any) -> None:
+    return None
 
 
 @pytest.fixture

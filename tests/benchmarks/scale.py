@@ -131,7 +131,7 @@ STAFF = (
     ("manager", "Mona", "Manager", choices.Role.MANAGER),
     ("auditor", "Arun", "Auditor", choices.Role.AUDITOR),
 )
-PAGE_RUNS = 5  # timed GETs of each page per level, after one untimed
+PAGE_RUNS = 7  # timed GETs of each page per level, after one untimed
 REFERENCE = "reference: bare viewflow's flow chart"
 REFERENCE_PATH = "/bare/approval/chart/"
 
