@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "SAFESHARE_SESSION_IDLE_MINUTES": 30,
     # ...and this many hours after signing in, however busy.
     "SAFESHARE_SESSION_MAX_HOURS": 12,
+    # A release sent by Safeshare's secure link: the days the link works, the wrong codes
+    # allowed before it locks, and the working days (on the sending setting's calendar)
+    # after which the sender is told it has not been opened.
+    "SAFESHARE_DELIVERY_DAYS": 7,
+    "SAFESHARE_DELIVERY_CODE_ATTEMPTS": 5,
+    "SAFESHARE_DELIVERY_NOT_OPENED_WORKING_DAYS": 2,
 }
 
 

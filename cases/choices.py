@@ -134,6 +134,8 @@ class SendingMethod(models.TextChoices):
     PHONE = "phone", "Telephone, followed up in writing"
     IN_PERSON = "in_person", "In person at a meeting"
     TRACKED_POST = "tracked_post", "Tracked post"
+    # Sent by Safeshare itself: a link by email, opened with a code given by phone.
+    SAFESHARE_LINK = "safeshare_link", "Safeshare secure link"
 
 
 class ItemCategory(models.TextChoices):

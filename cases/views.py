@@ -19,6 +19,7 @@ from permissions.selectors import (
 )
 
 from .share_history import share_history_context
+from .share_links import secure_links_context
 
 # The most recent shares, newest first; older ones are reached from "My proposed shares"
 # or the workflow pages. A bounded page also keeps its cost flat as a case's record grows.
@@ -101,5 +102,6 @@ class ShareDetailView(DetailView):
             )
         )
         context["actions"] = share_actions(self.request.user, share)
+        context.update(secure_links_context(self.request, share, release))
         context.update(share_history_context(self.request.user, share))
         return context

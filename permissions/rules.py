@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cases.choices import Role, ShareStatus, Urgency
-from cases.models import Case, Consultation, Organisation, RegisterImportKind, Share
+from cases.models import Case, Consultation, Delivery, Organisation, RegisterImportKind, Share
 
 from .access import access_for
 from .roles import UserLike, current_memberships, role_in
@@ -54,6 +54,15 @@ def may_decide_this(user: UserLike, share: Share) -> bool:
 
 def can_record_release(user: UserLike, share: Share) -> bool:
     return can_edit_draft(user, share) or can_decide(user, share)
+
+
+def can_revoke_link(user: UserLike, delivery: Delivery) -> bool:
+    """A secure link is revoked by whoever sent it, while they may still release the share,
+    or by a lead or deputy of the share's setting."""
+    share = delivery.share
+    return can_decide(user, share) or (
+        delivery.sent_by_id == user.pk and can_record_release(user, share)
+    )
 
 
 def can_record_family_told(user: UserLike, share: Share) -> bool:

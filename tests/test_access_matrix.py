@@ -32,21 +32,26 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pypdf import PdfReader
 from viewflow.workflow.status import STATUS
 
-from cases.choices import ShareStatus
+from cases.choices import Outcome, ShareStatus
 from cases.models import (
     Case,
     Child,
     Consultation,
+    Delivery,
     FamilyFollowUp,
     Membership,
     Recipient,
     RegisterImport,
     Share,
 )
+from cases.services.deliveries import delivery_resend, delivery_revoke
+from permissions.links import link_token
+from workflows import steps
 from workflows.demo import seed_demo
 from workflows.escalation import escalate_due_reviews
 from workflows.models import Notification, ShareProcess, ShareTask
 
+from .factories import complete_fields, item
 from .seeded import seeded_once
 
 PERSONAS = ("practitioner", "colleague", "lead", "deputy", "manager", "auditor", "otherlead")
@@ -114,6 +119,9 @@ class Demo:
     roll: list[Record] = field(default_factory=list)
     recipients: list[Record] = field(default_factory=list)
     imports: list[Record] = field(default_factory=list)  # CSV uploads awaiting confirmation
+    # Secure links' tokens: whether each opens (a live link) or not (revoked, never issued).
+    links: list[tuple[str, str, bool]] = field(default_factory=list)  # (token, label, live)
+    link_pks: list[int] = field(default_factory=list)
 
     def share(self, status: str, reference_prefix: str = "OAK") -> Record:
         return next(
@@ -241,7 +249,31 @@ def _seed_and_load() -> Demo:
             file_name="roll.csv",
             uploaded_text="Legal Forename,Legal Surname,DOB\r\nImported,Pupil,05/03/2019\r\n",
         )
-    return _load_demo()
+    revoked, live = _secure_links()
+    facts = _load_demo()
+    facts.links = [
+        (link_token(live), "a live link", True),
+        (link_token(revoked), "a revoked link", False),
+        (link_token(live)[:-4] + "abcd", "a link altered by hand", False),
+    ]
+    facts.link_pks = [revoked.pk, live.pk]
+    return facts
+
+
+def _secure_links() -> tuple[Delivery, Delivery]:
+    """A share of OAK-001 sent by secure link, whose first link was revoked and replaced."""
+    practitioner = get_user_model().objects.get(username="practitioner")
+    lead = get_user_model().objects.get(username="lead")
+    case = Case.objects.get(reference="OAK-001")
+    recipient = Recipient.objects.get(person_name="Sam Carter")
+    share = steps.propose(
+        case=case, user=practitioner, fields=complete_fields(recipient), items=[item()]
+    )
+    steps.submit(share=share, user=practitioner)
+    steps.decide(share=share, user=lead, outcome=Outcome.APPROVE, reasons="Necessary.")
+    first = steps.send_securely(share=share, user=practitioner).delivery
+    delivery_revoke(delivery=first, user=lead)
+    return first, delivery_resend(share=share, user=practitioner).delivery
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +316,15 @@ OPEN_ROUTES = [
     "accounts/password-reset/sent/",
     "accounts/reset/<uidb64>/<token>/",
     "accounts/reset/done/",
+]
+
+
+# A secure link's pages, for a recipient outside Safeshare: the link (and the code it is
+# opened with) are the access, so they answer anyone alike.
+RECEIVED_ROUTES = [
+    "received/<str:token>/",
+    "received/<str:token>/pdf/",
+    "received/<str:token>/acknowledge/",
 ]
 
 
@@ -520,6 +561,16 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/reports/": Expect(only(READS_REPORTS)),
     "safeguarding/reports/export.csv": Expect(only(READS_REPORTS)),
     "safeguarding/shares/<int:pk>/release/": Expect(_release_step),
+    "safeguarding/shares/<int:pk>/send/": Expect(_release_step),
+    # POST only (buttons on the share's page): a GET is refused before any lookup.
+    "safeguarding/shares/<int:pk>/links/<int:link>/revoke/": Expect(everyone(405), outside=405),
+    "safeguarding/shares/<int:pk>/links/new/": Expect(everyone(405), outside=405),
+    # A live link asks for the code (no case detail); its PDF, before the code, goes back
+    # to that page; acknowledging is a POST. A revoked link, or one never issued, is the
+    # plain "no longer available" page for everyone.
+    "received/<str:token>/": Expect(everyone(200), anonymous=200),
+    "received/<str:token>/pdf/": Expect(everyone(302), anonymous=302),
+    "received/<str:token>/acknowledge/": Expect(everyone(405), anonymous=405),
     "safeguarding/shares/<int:pk>/reconsider/": Expect(_reconsider_step),
     "safeguarding/shares/<int:pk>/family-told/": Expect(_family_told_step),
     # Each person's own list: empty for anyone with no family to tell.
@@ -578,10 +629,10 @@ class Probe:
     allowed: bool  # False: the persona must get the route's "outside" answer
 
 
-def _fill(route: str, **ids: int) -> str:
+def _fill(route: str, **ids: int | str) -> str:
     path = ("/" if route in PROJECT_ROUTES else site_root()) + route
     for name, value in ids.items():
-        path = path.replace(f"<int:{name}>", str(value))
+        path = path.replace(f"<int:{name}>", str(value)).replace(f"<str:{name}>", str(value))
     path = path.replace("<uidb64>", "MQ").replace("<token>", "not-a-token")
     assert "<" not in path, f"no way to fill {route!r}: add its ids to the matrix"
     return path
@@ -658,6 +709,16 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
                 persona in KEEPS_REGISTER and r.owner.startswith(HOME[persona]),
             )
             for r in kept
+        ]
+    if "<str:token>" in route:
+        return [
+            Probe(_fill(route, token=token), label, None, live) for token, label, live in demo.links
+        ]
+    if "<int:link>" in route:
+        return [
+            Probe(_fill(route, pk=r.pk, link=link), r.label, r, sees(persona, r))
+            for r in [*demo.shares, missing]
+            for link in [*demo.link_pks, missing.pk]
         ]
     if route.startswith("safeguarding/notifications/<int:pk>"):
         notes = [*demo.notifications, missing]
@@ -801,7 +862,11 @@ def test_anonymous_visitors_are_sent_to_sign_in_everywhere(client: Any, db: Any,
             elif expect.anonymous == FIRST_STEP:
                 good = response.status_code == 302 and response["Location"] == "/accounts/login/"
             else:
-                good = response.status_code == expect.anonymous
+                # An open page naming something that opens nothing (a revoked link): as for
+                # anyone outside it.
+                good = response.status_code == (
+                    expect.anonymous if probe.allowed else expect.outside
+                )
             if not good:
                 wrong.append(f"{probe.path}: {response.status_code} {response.get('Location')}")
             if leaks(demo, "colleague", body_of(response)):
@@ -810,7 +875,7 @@ def test_anonymous_visitors_are_sent_to_sign_in_everywhere(client: Any, db: Any,
     # Only signing in and choosing a new password are open.
     assert [
         r for r in all_routes() if EXPECTED[r].anonymous not in (LOGIN, FIRST_STEP)
-    ] == OPEN_ROUTES
+    ] == OPEN_ROUTES + RECEIVED_ROUTES
 
 
 def test_changing_a_case_team_answers_outsiders_not_found(client: Any, db: Any, demo: Demo):

@@ -109,7 +109,7 @@ def _day(value: date | None) -> str:
     return f"{value.day} {value:%B %Y}" if value else ""
 
 
-class _Clock:
+class Clock:
     """Times in the setting's own timezone, with the zone named so nobody has to guess."""
 
     def __init__(self, zone: str) -> None:
@@ -125,7 +125,7 @@ class _Clock:
 # --- The sections --------------------------------------------------------------------------
 
 
-def _outcome(share: Share, decisions: list[Decision], release: Release | None, when: _Clock) -> str:
+def _outcome(share: Share, decisions: list[Decision], release: Release | None, when: Clock) -> str:
     """The end of the story in a sentence or two, for the reader who reads nothing else."""
     said = []
     if decisions:
@@ -143,7 +143,7 @@ def _outcome(share: Share, decisions: list[Decision], release: Release | None, w
     return " ".join(said) or "No decision yet."
 
 
-def _overview(share: Share, when: _Clock, reader: Any, outcome: str) -> Section:
+def _overview(share: Share, when: Clock, reader: Any, outcome: str) -> Section:
     case, child = share.case, share.case.child
     notice = _day(child.privacy_notice_given_on) or "Not recorded"
     if child.privacy_notice_given_on and child.privacy_notice_version:
@@ -213,7 +213,7 @@ def _law_and_consent(share: Share) -> Section:
     return Section("law", "The law relied on, and consent", (Fields("", tuple(rows)),))
 
 
-def _family(share: Share, when: _Clock) -> Section:
+def _family(share: Share, when: Clock) -> Section:
     rows = [("Has the family been told?", share.get_family_informed_display() or "Not recorded")]
     if share.family_informed == choices.FamilyInformed.TOLD:
         rows += [
@@ -299,7 +299,7 @@ def _item_blocks(share: Share, version: ShareVersion | None) -> tuple[Block, ...
     return tuple(blocks)
 
 
-def _versions(versions: list[ShareVersion], when: _Clock) -> Block:
+def _versions(versions: list[ShareVersion], when: Clock) -> Block:
     if not versions:
         return Text("Versions submitted", ("Never submitted for review.",))
     rows = tuple(
@@ -314,7 +314,7 @@ def _versions(versions: list[ShareVersion], when: _Clock) -> Block:
     return Table("Versions submitted", ("Version", "Submitted by", "When", "Note"), rows)
 
 
-def _steps(share: Share, reader: Any, when: _Clock) -> Section:
+def _steps(share: Share, reader: Any, when: Clock) -> Section:
     rows = tuple(
         (
             when(entry.at),
@@ -329,7 +329,7 @@ def _steps(share: Share, reader: Any, when: _Clock) -> Section:
     return Section("steps", "Each step, who took it, when and in which role", (table,))
 
 
-def _consultations(share: Share, when: _Clock) -> Section | None:
+def _consultations(share: Share, when: Clock) -> Section | None:
     blocks: list[Block] = []
     for number, asked in enumerate(
         share.consultations.select_related("asked_by", "adviser"), start=1
@@ -356,7 +356,7 @@ def _item_numbers(version: ShareVersion | None) -> dict[int, int]:
 def _decision_block(
     number: int,
     decision: Decision,
-    when: _Clock,
+    when: Clock,
     numbers: dict[int, int],
     sent_before: datetime | None = None,
 ) -> Fields:
@@ -404,7 +404,7 @@ def _decision_block(
 
 
 def _request_block(
-    asked: ReconsiderationRequest, number_of: dict[int, int | None], when: _Clock
+    asked: ReconsiderationRequest, number_of: dict[int, int | None], when: Clock
 ) -> Fields:
     """The proposer's request to look again at a refusal, and which decision answered it."""
     answer = next(
@@ -424,7 +424,7 @@ def _decisions(
     decisions: list[Decision],
     version: ShareVersion | None,
     release: Release | None,
-    when: _Clock,
+    when: Clock,
     requests: list[ReconsiderationRequest],
 ) -> Section:
     numbers = _item_numbers(version)
@@ -443,7 +443,7 @@ def _decisions(
     return Section("decisions", "Decisions and their reasons", tuple(blocks))
 
 
-def _release(share: Share, release: Release | None, when: _Clock) -> Section:
+def _release(share: Share, release: Release | None, when: Clock) -> Section:
     if release is None:
         nothing = "Nothing has been released."
         if share.status == choices.ShareStatus.REFUSED:
@@ -477,6 +477,10 @@ def _release(share: Share, release: Release | None, when: _Clock) -> Section:
         if sent.get("redacted"):
             sent_rows.append(("Redacted", "Yes: details identifying someone else were removed"))
         blocks.append(Fields(f"Sent item {number}: {sent['category']}", tuple(sent_rows)))
+    # Late import: the link's words are built from this module's blocks.
+    from .secure_link.record import link_blocks
+
+    blocks += link_blocks(release.deliveries.select_related("sent_by").order_by("pk"), when)
     return Section("release", "What was released", tuple(blocks))
 
 
@@ -533,7 +537,7 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
     Log the view first (``permissions.lookups.note_viewed``): the anchor is then the entry
     recording this very copy, so the record proves when it was produced and for whom.
     """
-    when = _Clock(share.case.organisation.timezone)
+    when = Clock(share.case.organisation.timezone)
     versions = list(share.versions.select_related("submitted_by"))
     latest = versions[-1] if versions else None
     decisions = list(

@@ -8,7 +8,7 @@ which is XML-like: a "<" or "&" typed by a practitioner must print as itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from io import BytesIO
 from typing import Any
@@ -20,7 +20,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from .decision_record import Block, DecisionRecord, Fields
+from .decision_record import Block, DecisionRecord, Fields, Section
 from .decision_record import Table as RecordTable
 
 _MARGIN = 18 * mm
@@ -114,27 +114,29 @@ def _block(block: Block) -> list[Flowable]:
     return found
 
 
-def _story(record: DecisionRecord) -> list[Flowable]:
-    story: list[Flowable] = [_para(record.title, "title"), Spacer(0, 4 * mm)]
-    for section in record.sections:
+def _story(title: str, sections: Sequence[Section]) -> list[Flowable]:
+    story: list[Flowable] = [_para(title, "title"), Spacer(0, 4 * mm)]
+    for section in sections:
         story.append(_para(section.title, "section"))
         for block in section.blocks:
             story += _block(block)
     return story
 
 
-def _footer(record: DecisionRecord, total: int, canvas: Any, doc: Any) -> None:
+def _footer(label: str, total: int, canvas: Any, doc: Any) -> None:
     canvas.saveState()
     canvas.setFont(*_FOOTER_FONT)
     canvas.setFillColor(_INK)
     y = _MARGIN / 2
-    canvas.drawString(_MARGIN, y, f"Decision record, share #{record.share_id}")
+    canvas.drawString(_MARGIN, y, label)
     page = f"Page {doc.page} of {total}" if total else f"Page {doc.page}"
     canvas.drawRightString(A4[0] - _MARGIN, y, page)
     canvas.restoreState()
 
 
-def _build(record: DecisionRecord, on_page: Callable[[Any, Any], None]) -> tuple[bytes, int]:
+def _build(
+    title: str, sections: Sequence[Section], subject: str, on_page: Callable[[Any, Any], None]
+) -> tuple[bytes, int]:
     buffer = BytesIO()
     doc = SimpleDocTemplate(
         buffer,
@@ -144,17 +146,27 @@ def _build(record: DecisionRecord, on_page: Callable[[Any, Any], None]) -> tuple
         topMargin=_MARGIN,
         bottomMargin=_MARGIN,
         # No child's name in the file's own metadata: it travels further than the pages.
-        title=record.title,
+        title=title,
         author="Safeshare",
-        subject="Decision record",
+        subject=subject,
     )
-    doc.build(_story(record), onFirstPage=on_page, onLaterPages=on_page)
+    doc.build(_story(title, sections), onFirstPage=on_page, onLaterPages=on_page)
     return buffer.getvalue(), doc.page
+
+
+def document_pdf(title: str, sections: Sequence[Section], footer: str, subject: str) -> bytes:
+    """Sections as PDF bytes, each page footed with ``footer`` and "page N of M"."""
+    # Laid out twice: the first pass counts the pages the second one prints on each footer.
+    _, total = _build(title, sections, subject, partial(_footer, footer, 0))
+    content, _ = _build(title, sections, subject, partial(_footer, footer, total))
+    return content
 
 
 def decision_record_pdf(record: DecisionRecord) -> bytes:
     """The record as PDF bytes, each page footed with the share and "page N of M"."""
-    # Laid out twice: the first pass counts the pages the second one prints on each footer.
-    _, total = _build(record, partial(_footer, record, 0))
-    content, _ = _build(record, partial(_footer, record, total))
-    return content
+    return document_pdf(
+        record.title,
+        record.sections,
+        f"Decision record, share #{record.share_id}",
+        "Decision record",
+    )

@@ -413,6 +413,19 @@ class ReleaseForm(forms.Form):
         }
 
 
+class SecureLinkForm(ReleaseForm):
+    """Sending by secure link: sent now, so no time to type; the rest as for a release."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["sent_at"]
+
+    def service_kwargs(self) -> dict[str, Any]:
+        given = super().service_kwargs()
+        del given["sent_at"]
+        return given
+
+
 class EmergencyReleaseForm(ReleaseForm):
     justification = forms.CharField(
         label="Why the child is at immediate risk, and why no lead could be reached",

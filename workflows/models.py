@@ -120,6 +120,18 @@ class NotificationKind(models.TextChoices):
         "A deputy decided a share on behalf of the lead",
     )
     ADVICE_ASKED = "advice_asked", "You have been asked for advice"
+    DELIVERY_NOT_OPENED = (
+        "delivery_not_opened",
+        "Information you sent by secure link has not been opened yet",
+    )
+    DELIVERY_ACKNOWLEDGED = (
+        "delivery_acknowledged",
+        "The recipient acknowledged the information you sent by secure link",
+    )
+    DELIVERY_LOCKED = (
+        "delivery_locked",
+        "A secure link you sent was locked after too many wrong codes",
+    )
     ADVICE_GIVEN = "advice_given", "The advice you asked for has been given"
     RECONSIDERATION_REQUESTED = (
         "reconsideration_requested",

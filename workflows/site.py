@@ -16,6 +16,7 @@ from viewflow.urls import Site
 from cases import app_settings
 from permissions.accounts.sessions import signed_in_page
 
+from .secure_link import received
 from .urls import SafeguardingApp
 from .viewsets import ShareFlowViewset
 
@@ -48,4 +49,20 @@ def _signed_in_only(patterns: list[Any]) -> list[Any]:
     return patterns
 
 
-urlpatterns = _signed_in_only([path("", site.urls)])
+# The secure link's pages, for a recipient outside Safeshare: no sign-in, the link and the
+# code it is opened with are the access (``permissions.links``).
+received_patterns = [
+    path("received/<str:token>/", received.ReceivedView.as_view(), name="secure_link_received"),
+    path(
+        "received/<str:token>/pdf/",
+        received.ReceivedPdfView.as_view(),
+        name="secure_link_received_pdf",
+    ),
+    path(
+        "received/<str:token>/acknowledge/",
+        received.AcknowledgeView.as_view(),
+        name="secure_link_acknowledge",
+    ),
+]
+
+urlpatterns = received_patterns + _signed_in_only([path("", site.urls)])

@@ -19,12 +19,14 @@ from cases import services
 from cases.errors import refuse
 from cases.models import Case, Consultation, Decision, ReconsiderationRequest, Release, Share
 from cases.people import Person
+from cases.services.deliveries import SentLink
 from cases.transactions import atomic_change
 
 from .flows import ShareFlow, seed_share
 from .nodes import mark_opened
 from .notifications import events
 from .notifications.emergency import alert_leads_to_emergency_release
+from .tasks import queue_link_email
 
 T = TypeVar("T")
 
@@ -253,6 +255,22 @@ def record_release(*, share: Share, user: Person, **release: Any) -> Release:
         with atomic_change():
             return work()
     return _complete(share, ShareFlow.record_release, user, work)
+
+
+def send_securely(*, share: Share, user: Person, **release: Any) -> SentLink:
+    """Send the approved items by secure link, completing the flow's release step as
+    recording a release does: the release is written as the link is made."""
+
+    def work() -> SentLink:
+        return services.delivery_send(share=share, user=user, **release)
+
+    if _approved_on_reconsideration(share):
+        with atomic_change():
+            sent = work()
+    else:
+        sent = _complete(share, ShareFlow.record_release, user, work)
+    queue_link_email(sent.delivery)
+    return sent
 
 
 @atomic_change()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from smtplib import SMTPException
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import shared_task
@@ -21,13 +22,18 @@ from django.utils.formats import date_format
 from viewflow.workflow.timers import fire_due_timers
 
 from cases import app_settings
-from cases.models import Share
+from cases.models import Delivery, Share
 from cases.people import display_name
 from cases.register_import.service import discard_unconfirmed_imports
 
 from .escalation import escalate_due_reviews
 from .family_follow_ups import chase_overdue_family_follow_ups
 from .models import Notification
+from .secure_link.emails import link_email, link_path
+from .secure_link.notices import tell_senders_of_links_not_opened
+
+# A table whose rows are emails to send once: emailed_at, email_claimed_at.
+Outbox = Notification | Delivery
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ def sweep_timers() -> int:
         # a third-party flow) is fired all the same.
         fired = fire_due_timers() + escalate_due_reviews()
         chase_overdue_family_follow_ups()
+        tell_senders_of_links_not_opened()
         discard_unconfirmed_imports()
         return fired
 
@@ -96,14 +103,14 @@ def _sweep_lock() -> Iterator[bool]:
             cache.delete(SWEEP_LOCK)
 
 
-def _claim(notification_id: int) -> datetime | None:
-    """Take the right to email this notification; exactly one delivery wins.
+def _claim(outbox: type[Outbox], pk: int) -> datetime | None:
+    """Take the right to send this outbox row's email; exactly one delivery wins.
 
     Returns the claim's time (the fence the claim keeper renews), or None if not won.
     """
     now = timezone.now()
     claimable = Q(email_claimed_at__isnull=True) | Q(email_claimed_at__lt=now - claim_timeout())
-    won = Notification.objects.filter(claimable, pk=notification_id, emailed_at__isnull=True)
+    won = outbox.objects.filter(claimable, pk=pk, emailed_at__isnull=True)
     return now if won.update(email_claimed_at=now) else None
 
 
@@ -118,9 +125,10 @@ class _ClaimKeeper(threading.Thread):
     (and the renewals) rather than holding the claim for ever.
     """
 
-    def __init__(self, notification_id: int, claimed_at: datetime) -> None:
-        super().__init__(name=f"claim-keeper-{notification_id}", daemon=True)
-        self.notification_id = notification_id
+    def __init__(self, outbox: type[Outbox], pk: int, claimed_at: datetime) -> None:
+        super().__init__(name=f"claim-keeper-{outbox.__name__}-{pk}", daemon=True)
+        self.outbox = outbox
+        self.pk = pk
         self.claimed_at = claimed_at
         self._done = threading.Event()
 
@@ -129,14 +137,14 @@ class _ClaimKeeper(threading.Thread):
         try:
             while not self._done.wait(interval):
                 now = timezone.now()
-                renewed = Notification.objects.filter(
-                    pk=self.notification_id, email_claimed_at=self.claimed_at
+                renewed = self.outbox.objects.filter(
+                    pk=self.pk, email_claimed_at=self.claimed_at
                 ).update(email_claimed_at=now)
                 if not renewed:
                     return  # not ours any more (or not visible here): nothing to keep
                 self.claimed_at = now
         except Exception:  # the send goes on; the claim then ages as if we had died
-            logger.warning("Could not renew the claim on notification %s", self.notification_id)
+            logger.warning("Could not renew the claim on %s %s", self.outbox.__name__, self.pk)
         finally:
             connections.close_all()  # this thread's own connections
 
@@ -146,24 +154,43 @@ class _ClaimKeeper(threading.Thread):
         return self.claimed_at
 
 
-@shared_task(
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(SMTPException, OSError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=8,
-)
-def deliver_notification(notification_id: int) -> bool:
-    claimed_at = _claim(notification_id)
+def _send_once(outbox: type[Outbox], pk: int, send: Callable[[], None]) -> bool:
+    """Send an outbox row's email exactly once: claimed first, the claim kept alive while
+    ``send`` runs, given back if it fails (so a retry can take it at once), and the row
+    marked sent after. False when another delivery has it, or had it."""
+    claimed_at = _claim(outbox, pk)
     if claimed_at is None:
         return False  # delivered already, or being delivered by another worker
+    keeper = _ClaimKeeper(outbox, pk, claimed_at)
+    keeper.start()
+    try:
+        send()
+    except Exception:
+        outbox.objects.filter(pk=pk, email_claimed_at=keeper.stop()).update(email_claimed_at=None)
+        raise
+    keeper.stop()
+    outbox.objects.filter(pk=pk).update(emailed_at=timezone.now())
+    return True
+
+
+# An email that fails is tried again, with growing pauses, for about half an hour.
+_EMAIL_RETRIES: dict[str, Any] = {
+    "acks_late": True,
+    "ignore_result": True,
+    "autoretry_for": (SMTPException, OSError),
+    "retry_backoff": True,
+    "retry_backoff_max": 600,
+    "max_retries": 8,
+}
+
+
+@shared_task(**_EMAIL_RETRIES)
+def deliver_notification(notification_id: int) -> bool:
     notification = Notification.objects.select_related(
         "recipient", "break_glass_grant__user", "actor", "share__case__organisation"
     ).get(pk=notification_id)
-    keeper = _ClaimKeeper(notification_id, claimed_at)
-    keeper.start()
-    try:
+
+    def send() -> None:
         if notification.recipient.email:
             send_mail(
                 subject=email_subject(notification),
@@ -171,15 +198,28 @@ def deliver_notification(notification_id: int) -> bool:
                 from_email=None,
                 recipient_list=[notification.recipient.email],
             )
-    except Exception:
-        # Give the claim back so the retry (or the pending sweep) can take it at once.
-        Notification.objects.filter(pk=notification_id, email_claimed_at=keeper.stop()).update(
-            email_claimed_at=None
-        )
-        raise
-    keeper.stop()
-    Notification.objects.filter(pk=notification_id).update(emailed_at=timezone.now())
-    return True
+
+    return _send_once(Notification, notification_id, send)
+
+
+@shared_task(**_EMAIL_RETRIES)
+def deliver_link_email(delivery_id: int) -> bool:
+    """The secure link's email to its recipient: the link, and nothing of the case."""
+    delivery = Delivery.objects.select_related("share__case__organisation", "sent_by").get(
+        pk=delivery_id
+    )
+
+    def send() -> None:
+        subject, body = link_email(delivery, _absolute(link_path(delivery)))
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[delivery.email])
+
+    return _send_once(Delivery, delivery_id, send)
+
+
+def queue_link_email(delivery: Delivery) -> None:
+    """Email the link once the sending commits; if the broker or mail server is down, the
+    pending pass sends it later (the delivery is its own outbox row)."""
+    transaction.on_commit(lambda: _enqueue(deliver_link_email, [delivery.pk]))
 
 
 def deliver_after_commit(pks: list[int]) -> None:
@@ -195,34 +235,44 @@ ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 
 
 
 def enqueue_deliveries(notification_ids: list[int]) -> None:
+    _enqueue(deliver_notification, notification_ids)
+
+
+def _enqueue(task: Any, pks: list[int]) -> None:
     """Queue the deliveries; a broker (or, run in-process, a mail server) that is down is
     logged, never raised into the request or step whose write has committed. The outbox
     rows stay pending, and deliver_pending_notifications sends them once it is back."""
-    for done, pk in enumerate(notification_ids):
+    for done, pk in enumerate(pks):
         try:
-            deliver_notification.apply_async((pk,), retry_policy=ENQUEUE_RETRY_POLICY)
+            task.apply_async((pk,), retry_policy=ENQUEUE_RETRY_POLICY)
         except Exception:
             logger.warning(
-                "Could not queue notifications %s now; they stay in the outbox for the next pass",
-                notification_ids[done:],
+                "Could not queue %s %s now; they stay in the outbox for the next pass",
+                task.name,
+                pks[done:],
                 exc_info=True,
             )
-            if not deliver_notification.app.conf.task_always_eager:
+            if not task.app.conf.task_always_eager:
                 return  # the broker is down: the rest would only wait on it too
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def deliver_pending_notifications() -> int:
-    """Re-send what a lost message or a killed worker left unsent."""
-    stale = timezone.now() - claim_timeout()
-    pending = Notification.objects.filter(emailed_at__isnull=True).filter(
-        Q(email_claimed_at__isnull=True, created_at__lt=timezone.now() - timedelta(minutes=1))
-        | Q(email_claimed_at__lt=stale)
-    )
+    """Re-send what a lost message or a killed worker left unsent: notifications, and the
+    secure links' emails to their recipients."""
+    now = timezone.now()
     count = 0
-    for pk in pending.values_list("pk", flat=True).iterator():
-        deliver_notification.delay(pk)
-        count += 1
+    for outbox, task, written in (
+        (Notification, deliver_notification, "created_at"),
+        (Delivery, deliver_link_email, "sent_at"),
+    ):
+        pending = outbox.objects.filter(emailed_at__isnull=True).filter(
+            Q(email_claimed_at__isnull=True, **{f"{written}__lt": now - timedelta(minutes=1)})
+            | Q(email_claimed_at__lt=now - claim_timeout())
+        )
+        for pk in pending.values_list("pk", flat=True).iterator():
+            task.delay(pk)
+            count += 1
     return count
 
 

@@ -22,6 +22,7 @@ from .notifications import views as notification_views
 from .record_views import DecisionRecordPdfView, DecisionRecordView
 from .report_views import ReportExportView, ReportsView
 from .search_views import SearchView
+from .secure_link import sending
 from .setting_admin import address_book as address_book_views
 from .setting_admin import children as children_views
 from .setting_admin import imports as import_views
@@ -143,6 +144,17 @@ class SafeguardingApp(Application):
     )
     record_release_path = path(
         "shares/<int:pk>/release/", views.RecordReleaseView.as_view(), name="record_release"
+    )
+    send_securely_path = path(
+        "shares/<int:pk>/send/", sending.SendSecurelyView.as_view(), name="send_securely"
+    )
+    revoke_link_path = path(
+        "shares/<int:pk>/links/<int:link>/revoke/",
+        sending.RevokeLinkView.as_view(),
+        name="revoke_link",
+    )
+    new_link_path = path(
+        "shares/<int:pk>/links/new/", sending.NewLinkView.as_view(), name="new_link"
     )
     advice_ask_path = path(
         "shares/<int:pk>/advice/", advice_views.AskAdviceView.as_view(), name="advice_ask"

@@ -428,24 +428,33 @@ def _since_returned(share: Share, decisions: list[Decision]) -> dict[str, Any]:
 
 
 class RecordReleaseView(View):
+    """Record a release sent some other way (phone, a portal, in person), after the fact."""
+
+    form_class: type[ReleaseForm] = ReleaseForm
+    template_name = "workflows/record_release.html"
+
+    def release(self, request: HttpRequest, share: Share, form: ReleaseForm) -> None:
+        steps.record_release(share=share, user=signed_in(request), **form.service_kwargs())
+        messages.success(request, "The release is recorded.")
+
+    def extra_context(self, share: Share) -> dict[str, Any]:
+        return {}
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         share = get_share_to_act_on(request.user, kwargs["pk"], can_record_release)
         decision = share.decisions.order_by("-decided_at", "-pk").first()
         approved = list(decision.approved_items.all()) if decision else []
         flagged = [item for item in approved if item.identifies_third_party]
-        form = ReleaseForm(
+        form = self.form_class(
             request.POST if request.method == "POST" else None, flagged_items=flagged
         )
         if request.method == "POST":
             if form.is_valid():
                 try:
-                    steps.record_release(
-                        share=share, user=signed_in(request), **form.service_kwargs()
-                    )
+                    self.release(request, share, form)
                 except ValidationError as error:
                     apply_service_errors(_item_errors_by_pk(error, approved), form)
                 else:
-                    messages.success(request, "The release is recorded.")
                     return redirect(share_url(share))
         elif share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
             steps.note_opened(share, ShareFlow.record_release, signed_in(request))
@@ -455,8 +464,14 @@ class RecordReleaseView(View):
         note_viewed(request.user, share.case, share, *([decision] if decision else []))
         return render(
             request,
-            "workflows/record_release.html",
-            {"share": share, "decision": decision, "approved": approved, "form": form},
+            self.template_name,
+            {
+                "share": share,
+                "decision": decision,
+                "approved": approved,
+                "form": form,
+                **self.extra_context(share),
+            },
             status=400 if request.method == "POST" else 200,
         )
 

@@ -1,5 +1,6 @@
 from .children import Carer, Case, Child
 from .deadlines import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule
+from .deliveries import ENDING_EVENTS, Delivery, DeliveryEvent, DeliveryEventKind
 from .imports import RegisterImport, RegisterImportKind
 from .openness import Consultation, FamilyFollowUp
 from .organisations import ONE_PERSON_SETTING_KINDS, Membership, Organisation
@@ -18,6 +19,10 @@ __all__ = [
     "Child",
     "Consultation",
     "Decision",
+    "Delivery",
+    "DeliveryEvent",
+    "DeliveryEventKind",
+    "ENDING_EVENTS",
     "FamilyFollowUp",
     "Membership",
     "Organisation",

@@ -6,6 +6,14 @@ from .advice import advice_ask, advice_give, advice_preview
 from .children import case_open, child_add, child_update
 from .deadlines import deadline_policies_set, deadline_policy_set, deadline_policy_version
 from .decisions import decision_reconsider, decision_record, reconsideration_ask
+from .deliveries import (
+    delivery_acknowledge,
+    delivery_resend,
+    delivery_revoke,
+    delivery_seen,
+    delivery_send,
+    delivery_unlock,
+)
 from .memberships import (
     case_close,
     case_team_add,
@@ -34,6 +42,12 @@ __all__ = [
     "deadline_policies_set",
     "deadline_policy_set",
     "deadline_policy_version",
+    "delivery_acknowledge",
+    "delivery_resend",
+    "delivery_revoke",
+    "delivery_seen",
+    "delivery_send",
+    "delivery_unlock",
     "membership_change_role",
     "membership_end",
     "membership_start",

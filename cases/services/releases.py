@@ -75,6 +75,18 @@ def release_record(
 ) -> Release:
     """Record what was sent, to whom, how and when. Only the approved items are released."""
     share = locked(share)
+    return release_approved(share, user, sent_at, third_party_handling, note, share.sending_method)
+
+
+def release_approved(
+    share: Share,
+    user: Person,
+    sent_at: datetime | None,
+    third_party_handling: ItemHandling | None,
+    note: str,
+    sending_method: str,
+) -> Release:
+    """Release a share (already locked) against its approval, sent by ``sending_method``."""
     if share.status not in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
         raise refuse(
             "__all__",
@@ -89,7 +101,9 @@ def release_record(
     sent_at = _check_sent_at(sent_at, not_before=decision.decided_at)
 
     approved = list(decision.approved_items.order_by("position", "pk"))
-    release = _freeze(share, decision, approved, user, sent_at, third_party_handling, note)
+    release = _freeze(
+        share, decision, approved, user, sent_at, third_party_handling, note, sending_method
+    )
     share.status = ShareStatus.RELEASED
     share.save(update_fields=["status", "updated_at"])
     record_event(AuditAction.SHARE_RELEASED, share, actor=user, detail=f"release #{release.pk}")
@@ -104,6 +118,7 @@ def _freeze(
     sent_at: datetime,
     third_party_handling: ItemHandling | None,
     note: str,
+    sending_method: str,
 ) -> Release:
     """Write the permanent record of exactly what was sent, once every flagged item is settled."""
     raise_if(_handling_errors(items, third_party_handling))
@@ -118,7 +133,7 @@ def _freeze(
         recipient_name=recipient.person_name,
         recipient_role=recipient.role,
         recipient_agency=recipient.agency_name,
-        sending_method=share.sending_method,
+        sending_method=sending_method,
         purpose=share.purpose,
         content=[
             {
@@ -197,6 +212,7 @@ def release_in_emergency(
         sent_at,
         third_party_handling,
         note,
+        share.sending_method,
     )
     now = timezone.now()
     share.status = ShareStatus.RELEASED_IN_EMERGENCY

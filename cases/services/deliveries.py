@@ -1,0 +1,338 @@
+"""Sending a release by Safeshare's secure link, and what its recipient does with the link.
+
+The link is the only thing the email carries. It opens with a one-time code the sender
+passes on by another channel (a phone call), and only while it is live: not revoked, not
+locked by wrong codes, not past its expiry. Each thing that happens to it is a
+``DeliveryEvent`` and an entry in the setting's audit chain, written with the link's row
+locked, so two tries at once count as two and never slip past the limit together.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.utils import timezone
+
+from cases.people import Person, display_name
+from permissions.audit import record_event
+from permissions.links import LinkUnavailable
+from permissions.models import AuditAction
+from permissions.rules import can_record_release, can_revoke_link
+
+from .. import app_settings
+from ..choices import SendingMethod, ShareStatus
+from ..deadlines import calendar_of
+from ..errors import RuleViolation, raise_if, refuse
+from ..models import ENDING_EVENTS, Delivery, DeliveryEvent, DeliveryEventKind, Release, Share
+from ..transactions import atomic_change
+from .releases import ItemHandling, release_approved
+from .shares import locked
+
+CODE_DIGITS = 8
+# What the recipient's actions are logged under in the audit chain: they hold no role.
+RECIPIENT_BASIS = "outside recipient (secure link)"
+
+_AUDITED = {
+    DeliveryEventKind.OPENED: AuditAction.DELIVERY_OPENED,
+    DeliveryEventKind.VIEWED: AuditAction.DELIVERY_VIEWED,
+    DeliveryEventKind.DOWNLOADED: AuditAction.DELIVERY_DOWNLOADED,
+    DeliveryEventKind.ACKNOWLEDGED: AuditAction.DELIVERY_ACKNOWLEDGED,
+    DeliveryEventKind.WRONG_CODE: AuditAction.DELIVERY_WRONG_CODE,
+    DeliveryEventKind.LOCKED: AuditAction.DELIVERY_LOCKED,
+    DeliveryEventKind.REVOKED: AuditAction.DELIVERY_REVOKED,
+}
+
+
+@dataclass(frozen=True)
+class SentLink:
+    """A release just sent by secure link, with the code to pass on (shown once, never kept)."""
+
+    delivery: Delivery
+    code: str
+
+    @property
+    def share(self) -> Share:
+        return self.delivery.share
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """A link and everything that has happened to it, read once."""
+
+    delivery: Delivery
+    events: tuple[DeliveryEvent, ...]
+    now: datetime
+
+    def _of(self, kind: str) -> list[DeliveryEvent]:
+        return [event for event in self.events if event.kind == kind]
+
+    def first(self, kind: str) -> DeliveryEvent | None:
+        found = self._of(kind)
+        return found[0] if found else None
+
+    def count(self, kind: str) -> int:
+        return len(self._of(kind))
+
+    @property
+    def ended_by(self) -> DeliveryEvent | None:
+        """The revocation or lock that ended the link, if one did."""
+        return next((event for event in self.events if event.kind in ENDING_EVENTS), None)
+
+    @property
+    def expired(self) -> bool:
+        return self.now >= self.delivery.expires_at
+
+    @property
+    def live(self) -> bool:
+        return self.ended_by is None and not self.expired
+
+    @property
+    def codes_left(self) -> int:
+        allowed = app_settings.get("SAFESHARE_DELIVERY_CODE_ATTEMPTS")
+        return max(allowed - self.count(DeliveryEventKind.WRONG_CODE), 0)
+
+    @property
+    def status(self) -> str:
+        """The link's state in a few words, as its sender reads it."""
+        ended = self.ended_by
+        if ended is not None:
+            return "Locked after too many wrong codes" if ended.kind == "locked" else "Revoked"
+        if self.expired:
+            return "Expired"
+        if self.first(DeliveryEventKind.ACKNOWLEDGED):
+            return "Receipt acknowledged"
+        if self.first(DeliveryEventKind.OPENED):
+            return "Opened"
+        return "Sent, not yet opened"
+
+
+def link_state(delivery: Delivery, now: datetime | None = None) -> LinkState:
+    events = delivery.events.select_related("by").order_by("at", "pk")
+    return LinkState(delivery, tuple(events), now or timezone.now())
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def code_for_reading(code: str) -> str:
+    """The code in two groups of four, as it is read out over the phone."""
+    return f"{code[:4]} {code[4:]}"
+
+
+def _secure_address_errors(share: Share) -> dict[str, list[str]]:
+    recipient = share.recipient
+    if recipient is None or not recipient.secure_email:
+        return {"__all__": ["The recipient has no secure email address in the address book."]}
+    if recipient.secure_email_verified_at is None:
+        return {
+            "__all__": [
+                f"{recipient.person_name}'s secure address has not been confirmed with their "
+                "organisation yet. Confirm it in the address book first, or record a release "
+                "sent another way."
+            ]
+        }
+    return {}
+
+
+def can_send_by_link(share: Share) -> bool:
+    """Whether the share's recipient has a confirmed secure address to send the link to."""
+    return not _secure_address_errors(share)
+
+
+def _event(
+    delivery: Delivery,
+    kind: str,
+    *,
+    name: str = "",
+    by: Person | None = None,
+    detail: str = "",
+) -> DeliveryEvent:
+    event = DeliveryEvent.objects.create(delivery=delivery, kind=kind, name=name, by=by)
+    said = f"secure link #{delivery.pk}" + (f"; name given: {name}" if name else "")
+    record_event(
+        _AUDITED[DeliveryEventKind(kind)],
+        delivery.share,
+        actor=by,
+        basis="" if by is not None else RECIPIENT_BASIS,
+        detail=f"{said}; {detail}" if detail else said,
+    )
+    return event
+
+
+@atomic_change()
+def delivery_send(
+    *,
+    share: Share,
+    user: Person,
+    third_party_handling: ItemHandling | None = None,
+    note: str = "",
+) -> SentLink:
+    """Release the approved items by secure link: the release is written now, from exactly
+    what the link shows, and the email with the link goes once this commits."""
+    share = locked(share)
+    if share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
+        # Checked first only where the share can be released at all; the release checks
+        # the rest (the status, who may send, the approval, the flagged items).
+        raise_if(_secure_address_errors(share))
+    now = timezone.now()
+    release = release_approved(
+        share, user, now, third_party_handling, note, SendingMethod.SAFESHARE_LINK
+    )
+    return _new_link(share, release, user, now, "")
+
+
+def _new_link(share: Share, release: Release, user: Person, now: datetime, why: str) -> SentLink:
+    assert share.recipient is not None, "checked by _secure_address_errors"
+    code = _new_code()
+    working_days = app_settings.get("SAFESHARE_DELIVERY_NOT_OPENED_WORKING_DAYS")
+    delivery = Delivery.objects.create(
+        release=release,
+        share=share,
+        email=share.recipient.secure_email,
+        code_digest=make_password(code),
+        sent_by=user,
+        sent_at=now,
+        expires_at=now + timedelta(days=app_settings.get("SAFESHARE_DELIVERY_DAYS")),
+        remind_at=calendar_of(share.organisation).add_working_days(now, working_days),
+    )
+    record_event(
+        AuditAction.DELIVERY_SENT,
+        share,
+        actor=user,
+        detail=f"release #{release.pk}; secure link #{delivery.pk} to {delivery.email}{why}",
+    )
+    return SentLink(delivery, code)
+
+
+@atomic_change()
+def delivery_resend(*, share: Share, user: Person) -> SentLink:
+    """A new link (and code) to the same release, once no earlier link is live: the one
+    before was revoked, locked by wrong codes, or expired. What it shows is the release as
+    it was sent; nothing is released again."""
+    share = locked(share)
+    release = Release.objects.filter(share=share).first()
+    if release is None or release.sending_method != SendingMethod.SAFESHARE_LINK:
+        raise refuse("__all__", "This share was not sent by secure link.")
+    if not can_record_release(user, share):
+        raise refuse("__all__", "Only the proposer or a lead can send this share.")
+    raise_if(_secure_address_errors(share))
+    now = timezone.now()
+    for delivery in share.deliveries.all():
+        if link_state(delivery, now).live:
+            raise refuse(
+                "__all__", "The link already sent still works: revoke it before sending another."
+            )
+    return _new_link(share, release, user, now, "; a new link in place of one that ended")
+
+
+def _locked_state(delivery: Delivery) -> LinkState:
+    """The link re-read under a row lock, with its events: whoever acts on it queues here."""
+    fresh = (
+        Delivery.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("release", "share__case__organisation", "sent_by")
+        .get(pk=delivery.pk)
+    )
+    return link_state(fresh)
+
+
+def _live_state(delivery: Delivery) -> LinkState:
+    state = _locked_state(delivery)
+    if not state.live:
+        raise LinkUnavailable
+    return state
+
+
+def _name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise refuse("name", "Enter your name.")
+    if len(name) > 200:
+        raise refuse("name", "Enter your name in 200 characters or fewer.")
+    return name
+
+
+@atomic_change()
+def delivery_unlock(*, delivery: Delivery, name: str, code: str) -> LinkState:
+    """Open the link with its code. A wrong code is recorded (and commits: a refusal raised
+    here would roll it back), and the last one allowed locks the link: the caller reads
+    ``codes_left`` and ``live`` on what is returned. The right code records an opening."""
+    errors: dict[str, list[str]] = {}
+    try:
+        name = _name(name)
+    except RuleViolation as refused:
+        errors.update(refused.message_dict)
+    typed = "".join(code.split())
+    if not typed:
+        errors["code"] = ["Enter the code you were given by phone."]
+    raise_if(errors)
+    state = _live_state(delivery)
+    if check_password(typed, state.delivery.code_digest):
+        _event(state.delivery, DeliveryEventKind.OPENED, name=name)
+        return link_state(state.delivery)
+    _event(state.delivery, DeliveryEventKind.WRONG_CODE, name=name)
+    after = link_state(state.delivery)
+    if after.codes_left == 0:
+        _event(state.delivery, DeliveryEventKind.LOCKED)
+        after = link_state(state.delivery)
+    return after
+
+
+@atomic_change()
+def delivery_seen(*, delivery: Delivery, name: str, downloaded: bool = False) -> LinkState:
+    """The recipient, having opened the link, read it (or downloaded it as a PDF)."""
+    state = _live_state(delivery)
+    kind = DeliveryEventKind.DOWNLOADED if downloaded else DeliveryEventKind.VIEWED
+    _event(state.delivery, kind, name=name)
+    return state
+
+
+@atomic_change()
+def delivery_acknowledge(*, delivery: Delivery, name: str, confirmed: bool) -> DeliveryEvent:
+    """The recipient confirms they received the information, in their own name; once."""
+    errors: dict[str, list[str]] = {}
+    try:
+        name = _name(name)
+    except RuleViolation as refused:
+        errors.update(refused.message_dict)
+    if not confirmed:
+        errors["confirmed"] = ["Tick the box to confirm you have received this information."]
+    raise_if(errors)
+    state = _live_state(delivery)
+    already = state.first(DeliveryEventKind.ACKNOWLEDGED)
+    if already is not None:
+        return already
+    return _event(state.delivery, DeliveryEventKind.ACKNOWLEDGED, name=name)
+
+
+@atomic_change()
+def delivery_revoke(*, delivery: Delivery, user: Person) -> DeliveryEvent:
+    """End the link at once: it opens nothing more. What was already read stays recorded."""
+    state = _locked_state(delivery)
+    if not can_revoke_link(user, state.delivery):
+        raise refuse("__all__", "Only the sender, a lead or a deputy can revoke this link.")
+    ended = state.ended_by
+    if ended is not None:
+        return ended
+    if state.expired:
+        raise refuse("__all__", "This link has expired already: it opens nothing.")
+    return _event(
+        state.delivery,
+        DeliveryEventKind.REVOKED,
+        by=user,
+        detail=f"revoked by {display_name(user)}",
+    )
+
+
+@atomic_change()
+def delivery_note_not_opened(delivery: Delivery) -> DeliveryEvent | None:
+    """Record, once, that the sender is being told the link has not been opened in time;
+    None when there is nothing to tell (opened, ended, or told already)."""
+    state = _locked_state(delivery)
+    told = state.first(DeliveryEventKind.NOT_OPENED)
+    if told is not None or not state.live or state.first(DeliveryEventKind.OPENED):
+        return None
+    return DeliveryEvent.objects.create(delivery=state.delivery, kind=DeliveryEventKind.NOT_OPENED)

@@ -1,0 +1,84 @@
+"""What the sender of a secure link is told: it was acknowledged, it locked, or it has not
+been opened in time. Called in the transaction of the event, as the share's notices are."""
+
+from __future__ import annotations
+
+import logging
+
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Delivery, DeliveryEvent, DeliveryEventKind
+from cases.services.deliveries import delivery_note_not_opened
+from cases.transactions import atomic_change
+
+from ..models import Notification, NotificationKind
+from ..notifications.outbox import notify
+
+logger = logging.getLogger(__name__)
+
+
+def _tell_sender(delivery: Delivery, kind: str, detail: str) -> None:
+    notify(
+        [delivery.sent_by],
+        kind,
+        event=f"{kind}:{delivery.pk}",
+        link=reverse("safeguarding:share_detail", args=[delivery.share_id]),
+        share=delivery.share,
+        detail=detail,
+    )
+
+
+def acknowledged(delivery: Delivery, event: DeliveryEvent) -> None:
+    _tell_sender(delivery, NotificationKind.DELIVERY_ACKNOWLEDGED, f"Acknowledged by {event.name}")
+
+
+def locked(delivery: Delivery) -> None:
+    _tell_sender(
+        delivery,
+        NotificationKind.DELIVERY_LOCKED,
+        "Send a new link from the share's page once you have spoken to the recipient",
+    )
+
+
+def tell_senders_of_links_not_opened() -> int:
+    """The sweep's part: each live link not opened by its time (working days on the
+    sending setting's calendar) is told to its sender, once. Reads only the links whose
+    time has come (an index on it), never every link ever sent."""
+    now = timezone.now()
+    due = (
+        Delivery.objects.filter(remind_at__lte=now, expires_at__gt=now)
+        .exclude(
+            events__kind__in=[
+                DeliveryEventKind.OPENED,
+                DeliveryEventKind.REVOKED,
+                DeliveryEventKind.LOCKED,
+                DeliveryEventKind.NOT_OPENED,
+            ]
+        )
+        .select_related("share__case__organisation", "sent_by")
+    )
+    told = 0
+    for delivery in due:
+        try:
+            _not_opened(delivery)
+        except Exception:  # one link's trouble must not stop the sweep for the rest
+            logger.exception("Could not tell the sender secure link %s was not opened", delivery.pk)
+            continue
+        told += 1
+    return told
+
+
+def _not_opened(delivery: Delivery) -> list[Notification]:
+    with atomic_change():
+        event = delivery_note_not_opened(delivery)
+        if event is None:
+            return []
+        return notify(
+            [delivery.sent_by],
+            NotificationKind.DELIVERY_NOT_OPENED,
+            event=f"{NotificationKind.DELIVERY_NOT_OPENED}:{delivery.pk}",
+            link=reverse("safeguarding:share_detail", args=[delivery.share_id]),
+            share=delivery.share,
+            detail=f"Sent to {delivery.email}; phone them to check it arrived",
+        )
