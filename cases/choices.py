@@ -135,7 +135,7 @@ class SendingMethod(models.TextChoices):
     IN_PERSON = "in_person", "In person at a meeting"
     TRACKED_POST = "tracked_post", "Tracked post"
     # Sent by Safeshare itself: a link by email, opened with a code given by phone.
-    SAFESHARE_LINK = "safeshare_link", "Safeshare secure link"
+    SECURE_LINK = "safeshare_link", "Safeshare secure link"
 
 
 class ItemCategory(models.TextChoices):

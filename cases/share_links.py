@@ -45,7 +45,7 @@ def _take_codes(request: HttpRequest, link_pks: set[int]) -> dict[int, str]:
 def secure_links_context(
     request: HttpRequest, share: Share, release: Release | None
 ) -> dict[str, Any]:
-    if release is None or release.sending_method != SendingMethod.SAFESHARE_LINK:
+    if release is None or release.sending_method != SendingMethod.SECURE_LINK:
         return {"links": []}
     user = signed_in(request)
     deliveries = list(share.deliveries.select_related("sent_by", "share").order_by("pk"))

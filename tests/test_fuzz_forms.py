@@ -30,7 +30,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cases.choices import Role
+from cases.choices import Role, ShareStatus, ThirdPartyHandling
 from cases.identifiers import nhs_number_problem, upn_problem
 from cases.models import (
     Carer,
@@ -38,6 +38,8 @@ from cases.models import (
     Child,
     Consultation,
     Decision,
+    Delivery,
+    DeliveryEvent,
     FamilyFollowUp,
     Membership,
     Organisation,
@@ -52,6 +54,7 @@ from cases.register_import.service import register_import_start
 from cases.rules import EARLIEST_PLAUSIBLE, MAX_ITEMS_PER_SHARE
 from cases.services import child_add
 from permissions.models import BreakGlassGrant
+from workflows import steps
 from workflows.demo import seed_demo
 from workflows.models import Notification
 
@@ -78,6 +81,9 @@ ENDPOINTS = (
     Endpoint("notification_read", "notification"),
     Endpoint("family_told", "share"),
     Endpoint("record_release", "share"),
+    Endpoint("send_securely", "share"),
+    Endpoint("new_link", "share"),
+    Endpoint("revoke_link", "link"),
     Endpoint("advice_ask", "share"),
     Endpoint("advice_answer", "consultation"),
     Endpoint("case_team", "case"),
@@ -140,6 +146,9 @@ _NOT_AN_SS_FORM = {
     # Buttons that ask once more before they act: nothing to type.
     "recipient_retire": ("confirm",),
     "register_import_preview": ("action",),
+    # Buttons on a share's page that take nothing typed: a new secure link, revoking one.
+    "new_link": ("action",),
+    "revoke_link": ("action",),
 }
 
 _COUNT = itertools.count(1)
@@ -163,6 +172,9 @@ def _path(endpoint: Endpoint, pk: int | None) -> str:
     if endpoint.name.startswith("/"):
         return endpoint.name
     args = [pk] if endpoint.kind else []
+    if endpoint.kind == "link":  # a secure link, under its own share
+        share = Delivery.objects.filter(pk=pk).values_list("share_id", flat=True).first()
+        args = [share or 999_999, pk]
     return reverse(f"safeguarding:{endpoint.name}", args=args)
 
 
@@ -184,6 +196,16 @@ def _seed_and_load() -> Facts:
         file_name="roll.csv",
         data=b"Legal Forename,Legal Surname,DOB\r\nIvy,Moss,03/02/2021\r\n",
     )
+    # The demo's approved share sent by secure link, so there is a link to revoke.
+    approved = Share.objects.get(status=ShareStatus.APPROVED)
+    steps.send_securely(
+        share=approved,
+        user=approved.proposed_by,
+        third_party_handling={
+            item.pk: (ThirdPartyHandling.CONFIRMED, "")
+            for item in approved.items.filter(identifies_third_party=True)
+        },
+    )
     users = {u.username: u for u in get_user_model().objects.filter(username__in=PERSONAS)}
     ids = {
         "": [0],
@@ -195,6 +217,7 @@ def _seed_and_load() -> Facts:
         "child": [*Child.objects.values_list("pk", flat=True), 999_999],
         "recipient": [*Recipient.objects.values_list("pk", flat=True), 999_999],
         "import": [*RegisterImport.objects.values_list("pk", flat=True), 999_999],
+        "link": [*Delivery.objects.values_list("pk", flat=True), 999_999],
     }
     any_pk = sorted(
         {
@@ -439,6 +462,10 @@ def broken_rules() -> list[str]:
     ):
         if _too_long(model):
             found.append(f"a {model.__name__} with text over its limit")
+    if _too_long(DeliveryEvent):
+        found.append("a secure link's event with text over its limit")
+    if Delivery.objects.exclude(share=models.F("release__share")).exists():
+        found.append("a secure link to another share's release")
     if ReconsiderationRequest.objects.exclude(requested_by=models.F("share__proposed_by")).exists():
         found.append("a reconsideration asked for by someone other than the proposer")
     if ReconsiderationRequest.objects.exclude(refusal__outcome="refuse").exists():

@@ -98,7 +98,7 @@ def test_sending_writes_the_release_from_what_the_link_shows_and_ends_the_flow(
     approved.refresh_from_db()
     assert approved.status == choices.ShareStatus.RELEASED
     release = Release.objects.get(share=approved)
-    assert release.sending_method == choices.SendingMethod.SAFESHARE_LINK
+    assert release.sending_method == choices.SendingMethod.SECURE_LINK
     assert release.sent_at == TUESDAY_10AM
     assert [sent_item["text"] for sent_item in release.content] == [ITEM_TEXT]
     delivery = sent.delivery

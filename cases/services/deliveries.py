@@ -180,7 +180,7 @@ def delivery_send(
         raise_if(_secure_address_errors(share))
     now = timezone.now()
     release = release_approved(
-        share, user, now, third_party_handling, note, SendingMethod.SAFESHARE_LINK
+        share, user, now, third_party_handling, note, SendingMethod.SECURE_LINK
     )
     return _new_link(share, release, user, now, "")
 
@@ -215,7 +215,7 @@ def delivery_resend(*, share: Share, user: Person) -> SentLink:
     it was sent; nothing is released again."""
     share = locked(share)
     release = Release.objects.filter(share=share).first()
-    if release is None or release.sending_method != SendingMethod.SAFESHARE_LINK:
+    if release is None or release.sending_method != SendingMethod.SECURE_LINK:
         raise refuse("__all__", "This share was not sent by secure link.")
     if not can_record_release(user, share):
         raise refuse("__all__", "Only the proposer or a lead can send this share.")

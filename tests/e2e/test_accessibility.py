@@ -42,6 +42,7 @@ PAGES = [
     ("practitioner", "{draft}advice/", "asking for advice"),
     ("practitioner", "{released}", "share page of a released share"),
     ("practitioner", "{approved}release/", "release form"),
+    ("practitioner", "{approved}send/", "sending securely"),
     ("practitioner", "{released}family-told/", "telling the family"),
     ("lead", "/safeguarding/review/", "lead review queue"),
     ("lead", "/safeguarding/review/?state=overdue&urgency=urgent", "lead review queue, filtered"),
