@@ -27,12 +27,15 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from cases import choices
 from cases.models import Case, Decision, Release, Share
 from cases.services import case_team_add
+from cases.services.deliveries import link_state
 from cases.services.shares import draft_version
+from permissions.links import link_token
 from permissions.models import AuditAction, AuditEntry, BreakGlassGrant
 from workflows import steps
 from workflows.flows import ShareFlow
@@ -227,3 +230,48 @@ def test_a_step_that_cannot_get_the_lock_in_time_is_told_so_not_a_500(
     assert response.status_code == 400
     assert "Someone else is working on this share at this moment" in page_text(response)
     assert not Decision.objects.filter(share=share).exists()
+
+
+def _sent_by_link(case: Case, practitioner: Any, lead: Any, recipient: Any) -> Any:
+    recipient.secure_email = "duty@social-care.example.org"
+    recipient.secure_email_verified_at = timezone.now()
+    recipient.save()
+    share = approve(new_submitted(case, practitioner, recipient), lead)
+    return steps.send_securely(share=share, user=practitioner)
+
+
+def test_wrong_codes_sent_at_once_lock_the_link_at_exactly_five(
+    case: Case, practitioner: Any, lead: Any, recipient: Any
+) -> None:
+    """Seven guesses from seven browsers at once: five are counted, the fifth locks the link,
+    and the rest find it locked. None slips past the limit together with another."""
+    sent = _sent_by_link(case, practitioner, lead, recipient)
+    link = reverse("secure_link_received", kwargs={"token": link_token(sent.delivery)})
+    wrong = "00000000" if sent.code != "00000000" else "11111111"
+    guessers = [Client(raise_request_exception=False) for _ in range(7)]
+    responses = race(*(partial(g.post, link, {"name": "G", "code": wrong}) for g in guessers))
+    assert sorted(statuses(responses)) == [400] * 4 + [404] * 3, statuses(responses)
+    kinds = [event.kind for event in link_state(sent.delivery).events]
+    assert kinds.count("wrong_code") == 5 and kinds.count("locked") == 1
+    opened = Client().post(link, {"name": "Sam", "code": sent.code})
+    assert opened.status_code == 404
+
+
+def test_two_recipients_acknowledge_at_once_and_one_acknowledgement_is_kept(
+    case: Case, practitioner: Any, lead: Any, recipient: Any
+) -> None:
+    sent = _sent_by_link(case, practitioner, lead, recipient)
+    token = link_token(sent.delivery)
+    readers = [Client(raise_request_exception=False) for _ in range(2)]
+    for reader in readers:
+        opened = reader.post(
+            reverse("secure_link_received", kwargs={"token": token}),
+            {"name": "Sam", "code": sent.code},
+        )
+        assert opened.status_code == 302
+    acknowledge = reverse("secure_link_acknowledge", kwargs={"token": token})
+    data = {"name": "Sam Carter", "confirmed": "on"}
+    responses = race(*(partial(r.post, acknowledge, data) for r in readers))
+    assert statuses(responses) == [302, 302]
+    kinds = [event.kind for event in link_state(sent.delivery).events]
+    assert kinds.count("acknowledged") == 1
