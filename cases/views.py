@@ -51,6 +51,11 @@ class CaseDetailView(DetailView):
         context["shares"] = shares
         context["more_shares"] = max(case_shares.count() - len(shares), 0)
         context["can_propose"] = can_propose_share(user, case)
+        # Child protection files from the child's previous settings, attached when accepted:
+        # whoever sees the case sees them (permissions.rules.can_see_file).
+        context["files_received"] = list(
+            case.transferred_files.select_related("from_setting", "sent_by").order_by("pk")
+        )
         if can_oversee(user, case.organisation):
             context["team"] = case.team.order_by("first_name", "username")
             context["team_form"] = TeamMemberForm(candidates=practitioners_to_add(user, case))

@@ -10,12 +10,14 @@ from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from cases.models import (
     Case,
     Child,
     Consultation,
+    FileTransfer,
     Membership,
     Recipient,
     RegisterImport,
@@ -25,6 +27,7 @@ from cases.models import (
 from .access import access_for
 from .audit import record_child_viewed, record_views
 from .roles import UserLike, role_in
+from .rules import can_see_file
 from .selectors import (
     address_book_for,
     advice_asked_of,
@@ -121,3 +124,16 @@ def find_case_for_break_glass(user: UserLike, reference: str) -> Case | None:
         .select_related("organisation")
         .first()
     )
+
+
+def get_child_file_for(user: UserLike, pk: int) -> FileTransfer:
+    """A child protection file, for someone who may see it; to anyone else it does not exist."""
+    transfer = get_object_or_404(
+        FileTransfer.objects.select_related(
+            "child", "from_setting", "to_setting", "to_lead", "sent_by", "case__organisation"
+        ),
+        pk=pk,
+    )
+    if not can_see_file(user, transfer):
+        raise Http404("No such file.")
+    return transfer

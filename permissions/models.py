@@ -95,6 +95,11 @@ class AuditAction(models.TextChoices):
     DELIVERY_WRONG_CODE = "delivery_wrong_code", "Wrong code for a secure link"
     DELIVERY_LOCKED = "delivery_locked", "Secure link locked after wrong codes"
     DELIVERY_REVOKED = "delivery_revoked", "Secure link revoked"
+    # A child protection file moving to another setting, and its answer.
+    FILE_SENT = "file_sent", "Child protection file sent"
+    FILE_VIEWED = "file_viewed", "Child protection file opened"
+    FILE_ACCEPTED = "file_accepted", "Child protection file accepted"
+    FILE_REJECTED = "file_rejected", "Child protection file rejected"
     ESCALATION = "escalation", "Review escalated"
     ADVICE_ASKED = "advice_asked", "Advice asked without identity"
     ADVICE_GIVEN = "advice_given", "Advice given"

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from cases.choices import Role, ShareStatus, Urgency
-from cases.models import Case, Consultation, Delivery, Organisation, RegisterImportKind, Share
+from cases.models import (
+    Case,
+    Consultation,
+    Delivery,
+    FileTransfer,
+    Organisation,
+    RegisterImportKind,
+    Share,
+)
 
 from .access import access_for
 from .roles import UserLike, current_memberships, role_in
@@ -63,6 +71,24 @@ def can_revoke_link(user: UserLike, delivery: Delivery) -> bool:
     return can_decide(user, share) or (
         delivery.sent_by_id == user.pk and can_record_release(user, share)
     )
+
+
+def can_send_file(user: UserLike, organisation: Organisation) -> bool:
+    """A child's child protection file leaves a setting only by its lead or a deputy."""
+    return _holds(user, "cases.decide_shares", organisation)
+
+
+def can_answer_file(user: UserLike, transfer: FileTransfer) -> bool:
+    """A file sent to a setting is opened, accepted or rejected by its lead or a deputy."""
+    return _holds(user, "cases.decide_shares", transfer.to_setting)
+
+
+def can_see_file(user: UserLike, transfer: FileTransfer) -> bool:
+    """The sending and the receiving settings' leads and deputies and, once it is accepted,
+    whoever may see the case it is attached to (its team); nobody else."""
+    if can_answer_file(user, transfer) or can_send_file(user, transfer.from_setting):
+        return True
+    return transfer.case is not None and can_see_case(user, transfer.case)
 
 
 def can_record_family_told(user: UserLike, share: Share) -> bool:

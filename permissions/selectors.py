@@ -15,11 +15,13 @@ from guardian.shortcuts import get_objects_for_user
 
 from cases.choices import Role, ShareStatus
 from cases.models import (
+    AWAITING_ANSWER,
     ONE_PERSON_SETTING_KINDS,
     Case,
     Child,
     Consultation,
     FamilyFollowUp,
+    FileTransfer,
     Membership,
     Organisation,
     Recipient,
@@ -353,4 +355,27 @@ def imports_for(user: UserLike) -> QuerySet[RegisterImport]:
     return RegisterImport.objects.filter(by=user).filter(
         Q(kind=RegisterImportKind.CHILDREN, organisation__in=register_settings_for(user))
         | Q(kind=RegisterImportKind.STAFF, organisation__in=settings_run_by(user))
+    )
+
+
+def child_files_for(user: UserLike) -> QuerySet[FileTransfer]:
+    """Child protection files sent to or from the settings where the person is a lead or
+    deputy, the latest first."""
+    settings = setting_ids_where(user, "cases.decide_shares")
+    return (
+        FileTransfer.objects.filter(Q(to_setting_id__in=settings) | Q(from_setting_id__in=settings))
+        .select_related("child", "from_setting", "to_setting", "to_lead", "sent_by")
+        .order_by("-sent_at", "-pk")
+    )
+
+
+def child_files_to_answer(user: UserLike) -> QuerySet[FileTransfer]:
+    """Files sent to the person's settings still to be accepted or rejected, due first."""
+    return (
+        FileTransfer.objects.filter(
+            to_setting_id__in=setting_ids_where(user, "cases.decide_shares"),
+            status__in=sorted(AWAITING_ANSWER),
+        )
+        .select_related("child", "from_setting", "to_setting", "to_lead", "sent_by")
+        .order_by("due_at", "pk")
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from io import BytesIO
 from typing import Any
 
@@ -40,13 +41,17 @@ from cases.models import (
     Delivery,
     FamilyFollowUp,
     Membership,
+    Organisation,
     Recipient,
     RegisterImport,
     Share,
 )
+from cases.services import membership_start
 from cases.services.deliveries import delivery_resend, delivery_revoke
+from cases.services.transfers import transfer_send
 from permissions.links import link_token
 from workflows import steps
+from workflows.child_file.assemble import assemble_file
 from workflows.demo import seed_demo
 from workflows.escalation import escalate_due_reviews
 from workflows.models import Notification, ShareProcess, ShareTask
@@ -122,6 +127,8 @@ class Demo:
     # Secure links' tokens: whether each opens (a live link) or not (revoked, never issued).
     links: list[tuple[str, str, bool]] = field(default_factory=list)  # (token, label, live)
     link_pks: list[int] = field(default_factory=list)
+    # Child protection files sent to another setting; ``owner``: who may open it.
+    files: list[Record] = field(default_factory=list)
 
     def share(self, status: str, reference_prefix: str = "OAK") -> Record:
         return next(
@@ -257,7 +264,34 @@ def _seed_and_load() -> Demo:
         (link_token(live)[:-4] + "abcd", "a link altered by hand", False),
     ]
     facts.link_pks = [revoked.pk, live.pk]
+    facts.files = _child_files()
     return facts
+
+
+def _child_files() -> list[Record]:
+    """Two files sent to a third setting's lead: Oakfield's OAK-003 and Riverside's RIV-001.
+    Each is open to the sending setting's lead and deputy only (the receiving lead is no
+    persona), so every persona has a file they may open, or one they may not, or both."""
+    elmwood = Organisation.objects.create(name="Elmwood Academy", kind="school")
+    receiver = get_user_model().objects.create_user(username="elmwood-lead")
+    to = membership_start(user=receiver, organisation=elmwood, role="lead")
+    files = []
+    for reference, sender, seen_by in (
+        ("OAK-003", "lead", "lead deputy"),
+        ("RIV-001", "otherlead", "otherlead"),
+    ):
+        child = Case.objects.get(reference=reference).child
+        user = get_user_model().objects.get(username=sender)
+        transfer = transfer_send(
+            child=child,
+            to=to,
+            starts_on=date(2026, 9, 7),
+            note="",
+            file=assemble_file(child, user),
+            user=user,
+        )
+        files.append(Record("file", transfer.pk, f"file #{transfer.pk}", reference, owner=seen_by))
+    return files
 
 
 def _secure_links() -> tuple[Delivery, Delivery]:
@@ -571,6 +605,14 @@ EXPECTED: dict[str, Expect] = {
     "received/<str:token>/": Expect(everyone(200), anonymous=200),
     "received/<str:token>/pdf/": Expect(everyone(302), anonymous=302),
     "received/<str:token>/acknowledge/": Expect(everyone(405), anonymous=405),
+    # Child protection files: the list (empty for anyone who neither sends nor receives
+    # them), sending one from a child's page (the register's keepers of the child's
+    # setting: its lead and deputy), and a file and its PDF, open to the sending and the
+    # receiving settings' leads and deputies only.
+    "safeguarding/files/": Expect(everyone(200)),
+    "safeguarding/setting/children/<int:child_pk>/send-file/": Expect(everyone(200)),
+    "safeguarding/files/<int:pk>/": Expect(everyone(200)),
+    "safeguarding/files/<int:pk>/file.pdf": Expect(everyone(200)),
     "safeguarding/shares/<int:pk>/reconsider/": Expect(_reconsider_step),
     "safeguarding/shares/<int:pk>/family-told/": Expect(_family_told_step),
     # Each person's own list: empty for anyone with no family to tell.
@@ -720,6 +762,9 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
             for r in [*demo.shares, missing]
             for link in [*demo.link_pks, missing.pk]
         ]
+    if route.startswith("safeguarding/files/<int:pk>"):
+        files = [*demo.files, missing]
+        return [Probe(_fill(route, pk=f.pk), f.label, f, persona in f.owner.split()) for f in files]
     if route.startswith("safeguarding/notifications/<int:pk>"):
         notes = [*demo.notifications, missing]
         return [Probe(_fill(route, pk=n.pk), n.label, n, n.owner == persona) for n in notes]

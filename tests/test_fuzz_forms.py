@@ -41,6 +41,7 @@ from cases.models import (
     Delivery,
     DeliveryEvent,
     FamilyFollowUp,
+    FileTransfer,
     Membership,
     Organisation,
     Recipient,
@@ -49,12 +50,15 @@ from cases.models import (
     Release,
     Share,
     ShareItem,
+    TransferEvent,
 )
 from cases.register_import.service import register_import_start
 from cases.rules import EARLIEST_PLAUSIBLE, MAX_ITEMS_PER_SHARE
 from cases.services import child_add
+from cases.services.transfers import transfer_send
 from permissions.models import BreakGlassGrant
 from workflows import steps
+from workflows.child_file.assemble import assemble_file
 from workflows.demo import seed_demo
 from workflows.models import Notification
 
@@ -84,6 +88,8 @@ ENDPOINTS = (
     Endpoint("send_securely", "share"),
     Endpoint("new_link", "share"),
     Endpoint("revoke_link", "link"),
+    Endpoint("send_child_file", "child"),
+    Endpoint("child_file", "file"),
     Endpoint("advice_ask", "share"),
     Endpoint("advice_answer", "consultation"),
     Endpoint("case_team", "case"),
@@ -128,6 +134,8 @@ READ_ONLY = {
     "decision_record_pdf",
     "reports",
     "reports_export",
+    "child_files",
+    "child_file_pdf",
     "search",
     "children",
     "address_book",
@@ -206,6 +214,17 @@ def _seed_and_load() -> Facts:
             for item in approved.items.filter(identifies_third_party=True)
         },
     )
+    # A child's file sent from Riverside to Oakfield's lead, to accept or reject.
+    other_lead = get_user_model().objects.get(username="otherlead")
+    child = Child.objects.filter(organisation__memberships__user=other_lead).first()
+    transfer_send(
+        child=child,
+        to=Membership.objects.get(user=lead, ended_at__isnull=True),
+        starts_on=date(2026, 9, 7),
+        note="",
+        file=assemble_file(child, other_lead),
+        user=other_lead,
+    )
     users = {u.username: u for u in get_user_model().objects.filter(username__in=PERSONAS)}
     ids = {
         "": [0],
@@ -218,6 +237,7 @@ def _seed_and_load() -> Facts:
         "recipient": [*Recipient.objects.values_list("pk", flat=True), 999_999],
         "import": [*RegisterImport.objects.values_list("pk", flat=True), 999_999],
         "link": [*Delivery.objects.values_list("pk", flat=True), 999_999],
+        "file": [*FileTransfer.objects.values_list("pk", flat=True), 999_999],
     }
     any_pk = sorted(
         {
@@ -462,6 +482,14 @@ def broken_rules() -> list[str]:
     ):
         if _too_long(model):
             found.append(f"a {model.__name__} with text over its limit")
+    if _too_long(TransferEvent) or _too_long(FileTransfer):
+        found.append("a child protection file with text over its limit")
+    if (
+        FileTransfer.objects.filter(case__isnull=False)
+        .exclude(case__organisation=models.F("to_setting"))
+        .exists()
+    ):
+        found.append("a child protection file attached to another setting's case")
     if _too_long(DeliveryEvent):
         found.append("a secure link's event with text over its limit")
     if Delivery.objects.exclude(share=models.F("release__share")).exists():

@@ -85,6 +85,19 @@ def test_a_practitioner_signs_in_with_a_password_alone(client: Any, practitioner
     )
 
 
+@pytest.mark.parametrize("length", [151, 256, 5000])
+def test_a_username_longer_than_any_is_refused_beside_its_field_not_a_500(
+    client: Any, practitioner: Any, length: int
+) -> None:
+    """The lockout records the username typed; one longer than its column is refused first."""
+    client.raise_request_exception = True
+    response = client.post(reverse("login"), {"username": "a" * length, "password": " "})
+    assert response.status_code == 200
+    assert "A username has 150 characters at most." in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+    assert not signed_in(client)
+
+
 @pytest.mark.parametrize("role", ["lead", "deputy", "manager", "auditor"])
 def test_these_roles_must_set_up_an_app_and_reach_nothing_before(
     client: Any, request: Any, role: str

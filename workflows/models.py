@@ -128,6 +128,24 @@ class NotificationKind(models.TextChoices):
         "delivery_acknowledged",
         "The recipient acknowledged the information you sent by secure link",
     )
+    FILE_RECEIVED = (
+        "file_received",
+        "A child protection file was sent to you: open it and accept or reject it",
+    )
+    FILE_REMINDER = (
+        "file_reminder",
+        "A child protection file sent to you is still to be accepted or rejected",
+    )
+    FILE_OVERDUE = (
+        "file_overdue",
+        "A child protection file sent to your setting is past its five school days",
+    )
+    FILE_OVERDUE_SENT = (
+        "file_overdue_sent",
+        "A child protection file you sent has not been accepted in five school days",
+    )
+    FILE_ACCEPTED = "file_accepted", "A child protection file you sent was accepted"
+    FILE_REJECTED = "file_rejected", "A child protection file you sent was rejected"
     DELIVERY_LOCKED = (
         "delivery_locked",
         "A secure link you sent was locked after too many wrong codes",

@@ -26,6 +26,7 @@ from cases.models import Delivery, Share
 from cases.people import display_name
 from cases.register_import.service import discard_unconfirmed_imports
 
+from .child_file.notices import chase_files_due
 from .escalation import escalate_due_reviews
 from .family_follow_ups import chase_overdue_family_follow_ups
 from .models import Notification
@@ -73,6 +74,7 @@ def sweep_timers() -> int:
         fired = fire_due_timers() + escalate_due_reviews()
         chase_overdue_family_follow_ups()
         tell_senders_of_links_not_opened()
+        chase_files_due()
         discard_unconfirmed_imports()
         return fired
 

@@ -18,6 +18,7 @@ from . import (
     views,
     worklists,
 )
+from .child_file import views as child_file_views
 from .notifications import views as notification_views
 from .record_views import DecisionRecordPdfView, DecisionRecordView
 from .report_views import ReportExportView, ReportsView
@@ -188,6 +189,22 @@ class SafeguardingApp(Application):
         "setting/children/<int:child_pk>/",
         children_views.ChildDetailView.as_view(),
         name="child_detail",
+    )
+    send_child_file_path = path(
+        "setting/children/<int:child_pk>/send-file/",
+        child_file_views.SendChildFileView.as_view(),
+        name="send_child_file",
+    )
+    child_files_path = path(
+        "files/", child_file_views.ChildFileListView.as_view(), name="child_files"
+    )
+    child_file_path = path(
+        "files/<int:pk>/", child_file_views.ChildFileView.as_view(), name="child_file"
+    )
+    child_file_pdf_path = path(
+        "files/<int:pk>/file.pdf",
+        child_file_views.ChildFilePdfView.as_view(),
+        name="child_file_pdf",
     )
     case_open_path = path(
         "setting/children/<int:child_pk>/open-case/",

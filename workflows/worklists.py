@@ -35,6 +35,7 @@ from permissions.roles import current_memberships
 from permissions.selectors import (
     advice_asked_of,
     break_glass_grants_to_review,
+    child_files_to_answer,
     family_follow_ups_for,
     reconsideration_requests_for,
     review_queue_for,
@@ -215,6 +216,7 @@ class HomeView(View):
             .filter(reviewed_at__isnull=True)
             .count(),
             "reconsiderations": reconsideration_requests_for(user).count(),
+            "files_to_answer": child_files_to_answer(user).count(),
         }
 
     def _own_work(self, user: Any) -> dict[str, Any]:

@@ -6,6 +6,13 @@ from .openness import Consultation, FamilyFollowUp
 from .organisations import ONE_PERSON_SETTING_KINDS, Membership, Organisation
 from .records import ApprovedItem, Decision, ReconsiderationRequest, Release
 from .shares import Recipient, Share, ShareItem
+from .transfers import (
+    AWAITING_ANSWER,
+    FileTransfer,
+    TransferEvent,
+    TransferEventKind,
+    TransferStatus,
+)
 from .versions import ShareVersion
 
 __all__ = [
@@ -34,4 +41,9 @@ __all__ = [
     "Share",
     "ShareItem",
     "ShareVersion",
+    "AWAITING_ANSWER",
+    "FileTransfer",
+    "TransferEvent",
+    "TransferEventKind",
+    "TransferStatus",
 ]

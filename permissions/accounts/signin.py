@@ -139,6 +139,15 @@ class SignInForm(AuthenticationForm):
     """Django's sign-in form, which first asks the lockout whether this username or address
     is paused (and then checks no password at all)."""
 
+    def clean_username(self) -> str:
+        # Django's form limits the username only in the page's markup: a longer one posted
+        # would reach the lockout's records, whose column refuses it (a 500).
+        username = self.cleaned_data.get("username") or ""
+        limit = self.fields["username"].max_length or 150
+        if len(username) > limit:
+            raise ValidationError(f"A username has {limit} characters at most.", code="max_length")
+        return username
+
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         request = self.request

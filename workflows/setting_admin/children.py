@@ -26,6 +26,7 @@ from cases.people import display_name, signed_in
 from cases.services import case_open, child_add, child_update
 from cases.services.children import ADDRESS_MAX_LENGTH, MAX_CARERS, next_case_reference
 from permissions.lookups import get_child_for_register, note_child_viewed
+from permissions.rules import can_send_file
 from permissions.selectors import children_register_for, people_to_alert, register_settings_for
 
 from . import chosen_setting, field_length, show_service_errors, with_setting
@@ -268,6 +269,7 @@ def _render_child_form(
         note_child_viewed(request.user, child)
         context["cases"] = cases
         context["open_case"] = next((case for case in cases if case.is_open), None)
+        context["may_send_file"] = can_send_file(request.user, organisation)
     return render(request, "workflows/setting_admin/child_form.html", context, status=status)
 
 

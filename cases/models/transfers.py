@@ -1,0 +1,113 @@
+"""A child protection file moving from one setting to another in the same installation.
+
+Keeping Children Safe in Education asks the old setting's lead to send it within five
+school days of the child starting at the new one, separately from the main pupil file,
+securely, and to get confirmation of receipt. ``FileTransfer`` is that file, frozen at
+sending (``file``: the child's details, chronology and each share's record, as sections);
+its life (sent, viewed, accepted or rejected, reminded, escalated) is ``TransferEvent``,
+appended and never changed.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from .children import Case, Child
+from .immutable import AppendOnlyModel
+from .organisations import Organisation
+
+
+class TransferStatus(models.TextChoices):
+    SENT = "sent", "Sent, not yet opened"
+    VIEWED = "viewed", "Opened by the receiving lead"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+# A file still waiting on its receiving lead: in their queue, on the clock.
+AWAITING_ANSWER = frozenset({TransferStatus.SENT, TransferStatus.VIEWED})
+
+
+class TransferEventKind(models.TextChoices):
+    SENT = "sent", "Sent"
+    VIEWED = "viewed", "Opened by the receiving setting"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    REMINDED = "reminded", "Receiving lead reminded"
+    ESCALATED = "escalated", "Deputies brought in: past its five school days"
+
+
+class FileTransfer(models.Model):
+    """One child's child protection file, sent by one setting's lead to another's."""
+
+    child = models.ForeignKey(Child, on_delete=models.PROTECT, related_name="transfers_out")
+    from_setting = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="transfers_sent"
+    )
+    to_setting = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="transfers_received"
+    )
+    to_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_to_me"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_sent"
+    )
+    sent_at = models.DateTimeField()
+    starts_on = models.DateField("the child's first day at the new setting")
+    # Five school days from the start (or from sending, if that is later), on the receiving
+    # setting's calendar; the reminder at half that time.
+    due_at = models.DateTimeField()
+    remind_at = models.DateTimeField()
+    note = models.TextField(max_length=2000, blank=True)
+    # The file as it was at sending: a title and sections of labelled text and tables, the
+    # shape the decision record uses, so one template and one PDF drawer show both.
+    file = models.JSONField()
+    status = models.CharField(
+        max_length=10, choices=TransferStatus.choices, default=TransferStatus.SENT
+    )
+    # The new setting's case the file was attached to when it was accepted (a case opened
+    # then, or the child's open case there already).
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, null=True, blank=True, related_name="transferred_files"
+    )
+
+    class Meta:
+        indexes = [
+            # The receiving setting's files still to answer, oldest due first.
+            models.Index(
+                fields=["to_setting", "due_at"],
+                condition=models.Q(status__in=["sent", "viewed"]),
+                name="transfer_awaiting",
+            ),
+            # The sweep: files whose reminder or deadline has come.
+            models.Index(
+                fields=["remind_at"],
+                condition=models.Q(status__in=["sent", "viewed"]),
+                name="transfer_remind_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Child protection file #{self.pk}"
+
+
+class TransferEvent(AppendOnlyModel):
+    transfer = models.ForeignKey(FileTransfer, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=10, choices=TransferEventKind.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reason = models.TextField(max_length=2000, blank=True)
+
+    class Meta(AppendOnlyModel.Meta):
+        indexes = [models.Index(fields=["transfer", "kind"], name="transfer_event_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.transfer})"

@@ -1,0 +1,108 @@
+"""Who hears of a child protection file: the receiving lead when it arrives, the sender
+when it is accepted or rejected, and, on its clock, the receiving lead reminded at half
+time and the setting's deputies (and the sender) once its five school days have passed."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.choices import DECIDING_ROLES
+from cases.models import AWAITING_ANSWER, FileTransfer, TransferEventKind, TransferStatus
+from cases.services.transfers import transfer_note_clock
+from cases.transactions import atomic_change
+from permissions.selectors import people_to_alert
+
+from ..models import Notification, NotificationKind
+from ..notifications.outbox import notify
+
+logger = logging.getLogger(__name__)
+
+
+def _page(transfer: FileTransfer) -> str:
+    return reverse("safeguarding:child_file", args=[transfer.pk])
+
+
+def file_sent(transfer: FileTransfer) -> list[Notification]:
+    return notify(
+        [transfer.to_lead],
+        NotificationKind.FILE_RECEIVED,
+        event=f"{NotificationKind.FILE_RECEIVED}:{transfer.pk}",
+        link=_page(transfer),
+        actor=transfer.sent_by,
+        detail=f"From {transfer.from_setting.name}",
+        due_at=transfer.due_at,
+    )
+
+
+def file_answered(transfer: FileTransfer) -> list[Notification]:
+    accepted = transfer.status == TransferStatus.ACCEPTED
+    kind = NotificationKind.FILE_ACCEPTED if accepted else NotificationKind.FILE_REJECTED
+    return notify(
+        [transfer.sent_by],
+        kind,
+        event=f"{kind}:{transfer.pk}",
+        link=_page(transfer),
+        detail=f"By {transfer.to_setting.name}",
+    )
+
+
+def chase_files_due() -> int:
+    """The sweep's part: files still unanswered whose reminder or deadline has come. Reads
+    only those (an index on the reminder time), never every file ever sent."""
+    now = timezone.now()
+    due = (
+        FileTransfer.objects.filter(status__in=sorted(AWAITING_ANSWER), remind_at__lte=now)
+        .exclude(
+            Q(events__kind=TransferEventKind.ESCALATED)
+            | Q(due_at__gt=now, events__kind=TransferEventKind.REMINDED)
+        )
+        .select_related("to_setting", "from_setting", "to_lead", "sent_by")
+        .distinct()
+    )
+    chased = 0
+    for transfer in due:
+        try:
+            chased += _chase(transfer, now)
+        except Exception:  # one file's trouble must not stop the sweep for the rest
+            logger.exception("Could not chase child protection file %s", transfer.pk)
+    return chased
+
+
+def _chase(transfer: FileTransfer, now: object) -> int:
+    with atomic_change():
+        if transfer.due_at <= now:  # type: ignore[operator]
+            if not transfer_note_clock(transfer, TransferEventKind.ESCALATED):
+                return 0
+            people = [*people_to_alert(transfer.to_setting, set(DECIDING_ROLES))]
+            notify(
+                people,
+                NotificationKind.FILE_OVERDUE,
+                event=f"{NotificationKind.FILE_OVERDUE}:{transfer.pk}",
+                link=_page(transfer),
+                detail=f"From {transfer.from_setting.name}",
+                due_at=transfer.due_at,
+            )
+            notify(
+                [transfer.sent_by],
+                NotificationKind.FILE_OVERDUE_SENT,
+                event=f"{NotificationKind.FILE_OVERDUE_SENT}:{transfer.pk}",
+                link=_page(transfer),
+                detail=f"Sent to {transfer.to_setting.name}",
+                due_at=transfer.due_at,
+            )
+            return 1
+        if not transfer_note_clock(transfer, TransferEventKind.REMINDED):
+            return 0
+        notify(
+            [transfer.to_lead],
+            NotificationKind.FILE_REMINDER,
+            event=f"{NotificationKind.FILE_REMINDER}:{transfer.pk}",
+            link=_page(transfer),
+            detail=f"From {transfer.from_setting.name}",
+            due_at=transfer.due_at,
+        )
+        return 1
