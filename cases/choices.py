@@ -138,6 +138,13 @@ class SendingMethod(models.TextChoices):
     SECURE_LINK = "safeshare_link", "Safeshare secure link"
 
 
+# How a proposer plans to send a share: any way but Safeshare's own link, which is not
+# planned but done ("Send securely"), and only a release made that way may say so.
+PLANNED_SENDING_METHODS = [
+    (value, label) for value, label in SendingMethod.choices if value != SendingMethod.SECURE_LINK
+]
+
+
 class ItemCategory(models.TextChoices):
     CONCERN = "concern", "Concern or disclosure"
     OBSERVATION = "observation", "Observation"

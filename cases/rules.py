@@ -176,6 +176,8 @@ def recipient_errors(share: Share) -> Errors:
         )
     if not share.sending_method:
         errors["sending_method"].append("Choose the secure method of sending.")
+    elif share.sending_method not in dict(choices.PLANNED_SENDING_METHODS):
+        errors["sending_method"].append("Choose one of the methods of sending offered.")
     if not share.purpose.strip():
         errors["purpose"].append("Say what the share is for.")
     if share.direction == choices.Direction.INBOUND and not share.requested_by.strip():

@@ -287,7 +287,15 @@ def test_the_recipient_reads_downloads_and_acknowledges_without_signing_in(
         received(sent.delivery, "acknowledge"), {"name": "Sam Carter", "confirmed": "on"}
     )
     assert done.status_code == 302
-    assert kinds(sent.delivery) == ["wrong_code", "opened", "viewed", "downloaded", "acknowledged"]
+    # The refused acknowledgement showed the release again: a view like any other.
+    assert kinds(sent.delivery) == [
+        "wrong_code",
+        "opened",
+        "viewed",
+        "downloaded",
+        "viewed",
+        "acknowledged",
+    ]
     assert Notification.objects.filter(
         kind=NotificationKind.DELIVERY_ACKNOWLEDGED, recipient=practitioner
     ).exists()
@@ -297,7 +305,7 @@ def test_one_links_code_opens_no_other_link(
     sent: Any, practitioner: Any, lead: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     delivery_revoke(delivery=sent.delivery, user=lead)
-    second = delivery_resend(share=sent.delivery.share, user=practitioner)
+    second = delivery_resend(share=sent.delivery.share, user=lead)
     other = Client()
     # Opening the revoked link's page is the plain page; the new link needs its own code.
     assert other.get(received(sent.delivery)).status_code == 404
@@ -392,3 +400,102 @@ def test_the_link_email_is_retried_by_the_pending_pass_when_the_first_send_faile
     with time_machine.travel(TUESDAY_10AM + timedelta(minutes=2), tick=False):
         assert deliver_pending_notifications() >= 1
     assert [email.to for email in mail.outbox] == [["duty@social-care.example.org"]]
+
+
+# --- What a second pair of eyes found -------------------------------------------------------
+
+
+def test_a_link_a_lead_revoked_is_replaced_only_by_a_lead_or_deputy(
+    sent: Any, practitioner: Any, lead: Any
+) -> None:
+    delivery_revoke(delivery=sent.delivery, user=lead)
+    with pytest.raises(RuleViolation, match="only a lead or deputy"):
+        delivery_resend(share=sent.delivery.share, user=practitioner)
+    assert delivery_resend(share=sent.delivery.share, user=lead).delivery.pk
+
+
+def test_a_share_recorded_as_sent_another_way_has_no_link_to_send_again(
+    approved: Share, practitioner: Any
+) -> None:
+    steps.record_release(share=approved, user=practitioner, sent_at=TUESDAY_10AM)
+    with pytest.raises(RuleViolation, match="not sent by secure link"):
+        delivery_resend(share=approved, user=practitioner)
+
+
+def test_the_secure_link_is_never_a_planned_method_a_release_could_copy(
+    clock: Any, case: Any, practitioner: Any, verified: Any
+) -> None:
+    fields = complete_fields(verified, sending_method=choices.SendingMethod.SECURE_LINK)
+    with pytest.raises(RuleViolation) as refused:
+        steps.propose(case=case, user=practitioner, fields=fields, items=[item()], submit=True)
+    assert "sending_method" in refused.value.message_dict
+
+
+def test_nothing_is_sent_to_a_retired_recipient(
+    approved: Share, practitioner: Any, verified: Any
+) -> None:
+    verified.retired_at = TUESDAY_10AM
+    verified.save()
+    with pytest.raises(RuleViolation, match="retired"):
+        steps.send_securely(share=approved, user=practitioner)
+
+
+def test_an_opened_link_left_idle_asks_for_its_code_again(
+    sent: Any, clock: Any, settings: Any
+) -> None:
+    settings.SAFESHARE_SESSION_IDLE_MINUTES = 30
+    reader = Client()
+    link = received(sent.delivery)
+    reader.post(link, {"name": "Sam Carter", "code": sent.code})
+    assert ITEM_TEXT in reader.get(link).content.decode()
+    clock.move_to(TUESDAY_10AM + timedelta(minutes=29), tick=False)
+    assert ITEM_TEXT in reader.get(link).content.decode()  # each page starts the time again
+    clock.move_to(TUESDAY_10AM + timedelta(minutes=29 + 31), tick=False)
+    again = reader.get(link).content.decode()
+    assert ITEM_TEXT not in again and 'name="code"' in again
+
+
+def test_opening_a_link_while_signed_in_keeps_sign_out_everywhere_working(
+    sent: Any, lead: Any
+) -> None:
+    from permissions.accounts.sessions import sign_out_everywhere
+
+    browser = Client()
+    browser.force_login(lead)
+    share_page = reverse("safeguarding:share_detail", args=[sent.delivery.share_id])
+    assert browser.get(share_page).status_code == 200
+    browser.post(received(sent.delivery), {"name": "Grace", "code": sent.code})
+    sign_out_everywhere(lead)
+    assert browser.get(share_page).status_code == 302
+
+
+def test_with_the_sender_gone_the_leads_hear_what_happens_to_the_link(
+    sent: Any, clock: Any, practitioner: Any, lead: Any
+) -> None:
+    from cases.services import membership_end
+
+    membership_end(membership=practitioner.memberships.get(), by=lead)
+    clock.move_to(datetime(2026, 3, 5, 10, 0, tzinfo=UTC), tick=False)
+    assert tell_senders_of_links_not_opened() == 1
+    told = Notification.objects.filter(kind=NotificationKind.DELIVERY_NOT_OPENED)
+    assert lead in [notice.recipient for notice in told]
+
+
+def test_a_link_revoked_before_its_email_went_is_never_emailed(
+    approved: Share, practitioner: Any, lead: Any
+) -> None:
+    from workflows.tasks import deliver_pending_notifications
+
+    sent = steps.send_securely(share=approved, user=practitioner)  # on_commit never runs here
+    delivery_revoke(delivery=sent.delivery, user=lead)
+    with time_machine.travel(TUESDAY_10AM + timedelta(minutes=2), tick=False):
+        deliver_pending_notifications()
+    assert mail.outbox == []
+
+
+def test_a_mistaken_acknowledgement_shows_the_release_again_as_a_view(sent: Any) -> None:
+    reader = Client()
+    reader.post(received(sent.delivery), {"name": "Sam", "code": sent.code})
+    refused = reader.post(received(sent.delivery, "acknowledge"), {"name": "Sam"})
+    assert refused.status_code == 400 and ITEM_TEXT in refused.content.decode()
+    assert kinds(sent.delivery) == ["opened", "viewed"]

@@ -25,6 +25,7 @@ from cases import app_settings
 from cases.models import Delivery, Share
 from cases.people import display_name
 from cases.register_import.service import discard_unconfirmed_imports
+from cases.services.deliveries import link_state
 
 from .child_file.notices import chase_files_due
 from .escalation import escalate_due_reviews
@@ -212,6 +213,8 @@ def deliver_link_email(delivery_id: int) -> bool:
     )
 
     def send() -> None:
+        if not link_state(delivery).live:
+            return  # revoked or expired before its email went: nothing to send, ever
         subject, body = link_email(delivery, _absolute(link_path(delivery)))
         send_mail(subject=subject, message=body, from_email=None, recipient_list=[delivery.email])
 
@@ -264,11 +267,12 @@ def deliver_pending_notifications() -> int:
     secure links' emails to their recipients."""
     now = timezone.now()
     count = 0
-    for outbox, task, written in (
-        (Notification, deliver_notification, "created_at"),
-        (Delivery, deliver_link_email, "sent_at"),
+    for outbox, task, written, still in (
+        (Notification, deliver_notification, "created_at", Q()),
+        # A link's email is owed only while the link can still be opened.
+        (Delivery, deliver_link_email, "sent_at", Q(expires_at__gt=now)),
     ):
-        pending = outbox.objects.filter(emailed_at__isnull=True).filter(
+        pending = outbox.objects.filter(still, emailed_at__isnull=True).filter(
             Q(email_claimed_at__isnull=True, **{f"{written}__lt": now - timedelta(minutes=1)})
             | Q(email_claimed_at__lt=now - claim_timeout())
         )

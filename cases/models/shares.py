@@ -150,7 +150,7 @@ class Share(models.Model):
         Recipient, on_delete=models.PROTECT, null=True, blank=True, related_name="shares"
     )
     sending_method = models.CharField(
-        "method of sending", max_length=20, choices=choices.SendingMethod.choices, blank=True
+        "method of sending", max_length=20, choices=choices.PLANNED_SENDING_METHODS, blank=True
     )
 
     # Golden rule 2: be open and honest with the family, or record why not.

@@ -20,10 +20,10 @@ from cases.people import Person, display_name
 from permissions.audit import record_event
 from permissions.links import LinkUnavailable
 from permissions.models import AuditAction
-from permissions.rules import can_record_release, can_revoke_link
+from permissions.rules import can_decide, can_record_release, can_revoke_link
 
 from .. import app_settings
-from ..choices import SendingMethod, ShareStatus
+from ..choices import Outcome, SendingMethod, ShareStatus
 from ..deadlines import calendar_of
 from ..errors import RuleViolation, raise_if, refuse
 from ..models import ENDING_EVENTS, Delivery, DeliveryEvent, DeliveryEventKind, Release, Share
@@ -127,6 +127,13 @@ def _secure_address_errors(share: Share) -> dict[str, list[str]]:
     recipient = share.recipient
     if recipient is None or not recipient.secure_email:
         return {"__all__": ["The recipient has no secure email address in the address book."]}
+    if recipient.retired_at is not None:
+        return {
+            "__all__": [
+                f"{recipient.person_name} has been retired from the address book: nothing is "
+                "sent to them any more."
+            ]
+        }
     if recipient.secure_email_verified_at is None:
         return {
             "__all__": [
@@ -215,17 +222,37 @@ def delivery_resend(*, share: Share, user: Person) -> SentLink:
     it was sent; nothing is released again."""
     share = locked(share)
     release = Release.objects.filter(share=share).first()
-    if release is None or release.sending_method != SendingMethod.SECURE_LINK:
+    links = list(share.deliveries.order_by("pk"))
+    if release is None or release.sending_method != SendingMethod.SECURE_LINK or not links:
         raise refuse("__all__", "This share was not sent by secure link.")
     if not can_record_release(user, share):
         raise refuse("__all__", "Only the proposer or a lead can send this share.")
+    latest = share.decisions.order_by("-decided_at", "-pk").first()
+    if latest is None or latest.outcome not in (Outcome.APPROVE, Outcome.APPROVE_IN_PART):
+        # A later decision (a refused emergency release, say) stands over the one it was
+        # sent under: nothing more goes out.
+        raise refuse(
+            "__all__", "The share's latest decision is not an approval: send nothing more."
+        )
     raise_if(_secure_address_errors(share))
     now = timezone.now()
-    for delivery in share.deliveries.all():
-        if link_state(delivery, now).live:
-            raise refuse(
-                "__all__", "The link already sent still works: revoke it before sending another."
-            )
+    states = [link_state(delivery, now) for delivery in links]
+    if any(state.live for state in states):
+        raise refuse(
+            "__all__", "The link already sent still works: revoke it before sending another."
+        )
+    ended = states[-1].ended_by
+    if (
+        ended is not None
+        and ended.kind == DeliveryEventKind.REVOKED
+        and ended.by is not None
+        and can_decide(ended.by, share)
+        and not can_decide(user, share)
+    ):
+        raise refuse(
+            "__all__",
+            f"{display_name(ended.by)} revoked the last link: only a lead or deputy sends another.",
+        )
     return _new_link(share, release, user, now, "; a new link in place of one that ended")
 
 

@@ -143,7 +143,7 @@ class SignInForm(AuthenticationForm):
         # Django's form limits the username only in the page's markup: a longer one posted
         # would reach the lockout's records, whose column refuses it (a 500).
         username = self.cleaned_data.get("username") or ""
-        limit = self.fields["username"].max_length or 150
+        limit = getattr(self.fields["username"], "max_length", None) or 150
         if len(username) > limit:
             raise ValidationError(f"A username has {limit} characters at most.", code="max_length")
         return username

@@ -45,6 +45,7 @@ PAGES = [
     ("practitioner", "{approved}send/", "sending securely"),
     ("practitioner", "{released}family-told/", "telling the family"),
     ("lead", "/safeguarding/review/", "lead review queue"),
+    ("lead", "/safeguarding/files/", "child protection files sent and received"),
     ("lead", "/safeguarding/review/?state=overdue&urgency=urgent", "lead review queue, filtered"),
     ("practitioner", "{refused}ask-reconsideration/", "asking for a reconsideration"),
     ("lead", "/safeguarding/notifications/", "a lead's notifications"),

@@ -4,13 +4,17 @@ been opened in time. Called in the transaction of the event, as the share's noti
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
 
+from cases.choices import DECIDING_ROLES
 from cases.models import Delivery, DeliveryEvent, DeliveryEventKind
 from cases.services.deliveries import delivery_note_not_opened
 from cases.transactions import atomic_change
+from permissions.rules import can_see_case
+from permissions.selectors import people_to_alert
 
 from ..models import Notification, NotificationKind
 from ..notifications.outbox import notify
@@ -18,9 +22,18 @@ from ..notifications.outbox import notify
 logger = logging.getLogger(__name__)
 
 
+def _sender_or_leads(delivery: Delivery) -> list[Any]:
+    """The sender, while they may still see the share; else the setting's leads and
+    deputies, so that what happens to a link always reaches someone who can act on it."""
+    share = delivery.share
+    if can_see_case(delivery.sent_by, share.case):
+        return [delivery.sent_by]
+    return list(people_to_alert(share.case.organisation, set(DECIDING_ROLES)))
+
+
 def _tell_sender(delivery: Delivery, kind: str, detail: str) -> None:
     notify(
-        [delivery.sent_by],
+        _sender_or_leads(delivery),
         kind,
         event=f"{kind}:{delivery.pk}",
         link=reverse("safeguarding:share_detail", args=[delivery.share_id]),
@@ -75,7 +88,7 @@ def _not_opened(delivery: Delivery) -> list[Notification]:
         if event is None:
             return []
         return notify(
-            [delivery.sent_by],
+            _sender_or_leads(delivery),
             NotificationKind.DELIVERY_NOT_OPENED,
             event=f"{NotificationKind.DELIVERY_NOT_OPENED}:{delivery.pk}",
             link=reverse("safeguarding:share_detail", args=[delivery.share_id]),

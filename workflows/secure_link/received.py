@@ -208,6 +208,11 @@ class AcknowledgeView(_LinkView):
                 apply_service_errors(refused, form)
             else:
                 return redirect("secure_link_received", token=token)
+        try:
+            # Shown again with its mistake: a view like any other, of a link still live.
+            delivery_seen(delivery=self.delivery, name=self.opened_as)
+        except LinkUnavailable:
+            return _unavailable(request)
         return self.page(
             request,
             sections=received_sections(self.delivery),

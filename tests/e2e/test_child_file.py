@@ -1,0 +1,77 @@
+"""A child moves school: Oakfield's lead sends the child's protection file to Riverside's
+lead, who opens it from their home page and accepts it; a case opens at Riverside with the
+file attached, and Oakfield's lead sees that it was accepted."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from .browsing import menu, now_in_uk
+from .conftest import Screenshots
+
+pytestmark = pytest.mark.e2e
+
+SERIOUS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="module")
+def axe() -> Axe:
+    return Axe()
+
+
+def no_serious_violations(page: Page, axe: Axe) -> None:
+    found = [
+        f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in axe.run(page).response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+    assert not found, f"{page.url}:\n" + "\n".join(found)
+
+
+def test_a_file_sent_to_the_new_school_is_accepted_and_attached_to_a_new_case(
+    person: Callable[[str], Page], axe: Axe, shot: Screenshots
+) -> None:
+    lead = person("lead")
+    menu(lead, "Children")
+    child_link = lead.locator("tbody a").first
+    child_name = child_link.inner_text()
+    child_link.click()
+    lead.get_by_role("link", name="Send the child protection file").click()
+    no_serious_violations(lead, axe)
+    shot(lead, "the lead chooses where the file goes")
+    choice = lead.get_by_label("Send to").locator("option", has_text="Riverside").first
+    lead.get_by_label("Send to").select_option(label=choice.inner_text())
+    starts = (now_in_uk() + timedelta(days=7)).strftime("%Y-%m-%d")
+    lead.get_by_label("The child's first day there").fill(starts)
+    lead.get_by_role("button", name="Send the file").click()
+    expect(lead.get_by_role("heading", level=1)).to_contain_text("Sent, not yet opened")
+    file_page = lead.url
+    shot(lead, "the file is sent")
+
+    riverside = person("otherlead")
+    riverside.goto("/safeguarding/")
+    riverside.get_by_role(
+        "link", name="child protection file from another setting to accept or reject"
+    ).click()
+    riverside.get_by_role("link", name=re.compile(r"File #\d+")).first.click()
+    expect(riverside.get_by_role("heading", level=1)).to_contain_text("Opened by the receiving")
+    expect(riverside.get_by_text(child_name.split(",")[0].split()[0]).first).to_be_visible()
+    no_serious_violations(riverside, axe)
+    shot(riverside, "the new school's lead reads the file")
+    riverside.get_by_role("button", name="Reject the file").click()
+    expect(riverside.get_by_text("Say why the file is rejected")).to_be_visible()
+    riverside.get_by_role("button", name="Accept the file").click()
+    expect(riverside.get_by_role("heading", level=1)).to_contain_text("Accepted")
+    expect(riverside.get_by_text(re.compile(r"^case C-\d+ at Riverside"))).to_be_visible()
+    shot(riverside, "accepted: attached to a new case")
+
+    lead.goto(file_page)
+    expect(lead.get_by_role("heading", level=1)).to_contain_text("Accepted")
+    expect(lead.get_by_role("table", name="What happened to it")).to_contain_text("Accepted")
+    shot(lead, "the sender sees the file was accepted")
