@@ -11,6 +11,14 @@ class OrganisationKind(models.TextChoices):
     CHILDMINDER = "childminder", "Childminder (one-person setting)"
 
 
+# Where a child is educated or cared for day to day: the settings a child protection file
+# moves between when the child changes setting (Keeping Children Safe in Education). A
+# health or social care team receives information only by a share, decided and recorded.
+EDUCATION_SETTING_KINDS = frozenset(
+    {OrganisationKind.NURSERY, OrganisationKind.SCHOOL, OrganisationKind.CHILDMINDER}
+)
+
+
 class CalendarRegion(models.TextChoices):
     ENGLAND_WALES = "england_wales", "England and Wales"
     SCOTLAND = "scotland", "Scotland"

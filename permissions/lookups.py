@@ -17,6 +17,7 @@ from cases.models import (
     Case,
     Child,
     Consultation,
+    FileRequest,
     FileTransfer,
     Membership,
     Recipient,
@@ -27,7 +28,7 @@ from cases.models import (
 from .access import access_for
 from .audit import record_child_viewed, record_views
 from .roles import UserLike, role_in
-from .rules import can_see_file
+from .rules import can_see_file, can_see_file_request
 from .selectors import (
     address_book_for,
     advice_asked_of,
@@ -137,3 +138,15 @@ def get_child_file_for(user: UserLike, pk: int) -> FileTransfer:
     if not can_see_file(user, transfer):
         raise Http404("No such file.")
     return transfer
+
+
+def get_file_request_for(user: UserLike, pk: int) -> FileRequest:
+    """A request for a child's file, for the two settings' leads and deputies; to anyone
+    else it does not exist."""
+    request = get_object_or_404(
+        FileRequest.objects.select_related("asked_of", "asked_for", "asked_by", "answered_by"),
+        pk=pk,
+    )
+    if not can_see_file_request(user, request):
+        raise Http404("No such request.")
+    return request

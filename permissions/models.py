@@ -100,6 +100,8 @@ class AuditAction(models.TextChoices):
     FILE_VIEWED = "file_viewed", "Child protection file opened"
     FILE_ACCEPTED = "file_accepted", "Child protection file accepted"
     FILE_REJECTED = "file_rejected", "Child protection file rejected"
+    FILE_REQUESTED = "file_requested", "Child protection file asked for"
+    FILE_REQUEST_DECLINED = "file_request_declined", "Request for a child's file declined"
     ESCALATION = "escalation", "Review escalated"
     ADVICE_ASKED = "advice_asked", "Advice asked without identity"
     ADVICE_GIVEN = "advice_given", "Advice given"

@@ -7,6 +7,7 @@ from cases.models import (
     Case,
     Consultation,
     Delivery,
+    FileRequest,
     FileTransfer,
     Organisation,
     RegisterImportKind,
@@ -89,6 +90,22 @@ def can_see_file(user: UserLike, transfer: FileTransfer) -> bool:
     if can_answer_file(user, transfer) or can_send_file(user, transfer.from_setting):
         return True
     return transfer.case is not None and can_see_case(user, transfer.case)
+
+
+def can_read_file(user: UserLike, transfer: FileTransfer) -> bool:
+    """The file's contents, beyond its history: the sending setting always (it is their own
+    record); the receiving setting unless it rejected the file (then it has no need to
+    know: the child never started there, say); whoever may see the case it is attached to."""
+    if can_send_file(user, transfer.from_setting):
+        return True
+    if transfer.status == "rejected":
+        return False
+    return can_see_file(user, transfer)
+
+
+def can_see_file_request(user: UserLike, request: FileRequest) -> bool:
+    """A request for a child's file: the asking and the asked settings' leads and deputies."""
+    return can_send_file(user, request.asked_of) or can_send_file(user, request.asked_for)
 
 
 def can_record_family_told(user: UserLike, share: Share) -> bool:

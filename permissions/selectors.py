@@ -21,6 +21,7 @@ from cases.models import (
     Child,
     Consultation,
     FamilyFollowUp,
+    FileRequest,
     FileTransfer,
     Membership,
     Organisation,
@@ -378,4 +379,21 @@ def child_files_to_answer(user: UserLike) -> QuerySet[FileTransfer]:
         )
         .select_related("child", "from_setting", "to_setting", "to_lead", "sent_by")
         .order_by("due_at", "pk")
+    )
+
+
+def file_requests_for(user: UserLike) -> QuerySet[FileRequest]:
+    """Requests for a child's file made by, or made of, the settings where the person is a
+    lead or deputy: the open ones first, then the latest."""
+    settings = setting_ids_where(user, "cases.decide_shares")
+    return (
+        FileRequest.objects.filter(Q(asked_of_id__in=settings) | Q(asked_for_id__in=settings))
+        .select_related("asked_of", "asked_for", "asked_by", "answered_by")
+        .order_by(models.Case(models.When(status="open", then=0), default=1), "-asked_at", "-pk")
+    )
+
+
+def file_requests_to_answer(user: UserLike) -> QuerySet[FileRequest]:
+    return FileRequest.objects.filter(
+        asked_of_id__in=setting_ids_where(user, "cases.decide_shares"), status="open"
     )

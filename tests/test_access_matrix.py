@@ -48,7 +48,7 @@ from cases.models import (
 )
 from cases.services import membership_start
 from cases.services.deliveries import delivery_resend, delivery_revoke
-from cases.services.transfers import transfer_send
+from cases.services.transfers import file_request_make, transfer_send
 from permissions.links import link_token
 from workflows import steps
 from workflows.child_file.assemble import assemble_file
@@ -129,6 +129,7 @@ class Demo:
     link_pks: list[int] = field(default_factory=list)
     # Child protection files sent to another setting; ``owner``: who may open it.
     files: list[Record] = field(default_factory=list)
+    requests: list[Record] = field(default_factory=list)  # asks for a child's file, likewise
 
     def share(self, status: str, reference_prefix: str = "OAK") -> Record:
         return next(
@@ -264,18 +265,18 @@ def _seed_and_load() -> Demo:
         (link_token(live)[:-4] + "abcd", "a link altered by hand", False),
     ]
     facts.link_pks = [revoked.pk, live.pk]
-    facts.files = _child_files()
+    facts.files, facts.requests = _child_files()
     return facts
 
 
-def _child_files() -> list[Record]:
+def _child_files() -> tuple[list[Record], list[Record]]:
     """Two files sent to a third setting's lead: Oakfield's OAK-003 and Riverside's RIV-001.
     Each is open to the sending setting's lead and deputy only (the receiving lead is no
     persona), so every persona has a file they may open, or one they may not, or both."""
     elmwood = Organisation.objects.create(name="Elmwood Academy", kind="school")
     receiver = get_user_model().objects.create_user(username="elmwood-lead")
     to = membership_start(user=receiver, organisation=elmwood, role="lead")
-    files = []
+    files, asks = [], []
     for reference, sender, seen_by in (
         ("OAK-003", "lead", "lead deputy"),
         ("RIV-001", "otherlead", "otherlead"),
@@ -291,7 +292,18 @@ def _child_files() -> list[Record]:
             user=user,
         )
         files.append(Record("file", transfer.pk, f"file #{transfer.pk}", reference, owner=seen_by))
-    return files
+        # And Elmwood asking the same setting for another child's file.
+        ask = file_request_make(
+            asked_of=child.organisation,
+            asked_for=elmwood,
+            user=receiver,
+            first_name="Rowan",
+            last_name="Ellis",
+            date_of_birth=date(2019, 5, 4),
+            starts_on=date(2026, 9, 7),
+        )
+        asks.append(Record("request", ask.pk, f"request #{ask.pk}", reference, owner=seen_by))
+    return files, asks
 
 
 def _secure_links() -> tuple[Delivery, Delivery]:
@@ -307,7 +319,7 @@ def _secure_links() -> tuple[Delivery, Delivery]:
     steps.decide(share=share, user=lead, outcome=Outcome.APPROVE, reasons="Necessary.")
     first = steps.send_securely(share=share, user=practitioner).delivery
     delivery_revoke(delivery=first, user=lead)
-    return first, delivery_resend(share=share, user=practitioner).delivery
+    return first, delivery_resend(share=share, user=lead).delivery
 
 
 @pytest.fixture(scope="module")
@@ -613,6 +625,10 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/setting/children/<int:child_pk>/send-file/": Expect(everyone(200)),
     "safeguarding/files/<int:pk>/": Expect(everyone(200)),
     "safeguarding/files/<int:pk>/file.pdf": Expect(everyone(200)),
+    # Asking a child's previous setting for their file (a lead or deputy); a request, open to
+    # the asking and the asked settings' leads and deputies only.
+    "safeguarding/files/ask/": Expect(only(DECIDERS)),
+    "safeguarding/files/requests/<int:pk>/": Expect(everyone(200)),
     "safeguarding/shares/<int:pk>/reconsider/": Expect(_reconsider_step),
     "safeguarding/shares/<int:pk>/family-told/": Expect(_family_told_step),
     # Each person's own list: empty for anyone with no family to tell.
@@ -762,6 +778,9 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
             for r in [*demo.shares, missing]
             for link in [*demo.link_pks, missing.pk]
         ]
+    if route.startswith("safeguarding/files/requests/<int:pk>"):
+        asks = [*demo.requests, missing]
+        return [Probe(_fill(route, pk=r.pk), r.label, r, persona in r.owner.split()) for r in asks]
     if route.startswith("safeguarding/files/<int:pk>"):
         files = [*demo.files, missing]
         return [Probe(_fill(route, pk=f.pk), f.label, f, persona in f.owner.split()) for f in files]

@@ -8,12 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from cases import choices
 from cases.errors import RuleViolation
-from cases.models import Case, Child, FileTransfer, Membership, TransferStatus
+from cases.models import Case, Child, FileRequestStatus, FileTransfer, Membership, TransferStatus
 from cases.services import case_team_add
 from cases.services.transfers import (
+    file_request_decline,
+    file_request_make,
     transfer_accept,
     transfer_reject,
     transfer_send,
@@ -23,7 +27,12 @@ from permissions.models import AuditAction, AuditEntry
 from permissions.rules import can_see_file
 from workflows import steps
 from workflows.child_file.assemble import assemble_file, file_sections
-from workflows.child_file.notices import chase_files_due, file_sent
+from workflows.child_file.notices import (
+    chase_files_due,
+    file_request_declined,
+    file_requested,
+    file_sent,
+)
 from workflows.models import Notification, NotificationKind
 
 from .conftest import _member
@@ -209,3 +218,202 @@ def test_who_sees_the_file(
     case_team_add(case=accepted.case, user=rita, by=other_lead)
     assert can_see_file(rita, accepted)
     assert not can_see_file(colleague, accepted)
+
+
+# --- The new setting asks for the file -------------------------------------------------------
+
+
+@pytest.fixture
+def asked(clock: Any, case: Case, lead: Any, other_lead: Any, oakfield: Any) -> Any:
+    child = case.child
+    request = file_request_make(
+        asked_of=oakfield,
+        asked_for=Membership.objects.get(user=other_lead).organisation,
+        user=other_lead,
+        first_name=child.first_name,
+        last_name=child.last_name,
+        date_of_birth=child.date_of_birth,
+        starts_on=WEDNESDAY,
+    )
+    file_requested(request)
+    return request
+
+
+def test_asking_tells_the_previous_settings_leads_and_is_answered_by_the_file(
+    asked: Any, case: Case, lead: Any, other_lead: Any, olus_membership: Membership
+) -> None:
+    assert Notification.objects.get(kind=NotificationKind.FILE_REQUESTED).recipient == lead
+    transfer = transfer_send(
+        child=case.child,
+        to=olus_membership,
+        starts_on=asked.starts_on,
+        note="",
+        file=assemble_file(case.child, lead),
+        user=lead,
+        request=asked,
+    )
+    asked.refresh_from_db()
+    assert asked.status == FileRequestStatus.SENT and transfer.request == asked
+    with pytest.raises(RuleViolation, match="answered already"):
+        file_request_decline(request=asked, user=lead, reason="Too late.")
+
+
+def test_a_request_is_declined_with_a_reason_the_asker_reads(
+    asked: Any, lead: Any, other_lead: Any, practitioner: Any
+) -> None:
+    with pytest.raises(RuleViolation):
+        file_request_decline(request=asked, user=practitioner, reason="Not mine to answer.")
+    with pytest.raises(RuleViolation):
+        file_request_decline(request=asked, user=lead, reason=" ")
+    declined = file_request_decline(request=asked, user=lead, reason="No such child here.")
+    file_request_declined(declined)
+    assert declined.status == FileRequestStatus.DECLINED
+    notice = Notification.objects.get(kind=NotificationKind.FILE_REQUEST_DECLINED)
+    assert notice.recipient == other_lead
+
+
+def test_asking_needs_the_child_the_setting_and_a_first_day(
+    clock: Any, other_lead: Any, practitioner: Any, oakfield: Any
+) -> None:
+    riverside = Membership.objects.get(user=other_lead).organisation
+    with pytest.raises(RuleViolation) as refused:
+        file_request_make(
+            asked_of=riverside,
+            asked_for=riverside,
+            user=other_lead,
+            first_name="",
+            last_name="x" * 101,
+            date_of_birth=None,
+            starts_on=None,
+        )
+    assert set(refused.value.message_dict) == {
+        "asked_of",
+        "first_name",
+        "last_name",
+        "date_of_birth",
+        "starts_on",
+    }
+    with pytest.raises(RuleViolation):
+        file_request_make(
+            asked_of=riverside,
+            asked_for=oakfield,
+            user=practitioner,
+            first_name="A",
+            last_name="B",
+            date_of_birth=WEDNESDAY,
+            starts_on=WEDNESDAY,
+        )
+
+
+def test_the_request_page_sends_the_file_to_the_setting_that_asked(
+    asked: Any, case: Case, lead: Any, other_lead: Any, colleague: Any
+) -> None:
+    page = reverse("safeguarding:file_request", args=[asked.pk])
+    outsider = Client()
+    outsider.force_login(colleague)
+    assert outsider.get(page).status_code == 404
+    browser = Client()
+    browser.force_login(lead)
+    shown = browser.get(page).content.decode()
+    assert "Send the file" in shown and case.child.first_name in shown
+    refused = browser.post(page, {"action": "send"})
+    assert (
+        refused.status_code == 400 and "Choose the child on your roll." in refused.content.decode()
+    )
+    olu = Membership.objects.get(user=other_lead)
+    sent = browser.post(page, {"action": "send", "child": case.child.pk, "to": olu.pk})
+    assert sent.status_code == 302
+    transfer = FileTransfer.objects.get(request=asked)
+    assert transfer.to_lead == other_lead and transfer.starts_on == asked.starts_on
+
+
+# --- What a second pair of eyes found -------------------------------------------------------
+
+
+def test_a_file_moves_only_between_education_settings(clock: Any, case: Case, lead: Any) -> None:
+    from cases.models import Organisation
+
+    gp = Organisation.objects.create(name="Northshire GP", kind=choices.OrganisationKind.HEALTH)
+    doctor = _member("doc", gp, choices.Role.LEAD)
+    with pytest.raises(RuleViolation, match="nursery, school or childminder"):
+        transfer_send(
+            child=case.child,
+            to=Membership.objects.get(user=doctor),
+            starts_on=WEDNESDAY,
+            note="",
+            file={},
+            user=lead,
+        )
+
+
+def test_one_file_at_a_time_and_a_first_day_within_a_year(
+    sent: FileTransfer, case: Case, lead: Any, olus_membership: Membership
+) -> None:
+    with pytest.raises(RuleViolation, match="already with"):
+        transfer_send(
+            child=case.child, to=olus_membership, starts_on=WEDNESDAY, note="", file={}, user=lead
+        )
+    with pytest.raises(RuleViolation) as refused:
+        transfer_send(
+            child=case.child,
+            to=olus_membership,
+            starts_on=date(9999, 12, 27),
+            note="",
+            file={},
+            user=lead,
+        )
+    assert "starts_on" in refused.value.message_dict
+
+
+def test_a_child_with_the_same_name_and_birthday_but_another_upn_stops_the_accept(
+    sent: FileTransfer, other_lead: Any
+) -> None:
+    sent_child = sent.child
+    sent_child.unique_pupil_number = "A123456789012"
+    sent_child.save()
+    namesake = Child.objects.create(
+        organisation=sent.to_setting,
+        first_name=sent_child.first_name,
+        last_name=sent_child.last_name,
+        date_of_birth=sent_child.date_of_birth,
+        unique_pupil_number="B999999999999",
+    )
+    with pytest.raises(RuleViolation, match="different UPN or NHS number"):
+        transfer_accept(transfer=sent, user=other_lead)
+    sent.refresh_from_db()
+    assert sent.status == TransferStatus.SENT and not namesake.cases.exists()
+
+
+def test_the_reminder_comes_two_school_days_in(sent: FileTransfer) -> None:
+    # Sent on Monday for a Wednesday start: two school days from Wednesday is Friday.
+    assert sent.remind_at.date() == date(2026, 3, 6)
+
+
+def test_once_rejected_the_receiving_setting_reads_its_history_not_its_contents(
+    sent: FileTransfer, other_lead: Any, lead: Any
+) -> None:
+    transfer_reject(transfer=sent, user=other_lead, reason="Never started here.")
+    page = reverse("safeguarding:child_file", args=[sent.pk])
+    pdf = reverse("safeguarding:child_file_pdf", args=[sent.pk])
+    receiver, sender = Client(), Client()
+    receiver.force_login(other_lead)
+    sender.force_login(lead)
+    shown = receiver.get(page).content.decode()
+    assert "Never started here." in shown and "The child's first day" in shown
+    assert "Maisie" not in shown.split("What happened to it")[1]
+    assert receiver.get(pdf).status_code == 404
+    assert sender.get(pdf).status_code == 200
+
+
+def test_only_the_receiving_lead_posts_an_answer_and_every_reading_is_logged(
+    sent: FileTransfer, lead: Any, other_lead: Any
+) -> None:
+    page = reverse("safeguarding:child_file", args=[sent.pk])
+    sender = Client()
+    sender.force_login(lead)
+    assert sender.post(page, {"action": "reject", "reason": "x"}).status_code == 403
+    receiver = Client()
+    receiver.force_login(other_lead)
+    before = AuditEntry.objects.filter(action=AuditAction.FILE_VIEWED).count()
+    assert receiver.post(page, {"action": "reject", "reason": ""}).status_code == 400
+    assert AuditEntry.objects.filter(action=AuditAction.FILE_VIEWED).count() == before + 1

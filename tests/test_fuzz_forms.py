@@ -41,6 +41,7 @@ from cases.models import (
     Delivery,
     DeliveryEvent,
     FamilyFollowUp,
+    FileRequest,
     FileTransfer,
     Membership,
     Organisation,
@@ -55,7 +56,7 @@ from cases.models import (
 from cases.register_import.service import register_import_start
 from cases.rules import EARLIEST_PLAUSIBLE, MAX_ITEMS_PER_SHARE
 from cases.services import child_add
-from cases.services.transfers import transfer_send
+from cases.services.transfers import file_request_make, transfer_send
 from permissions.models import BreakGlassGrant
 from workflows import steps
 from workflows.child_file.assemble import assemble_file
@@ -90,6 +91,8 @@ ENDPOINTS = (
     Endpoint("revoke_link", "link"),
     Endpoint("send_child_file", "child"),
     Endpoint("child_file", "file"),
+    Endpoint("file_request_ask", ""),
+    Endpoint("file_request", "request"),
     Endpoint("advice_ask", "share"),
     Endpoint("advice_answer", "consultation"),
     Endpoint("case_team", "case"),
@@ -225,6 +228,16 @@ def _seed_and_load() -> Facts:
         file=assemble_file(child, other_lead),
         user=other_lead,
     )
+    # Riverside asking Oakfield for a child's file.
+    file_request_make(
+        asked_of=oakfield,
+        asked_for=child.organisation,
+        user=other_lead,
+        first_name="Rowan",
+        last_name="Ellis",
+        date_of_birth=date(2021, 5, 4),
+        starts_on=date(2026, 9, 7),
+    )
     users = {u.username: u for u in get_user_model().objects.filter(username__in=PERSONAS)}
     ids = {
         "": [0],
@@ -238,6 +251,7 @@ def _seed_and_load() -> Facts:
         "import": [*RegisterImport.objects.values_list("pk", flat=True), 999_999],
         "link": [*Delivery.objects.values_list("pk", flat=True), 999_999],
         "file": [*FileTransfer.objects.values_list("pk", flat=True), 999_999],
+        "request": [*FileRequest.objects.values_list("pk", flat=True), 999_999],
     }
     any_pk = sorted(
         {
@@ -482,6 +496,10 @@ def broken_rules() -> list[str]:
     ):
         if _too_long(model):
             found.append(f"a {model.__name__} with text over its limit")
+    if _too_long(FileRequest):
+        found.append("a request for a child's file with text over its limit")
+    if FileRequest.objects.filter(asked_of=models.F("asked_for")).exists():
+        found.append("a setting asking itself for a child's file")
     if _too_long(TransferEvent) or _too_long(FileTransfer):
         found.append("a child protection file with text over its limit")
     if (

@@ -144,6 +144,14 @@ class NotificationKind(models.TextChoices):
         "file_overdue_sent",
         "A child protection file you sent has not been accepted in five school days",
     )
+    FILE_REQUESTED = (
+        "file_requested",
+        "Another setting asked your setting for a child's child protection file",
+    )
+    FILE_REQUEST_DECLINED = (
+        "file_request_declined",
+        "Your request for a child's child protection file was declined",
+    )
     FILE_ACCEPTED = "file_accepted", "A child protection file you sent was accepted"
     FILE_REJECTED = "file_rejected", "A child protection file you sent was rejected"
     DELIVERY_LOCKED = (
@@ -257,8 +265,6 @@ class Notification(models.Model):
         ]
         indexes = [
             models.Index(fields=["emailed_at", "email_claimed_at"]),
-            # The unread count on every page, and a person's home.
-            models.Index(fields=["recipient", "read_at"], name="notification_unread"),
             # A person's unread, newest first: the home page's "new for you" reads its first
             # rows; the counts (the menu's, the home page's) read it alone, kind included.
             models.Index(

@@ -198,6 +198,14 @@ class SafeguardingApp(Application):
     child_files_path = path(
         "files/", child_file_views.ChildFileListView.as_view(), name="child_files"
     )
+    file_request_ask_path = path(
+        "files/ask/", child_file_views.FileRequestView.as_view(), name="file_request_ask"
+    )
+    file_request_path = path(
+        "files/requests/<int:pk>/",
+        child_file_views.FileRequestPageView.as_view(),
+        name="file_request",
+    )
     child_file_path = path(
         "files/<int:pk>/", child_file_views.ChildFileView.as_view(), name="child_file"
     )

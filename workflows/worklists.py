@@ -37,6 +37,7 @@ from permissions.selectors import (
     break_glass_grants_to_review,
     child_files_to_answer,
     family_follow_ups_for,
+    file_requests_to_answer,
     reconsideration_requests_for,
     review_queue_for,
     settings_run_by,
@@ -217,6 +218,7 @@ class HomeView(View):
             .count(),
             "reconsiderations": reconsideration_requests_for(user).count(),
             "files_to_answer": child_files_to_answer(user).count(),
+            "file_requests": file_requests_to_answer(user).count(),
         }
 
     def _own_work(self, user: Any) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from .records import ApprovedItem, Decision, ReconsiderationRequest, Release
 from .shares import Recipient, Share, ShareItem
 from .transfers import (
     AWAITING_ANSWER,
+    FileRequest,
+    FileRequestStatus,
     FileTransfer,
     TransferEvent,
     TransferEventKind,
@@ -42,6 +44,8 @@ __all__ = [
     "ShareItem",
     "ShareVersion",
     "AWAITING_ANSWER",
+    "FileRequest",
+    "FileRequestStatus",
     "FileTransfer",
     "TransferEvent",
     "TransferEventKind",

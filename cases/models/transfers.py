@@ -5,7 +5,7 @@ school days of the child starting at the new one, separately from the main pupil
 securely, and to get confirmation of receipt. ``FileTransfer`` is that file, frozen at
 sending (``file``: the child's details, chronology and each share's record, as sections);
 its life (sent, viewed, accepted or rejected, reminded, escalated) is ``TransferEvent``,
-appended and never changed.
+appended and never changed. ``FileRequest`` is the new setting asking for it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,54 @@ class TransferEventKind(models.TextChoices):
     ESCALATED = "escalated", "Deputies brought in: past its five school days"
 
 
+class FileRequestStatus(models.TextChoices):
+    OPEN = "open", "Waiting for the previous setting"
+    SENT = "sent", "File sent"
+    DECLINED = "declined", "Declined"
+
+
+class FileRequest(models.Model):
+    """A new setting asking a child's previous setting (in this installation) for their
+    child protection file. Answered by the file itself, or declined with a reason."""
+
+    asked_of = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="file_requests_received"
+    )
+    asked_for = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="file_requests_made"
+    )
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    asked_at = models.DateTimeField(auto_now_add=True)
+    # The child as the asking setting knows them: the previous setting finds them on its roll.
+    first_name = models.CharField("child's legal first name", max_length=100)
+    last_name = models.CharField("child's legal last name", max_length=100)
+    date_of_birth = models.DateField("child's date of birth")
+    starts_on = models.DateField("the child's first day with you")
+    note = models.TextField(max_length=2000, blank=True)
+    status = models.CharField(
+        max_length=10, choices=FileRequestStatus.choices, default=FileRequestStatus.OPEN
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["asked_of", "asked_at"],
+                condition=models.Q(status="open"),
+                name="file_request_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Request for a child protection file #{self.pk}"
+
+
 class FileTransfer(models.Model):
     """One child's child protection file, sent by one setting's lead to another's."""
 
@@ -66,6 +114,10 @@ class FileTransfer(models.Model):
     file = models.JSONField()
     status = models.CharField(
         max_length=10, choices=TransferStatus.choices, default=TransferStatus.SENT
+    )
+    # The request it answers, when the new setting asked for it.
+    request = models.OneToOneField(
+        FileRequest, on_delete=models.PROTECT, null=True, blank=True, related_name="transfer"
     )
     # The new setting's case the file was attached to when it was accepted (a case opened
     # then, or the child's open case there already).

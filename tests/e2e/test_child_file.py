@@ -1,19 +1,23 @@
 """A child moves school: Oakfield's lead sends the child's protection file to Riverside's
 lead, who opens it from their home page and accepts it; a case opens at Riverside with the
-file attached, and Oakfield's lead sees that it was accepted."""
+file attached, and Oakfield's lead sees that it was accepted.
+
+On a demo server of its own: once the child is at Riverside, Riverside's lead rightly finds
+them, which the other browser tests' demo must never show (test_need_to_know)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from .browsing import menu, now_in_uk
-from .conftest import Screenshots
+from .browsing import menu, now_in_uk, sign_in
+from .conftest import Screenshots, _require_chromium, contexts_on
+from .server import DemoServer
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +27,31 @@ SERIOUS = {"serious", "critical"}
 @pytest.fixture(scope="module")
 def axe() -> Axe:
     return Axe()
+
+
+@pytest.fixture(scope="module")
+def two_schools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    _require_chromium()
+    server = DemoServer(tmp_path_factory.mktemp("child-file"), kind="child_file")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def person(
+    request: pytest.FixtureRequest, chromium: Browser, two_schools: DemoServer
+) -> Iterator[Callable[[str], Page]]:
+    with contexts_on(request, chromium, two_schools) as make:
+
+        def open_as(username: str) -> Page:
+            page = make().new_page()
+            sign_in(page, username)
+            return page
+
+        yield open_as
 
 
 def no_serious_violations(page: Page, axe: Axe) -> None:

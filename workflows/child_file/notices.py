@@ -5,13 +5,20 @@ time and the setting's deputies (and the sender) once its five school days have 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.choices import DECIDING_ROLES
-from cases.models import AWAITING_ANSWER, FileTransfer, TransferEventKind, TransferStatus
+from cases.models import (
+    AWAITING_ANSWER,
+    FileRequest,
+    FileTransfer,
+    TransferEventKind,
+    TransferStatus,
+)
 from cases.services.transfers import transfer_note_clock
 from cases.transactions import atomic_change
 from permissions.selectors import people_to_alert
@@ -26,9 +33,16 @@ def _page(transfer: FileTransfer) -> str:
     return reverse("safeguarding:child_file", args=[transfer.pk])
 
 
+def _still_deciding(person: Any, setting: Any) -> list[Any]:
+    """The person, while they are still a lead or deputy there; else that setting's leads and
+    deputies, so that a file's news always reaches someone who can act on it."""
+    leads = list(people_to_alert(setting, set(DECIDING_ROLES)))
+    return [person] if person in leads else leads
+
+
 def file_sent(transfer: FileTransfer) -> list[Notification]:
     return notify(
-        [transfer.to_lead],
+        _still_deciding(transfer.to_lead, transfer.to_setting),
         NotificationKind.FILE_RECEIVED,
         event=f"{NotificationKind.FILE_RECEIVED}:{transfer.pk}",
         link=_page(transfer),
@@ -42,7 +56,7 @@ def file_answered(transfer: FileTransfer) -> list[Notification]:
     accepted = transfer.status == TransferStatus.ACCEPTED
     kind = NotificationKind.FILE_ACCEPTED if accepted else NotificationKind.FILE_REJECTED
     return notify(
-        [transfer.sent_by],
+        _still_deciding(transfer.sent_by, transfer.from_setting),
         kind,
         event=f"{kind}:{transfer.pk}",
         link=_page(transfer),
@@ -61,7 +75,7 @@ def chase_files_due() -> int:
             | Q(due_at__gt=now, events__kind=TransferEventKind.REMINDED)
         )
         .select_related("to_setting", "from_setting", "to_lead", "sent_by")
-        .distinct()
+        .defer("file")
     )
     chased = 0
     for transfer in due:
@@ -87,7 +101,7 @@ def _chase(transfer: FileTransfer, now: object) -> int:
                 due_at=transfer.due_at,
             )
             notify(
-                [transfer.sent_by],
+                _still_deciding(transfer.sent_by, transfer.from_setting),
                 NotificationKind.FILE_OVERDUE_SENT,
                 event=f"{NotificationKind.FILE_OVERDUE_SENT}:{transfer.pk}",
                 link=_page(transfer),
@@ -98,7 +112,7 @@ def _chase(transfer: FileTransfer, now: object) -> int:
         if not transfer_note_clock(transfer, TransferEventKind.REMINDED):
             return 0
         notify(
-            [transfer.to_lead],
+            _still_deciding(transfer.to_lead, transfer.to_setting),
             NotificationKind.FILE_REMINDER,
             event=f"{NotificationKind.FILE_REMINDER}:{transfer.pk}",
             link=_page(transfer),
@@ -106,3 +120,29 @@ def _chase(transfer: FileTransfer, now: object) -> int:
             due_at=transfer.due_at,
         )
         return 1
+
+
+def _request_page(request: FileRequest) -> str:
+    return reverse("safeguarding:file_request", args=[request.pk])
+
+
+def file_requested(request: FileRequest) -> list[Notification]:
+    return notify(
+        people_to_alert(request.asked_of, set(DECIDING_ROLES)),
+        NotificationKind.FILE_REQUESTED,
+        event=f"{NotificationKind.FILE_REQUESTED}:{request.pk}",
+        link=_request_page(request),
+        actor=request.asked_by,
+        detail=f"By {request.asked_for.name}",
+    )
+
+
+def file_request_declined(request: FileRequest) -> list[Notification]:
+    return notify(
+        _still_deciding(request.asked_by, request.asked_for),
+        NotificationKind.FILE_REQUEST_DECLINED,
+        event=f"{NotificationKind.FILE_REQUEST_DECLINED}:{request.pk}",
+        link=_request_page(request),
+        actor=request.answered_by,
+        detail=f"By {request.asked_of.name}",
+    )

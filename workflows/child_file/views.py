@@ -10,25 +10,39 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import ListView
 
-from cases.choices import DECIDING_ROLES, Role
+from cases.choices import DECIDING_ROLES, EDUCATION_SETTING_KINDS, Role
 from cases.date_inputs import IsoDateInput
-from cases.models import AWAITING_ANSWER, Case, Child, FileTransfer, Membership, Share
+from cases.errors import refuse
+from cases.models import (
+    AWAITING_ANSWER,
+    Case,
+    Child,
+    FileRequest,
+    FileRequestStatus,
+    FileTransfer,
+    Membership,
+    Organisation,
+    Share,
+)
 from cases.people import display_name, signed_in
 from cases.services.transfers import (
+    file_request_decline,
+    file_request_make,
     transfer_accept,
     transfer_reject,
     transfer_send,
     transfer_viewed,
 )
 from cases.transactions import atomic_change
-from permissions.lookups import get_child_file_for, get_child_for_register
-from permissions.rules import can_answer_file, can_send_file
-from permissions.selectors import child_files_for
+from permissions.lookups import get_child_file_for, get_child_for_register, get_file_request_for
+from permissions.rules import can_answer_file, can_read_file, can_send_file
+from permissions.selectors import child_files_for, file_requests_for, settings_where
 
 from ..decision_record_pdf import document_pdf
 from ..forms import apply_service_errors
@@ -63,7 +77,12 @@ class SendFileForm(forms.Form):
         field = self.fields["to"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = (
-            Membership.objects.filter(role__in=sorted(DECIDING_ROLES), ended_at__isnull=True)
+            Membership.objects.filter(
+                role__in=sorted(DECIDING_ROLES),
+                ended_at__isnull=True,
+                user__is_active=True,
+                organisation__kind__in=sorted(EDUCATION_SETTING_KINDS),
+            )
             .exclude(organisation=child.organisation)
             .select_related("user", "organisation")
             .order_by("organisation__name", "role", "user__last_name")
@@ -119,6 +138,13 @@ class ChildFileListView(ListView):
     def get_queryset(self) -> Any:
         return child_files_for(self.request.user)
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context["requests"] = file_requests_for(user)[:50]
+        context["may_ask"] = settings_where(user, "cases.decide_shares").exists()
+        return context
+
 
 class _Practitioners(forms.ModelMultipleChoiceField):
     def label_from_instance(self, obj: Any) -> str:
@@ -168,6 +194,8 @@ class ChildFileView(View):
         reject = RejectForm()
         status = 200
         if request.method == "POST":
+            if not can_answer_file(user, transfer):
+                raise PermissionDenied("Only the receiving setting's lead or a deputy answers.")
             action = request.POST.get("action")
             form: forms.Form = (
                 AcceptForm(request.POST, transfer=transfer)
@@ -198,13 +226,15 @@ class ChildFileView(View):
             else:
                 reject = form  # type: ignore[assignment]
             status = 400
-        else:
-            transfer = transfer_viewed(transfer=transfer, user=user)
+        # Shown again with a mistake or not, the file is read: logged each time.
+        transfer = transfer_viewed(transfer=transfer, user=user, how="page")
         may_answer = can_answer_file(user, transfer) and transfer.status in AWAITING_ANSWER
+        readable = can_read_file(user, transfer)
         context = {
             "transfer": transfer,
             "events": transfer.events.select_related("by").order_by("at", "pk"),
-            "sections": file_sections(transfer.file),
+            "sections": file_sections(transfer.file) if readable else (),
+            "readable": readable,
             "may_answer": may_answer,
             "accept": accept,
             "reject": reject,
@@ -214,9 +244,10 @@ class ChildFileView(View):
 
 class ChildFilePdfView(View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        transfer = transfer_viewed(
-            transfer=get_child_file_for(request.user, pk), user=signed_in(request)
-        )
+        transfer = get_child_file_for(request.user, pk)
+        if not can_read_file(request.user, transfer):
+            raise Http404("No such file.")
+        transfer = transfer_viewed(transfer=transfer, user=signed_in(request), how="PDF")
         content = document_pdf(
             transfer.file.get("title", "Child protection file"),
             file_sections(transfer.file),
@@ -230,3 +261,190 @@ class ChildFilePdfView(View):
         )
         response["Cache-Control"] = "no-store"
         return response
+
+
+# --- Asking a previous setting for a child's file ------------------------------------------
+
+
+class FileRequestForm(forms.Form):
+    asked_for = forms.ModelChoiceField(
+        label="Asking for", queryset=Organisation.objects.none(), required=False
+    )
+    asked_of = forms.ModelChoiceField(
+        label="The child's previous setting",
+        queryset=Organisation.objects.none(),
+        required=False,
+        help_text="A setting that uses Safeshare here; its lead and deputies are asked.",
+    )
+    first_name = forms.CharField(label="Child's legal first name", max_length=100, required=False)
+    last_name = forms.CharField(label="Child's legal last name", max_length=100, required=False)
+    date_of_birth = forms.DateField(
+        label="Child's date of birth", widget=IsoDateInput(), required=False
+    )
+    starts_on = forms.DateField(
+        label="The child's first day with you", widget=IsoDateInput(), required=False
+    )
+    note = forms.CharField(
+        label="Note for the previous setting (optional)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mine = settings_where(user, "cases.decide_shares").order_by("name")
+        asked_for = self.fields["asked_for"]
+        asked_of = self.fields["asked_of"]
+        assert isinstance(asked_for, forms.ModelChoiceField)
+        assert isinstance(asked_of, forms.ModelChoiceField)
+        asked_for.queryset = mine
+        asked_for.initial = mine.first()
+        asked_of.queryset = (
+            Organisation.objects.filter(kind__in=sorted(EDUCATION_SETTING_KINDS))
+            .exclude(pk__in=mine)
+            .order_by("name")
+        )
+
+
+class FileRequestView(View):
+    """A new setting's lead or deputy asks the child's previous setting for their file."""
+
+    def dispatch(self, request: HttpRequest) -> HttpResponse:
+        user = signed_in(request)
+        if not settings_where(user, "cases.decide_shares").exists():
+            raise PermissionDenied("A setting's lead or a deputy asks for a child's file.")
+        posted = request.method == "POST"
+        form = FileRequestForm(request.POST if posted else None, user=user)
+        if posted and form.is_valid():
+            data = form.cleaned_data
+            try:
+                with atomic_change():
+                    asked = file_request_make(
+                        asked_of=data["asked_of"],
+                        asked_for=data["asked_for"] or form.fields["asked_for"].initial,
+                        user=user,
+                        first_name=data["first_name"] or "",
+                        last_name=data["last_name"] or "",
+                        date_of_birth=data["date_of_birth"],
+                        starts_on=data["starts_on"],
+                        note=data["note"] or "",
+                    )
+                    notices.file_requested(asked)
+            except ValidationError as refused:
+                apply_service_errors(refused, form)
+            else:
+                messages.success(request, f"{asked.asked_of} has been asked for the file.")
+                return redirect("safeguarding:file_request", pk=asked.pk)
+        return render(
+            request,
+            "workflows/file_request_form.html",
+            {"form": form, "one_setting": len(form.fields["asked_for"].queryset) == 1},  # type: ignore[attr-defined]
+            status=400 if posted else 200,
+        )
+
+
+class SendAnswerForm(forms.Form):
+    child = forms.ModelChoiceField(
+        label="The child on your roll",
+        queryset=Child.objects.none(),
+        required=False,
+        help_text="Those with the same date of birth are listed first.",
+    )
+    to = _ReceivingLead(label="Send to", queryset=Membership.objects.none(), required=False)
+
+    def __init__(self, *args: Any, request: FileRequest, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        child = self.fields["child"]
+        to = self.fields["to"]
+        assert isinstance(child, forms.ModelChoiceField) and isinstance(to, forms.ModelChoiceField)
+        child.queryset = Child.objects.filter(organisation=request.asked_of).order_by(
+            models.Case(models.When(date_of_birth=request.date_of_birth, then=0), default=1),
+            "last_name",
+            "first_name",
+        )
+        to.queryset = (
+            Membership.objects.filter(
+                organisation=request.asked_for,
+                role__in=sorted(DECIDING_ROLES),
+                ended_at__isnull=True,
+            )
+            .select_related("user", "organisation")
+            .order_by("role", "user__last_name")
+        )
+        to.initial = to.queryset.filter(user=request.asked_by).first()
+
+
+class DeclineForm(forms.Form):
+    decline_reason = forms.CharField(
+        label="Why you are declining",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        required=False,
+        help_text="The setting that asked reads this: the child was never here, say.",
+    )
+
+
+class FileRequestPageView(View):
+    """A request for a child's file: what was asked, its answer, and for the asked
+    setting's lead or deputy, sending the file or declining."""
+
+    def dispatch(self, request: HttpRequest, pk: int) -> HttpResponse:
+        asked = get_file_request_for(request.user, pk)
+        user = signed_in(request)
+        send, decline = SendAnswerForm(request=asked), DeclineForm()
+        status = 200
+        if request.method == "POST":
+            action = request.POST.get("action")
+            form: forms.Form = (
+                SendAnswerForm(request.POST, request=asked)
+                if action == "send"
+                else DeclineForm(request.POST)
+            )
+            if form.is_valid():
+                try:
+                    with atomic_change():
+                        if action == "send":
+                            child = form.cleaned_data["child"]
+                            if child is None:
+                                raise refuse("child", "Choose the child on your roll.")
+                            transfer = transfer_send(
+                                child=child,
+                                to=form.cleaned_data["to"],
+                                starts_on=asked.starts_on,
+                                note="",
+                                file=assemble_file(child, user),
+                                user=user,
+                                request=asked,
+                            )
+                            notices.file_sent(transfer)
+                        else:
+                            asked = file_request_decline(
+                                request=asked,
+                                user=user,
+                                reason=form.cleaned_data["decline_reason"] or "",
+                            )
+                            notices.file_request_declined(asked)
+                except ValidationError as refused:
+                    apply_service_errors(refused, form)
+                else:
+                    if action == "send":
+                        messages.success(request, "The file is sent.")
+                        return redirect("safeguarding:child_file", pk=transfer.pk)
+                    messages.success(request, "The request is declined.")
+                    return redirect("safeguarding:file_request", pk=asked.pk)
+            if action == "send":
+                send = form  # type: ignore[assignment]
+            else:
+                decline = form  # type: ignore[assignment]
+            status = 400
+        may_answer = can_send_file(user, asked.asked_of) and asked.status == FileRequestStatus.OPEN
+        answered_by_file = getattr(asked, "transfer", None) if asked.status == "sent" else None
+        context = {
+            "asked": asked,
+            "may_answer": may_answer,
+            "send": send,
+            "decline": decline,
+            "transfer": answered_by_file,
+        }
+        return render(request, "workflows/file_request.html", context, status=status)
