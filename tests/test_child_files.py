@@ -417,3 +417,21 @@ def test_only_the_receiving_lead_posts_an_answer_and_every_reading_is_logged(
     before = AuditEntry.objects.filter(action=AuditAction.FILE_VIEWED).count()
     assert receiver.post(page, {"action": "reject", "reason": ""}).status_code == 400
     assert AuditEntry.objects.filter(action=AuditAction.FILE_VIEWED).count() == before + 1
+
+
+def test_the_file_leaves_out_the_sending_settings_own_business(
+    released: Any, case: Case, lead: Any, colleague: Any, practitioner: Any, recipient: Any
+) -> None:
+    from permissions.break_glass import break_glass_take
+
+    break_glass_take(user=colleague, case=case, reason="Covering the key worker today.")
+    draft = steps.propose(
+        case=case,
+        user=practitioner,
+        fields=complete_fields(recipient, purpose="An unfinished thought, never submitted."),
+        items=[item()],
+    )
+    text = str(assemble_file(case.child, lead))
+    assert "Covering the key worker today." not in text and "colin" not in text.lower()
+    assert "An unfinished thought" not in text and f"Share #{draft.pk}" not in text
+    assert f"Share #{released.pk}" in text

@@ -240,8 +240,11 @@ def _moment(row: Row, zone: ZoneInfo) -> datetime:
     return datetime.combine(row.happened, time.min, tzinfo=zone)
 
 
-def chronology_of(case: Case) -> Chronology:
-    """Everything recorded about the case's child in its setting, ordered by when it happened."""
+def chronology_of(case: Case, *, access: bool = True) -> Chronology:
+    """Everything recorded about the case's child in its setting, ordered by when it happened.
+
+    ``access=False`` leaves out who took break-glass access to the case: the setting's own
+    control of its staff, not part of the child's record that moves with them."""
     on_case = {"share__case": case}
     shares = list(
         Share.objects.filter(case=case).select_related("case", "proposed_by").order_by("pk")
@@ -275,7 +278,7 @@ def chronology_of(case: Case) -> Chronology:
         *_advice_rows(consultations),
         *_escalation_rows(escalations),
         *_family_rows(shares, follow_ups.order_by("pk")),
-        *_break_glass_rows(grants.order_by("pk")),
+        *(_break_glass_rows(grants.order_by("pk")) if access else ()),
     ]
     zone = ZoneInfo(case.organisation.timezone)
     # A stable sort: rows of the same moment keep the order in which they were built.

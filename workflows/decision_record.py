@@ -443,7 +443,9 @@ def _decisions(
     return Section("decisions", "Decisions and their reasons", tuple(blocks))
 
 
-def _release(share: Share, release: Release | None, when: Clock) -> Section:
+def _release(
+    share: Share, release: Release | None, when: Clock, *, deliveries: bool = True
+) -> Section:
     if release is None:
         nothing = "Nothing has been released."
         if share.status == choices.ShareStatus.REFUSED:
@@ -480,7 +482,8 @@ def _release(share: Share, release: Release | None, when: Clock) -> Section:
     # Late import: the link's words are built from this module's blocks.
     from .secure_link.record import link_blocks
 
-    blocks += link_blocks(release.deliveries.select_related("sent_by").order_by("pk"), when)
+    if deliveries:
+        blocks += link_blocks(release.deliveries.select_related("sent_by").order_by("pk"), when)
     return Section("release", "What was released", tuple(blocks))
 
 
@@ -531,8 +534,11 @@ def _audit(sequence: int, digest: str, this_copy: bool, chain: str) -> Section:
 # --- Assembly ------------------------------------------------------------------------------
 
 
-def decision_record(share: Share, reader: Any) -> DecisionRecord:
+def decision_record(share: Share, reader: Any, *, deliveries: bool = True) -> DecisionRecord:
     """The whole record of ``share`` as ``reader`` is shown it, anchored to the audit log.
+
+    ``deliveries=False`` leaves out how a secure link fared (its recipient's address, the
+    names typed on opening it): the sending setting's own record of delivery.
 
     Log the view first (``permissions.lookups.note_viewed``): the anchor is then the entry
     recording this very copy, so the record proves when it was produced and for whom.
@@ -583,7 +589,7 @@ def decision_record(share: Share, reader: Any) -> DecisionRecord:
             list(share.reconsideration_requests.select_related("requested_by")),
         ),
         *_endings(share),
-        _release(share, release, when),
+        _release(share, release, when, deliveries=deliveries),
         _audit(sequence, digest, this_copy, f"{organisation.name} (setting {organisation.pk})"),
     ]
     return DecisionRecord(

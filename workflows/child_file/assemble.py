@@ -2,8 +2,10 @@
 each share's whole record (decisions, releases, advice), as the sections the decision
 record is made of, kept as JSON so the file reads the same whatever changes after.
 
-The audit-anchor section of each share's record is left out: it vouches for one reader's
-copy in the sending setting, which the receiving setting cannot check.
+Left out, as the sending setting's own business rather than the child's record: each
+record's audit anchor (it vouches for one reader's copy, which the receiving setting cannot
+check), who took break-glass access, how secure links fared (addresses, names typed), and
+drafts never submitted.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ def _when(row: Row, when: Clock) -> str:
     return when(row.happened)  # type: ignore[arg-type]
 
 
-def _chronology(case: Case, when: Clock) -> Section:
+def _chronology(case: Case, when: Clock, submitted: set[int]) -> Section:
     rows = tuple(
-        (_when(row, when), row.what, row.who, row.detail) for row in chronology_of(case).rows
+        (_when(row, when), row.what, row.who, row.detail)
+        for row in chronology_of(case, access=False).rows
+        if row.share_id is None or row.share_id in submitted
     )
     table = Table("", ("When", "What", "Who", "Detail"), rows)
     return Section(f"chronology-{case.pk}", f"Case {case.reference}: chronology", (table,))
@@ -56,10 +60,17 @@ def assemble_file(child: Child, sender: Any) -> dict[str, Any]:
     sections: list[Section] = [_child(child)]
     cases = Case.objects.filter(child=child).select_related("organisation").order_by("pk")
     for case in cases:
-        sections.append(_chronology(case, when))
-        shares = Share.objects.filter(case=case).select_related("case__organisation")
-        for share in shares.order_by("pk"):
-            record = decision_record(share, sender)
+        # The shares that reached a lead (submitted at least once): a draft never submitted
+        # is a practitioner's unfinished thought, not part of the child's record.
+        shares = list(
+            Share.objects.filter(case=case, versions__isnull=False)
+            .select_related("case__organisation")
+            .distinct()
+            .order_by("pk")
+        )
+        sections.append(_chronology(case, when, {share.pk for share in shares}))
+        for share in shares:
+            record = decision_record(share, sender, deliveries=False)
             for section in record.sections:
                 if section.key == "audit":
                     continue
