@@ -312,7 +312,8 @@ def walks(index: str, rows: QuerySet[Any] | str) -> None:
 def test_each_list_walks_its_index_in_its_own_order(
     case: Case, practitioner: Any, lead: Any, recipient: Any
 ) -> None:
-    # Each ``walks`` asserts: the plan uses the list's index and has no Sort.
+    # The assertions are in ``walks`` (above), one call per list: the plan uses the list's
+    # own index, and has no Sort.
     returned_share(case, practitioner, lead, recipient)
     submitted_share(case, practitioner, recipient)
     page: Callable[[QuerySet[Any]], QuerySet[Any]] = lambda rows: rows[:50]  # noqa: E731

@@ -104,3 +104,32 @@ def test_a_file_sent_to_the_new_school_is_accepted_and_attached_to_a_new_case(
     expect(lead.get_by_role("heading", level=1)).to_contain_text("Accepted")
     expect(lead.get_by_role("table", name="What happened to it")).to_contain_text("Accepted")
     shot(lead, "the sender sees the file was accepted")
+
+
+def test_a_new_school_asks_for_a_file_and_the_previous_one_declines_saying_why(
+    person: Callable[[str], Page], axe: Axe, shot: Screenshots
+) -> None:
+    riverside = person("otherlead")
+    riverside.goto("/safeguarding/files/ask/")
+    no_serious_violations(riverside, axe)
+    riverside.get_by_label("The child's previous setting").select_option(label="Oakfield Nursery")
+    riverside.get_by_label("Child's legal first name").fill("Rowan")
+    riverside.get_by_label("Child's legal last name").fill("Ellis")
+    riverside.get_by_label("Child's date of birth").fill("2021-05-04")
+    starts = (now_in_uk() + timedelta(days=3)).strftime("%Y-%m-%d")
+    riverside.get_by_label("The child's first day with you").fill(starts)
+    riverside.get_by_role("button", name="Ask for the file").click()
+    expect(riverside.get_by_role("heading", level=1)).to_contain_text("Waiting for the previous")
+    request_page = riverside.url
+    shot(riverside, "the new school asks for the file")
+
+    lead = person("lead")
+    lead.goto(request_page)
+    no_serious_violations(lead, axe)
+    lead.get_by_label("Why you are declining").fill("No child of that name was ever here.")
+    lead.get_by_role("button", name="Decline the request").click()
+    expect(lead.get_by_role("heading", level=1)).to_contain_text("Declined")
+
+    riverside.goto(request_page)
+    expect(riverside.get_by_text("No child of that name was ever here.")).to_be_visible()
+    shot(riverside, "the new school reads why it was declined")
