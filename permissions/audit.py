@@ -173,11 +173,19 @@ def record_setting_change(
     detail: str,
     record: models.Model | None = None,
     subject: Any = None,
+    case: Case | None = None,
+    basis: str = "",
 ) -> AuditEntry:
     """Log a change to a setting's own configuration or register (its deadlines, details,
     staff, children, cases, address book), with the actor's role; ``record`` is what
-    changed when it is not the setting itself, ``subject`` the person it concerns."""
+    changed when it is not the setting itself, ``subject`` the person it concerns, ``case``
+    the case it belongs to (so the case's "who has looked" finds it), ``basis`` who acted
+    when they hold no role (an outside recipient)."""
     record = record if record is not None else organisation
+    if case is None and isinstance(record, Case):
+        case = record
+    if not basis:
+        basis = (role_in(actor, organisation) or "") if actor is not None else "system"
     [entry] = append(
         [
             AuditEntry(
@@ -186,9 +194,9 @@ def record_setting_change(
                 action=action,
                 object_type=str(record._meta.model_name),
                 object_id=record.pk,
-                case=record if isinstance(record, Case) else None,
+                case=case,
                 subject=subject,
-                basis=(role_in(actor, organisation) or "") if actor is not None else "system",
+                basis=basis,
                 detail=detail[:300],
             )
         ]

@@ -37,7 +37,9 @@ def delivery_for_token(token: str) -> Delivery:
     except signing.BadSignature:
         raise LinkUnavailable from None
     delivery = (
-        Delivery.objects.select_related("release__decision", "share__case__organisation", "sent_by")
+        Delivery.objects.select_related(
+            "release__decision", "share__case__organisation", "transfer__from_setting", "sent_by"
+        )
         .filter(public_id=public_id)
         .first()
     )

@@ -100,6 +100,7 @@ class AuditAction(models.TextChoices):
     FILE_VIEWED = "file_viewed", "Child protection file opened"
     FILE_ACCEPTED = "file_accepted", "Child protection file accepted"
     FILE_REJECTED = "file_rejected", "Child protection file rejected"
+    FILE_WITHDRAWN = "file_withdrawn", "Child protection file withdrawn by its sender"
     FILE_REQUESTED = "file_requested", "Child protection file asked for"
     FILE_REQUEST_DECLINED = "file_request_declined", "Request for a child's file declined"
     ESCALATION = "escalation", "Review escalated"

@@ -67,8 +67,12 @@ def can_record_release(user: UserLike, share: Share) -> bool:
 
 def can_revoke_link(user: UserLike, delivery: Delivery) -> bool:
     """A secure link is revoked by whoever sent it, while they may still release the share,
-    or by a lead or deputy of the share's setting."""
+    or by a lead or deputy of the share's setting; a file's link, by the sending setting's
+    lead or a deputy."""
+    if delivery.transfer is not None:
+        return can_send_file(user, delivery.transfer.from_setting)
     share = delivery.share
+    assert share is not None
     return can_decide(user, share) or (
         delivery.sent_by_id == user.pk and can_record_release(user, share)
     )
@@ -80,7 +84,10 @@ def can_send_file(user: UserLike, organisation: Organisation) -> bool:
 
 
 def can_answer_file(user: UserLike, transfer: FileTransfer) -> bool:
-    """A file sent to a setting is opened, accepted or rejected by its lead or a deputy."""
+    """A file sent to a setting is opened, accepted or rejected by its lead or a deputy;
+    one sent outside the installation is answered there, through its secure link."""
+    if transfer.to_setting is None:
+        return False
     return _holds(user, "cases.decide_shares", transfer.to_setting)
 
 
@@ -95,10 +102,11 @@ def can_see_file(user: UserLike, transfer: FileTransfer) -> bool:
 def can_read_file(user: UserLike, transfer: FileTransfer) -> bool:
     """The file's contents, beyond its history: the sending setting always (it is their own
     record); the receiving setting unless it rejected the file (then it has no need to
-    know: the child never started there, say); whoever may see the case it is attached to."""
+    know: the child never started there, say) or the sender withdrew it (sent to the wrong
+    setting, say); whoever may see the case it is attached to."""
     if can_send_file(user, transfer.from_setting):
         return True
-    if transfer.status == "rejected":
+    if transfer.status in ("rejected", "withdrawn"):
         return False
     return can_see_file(user, transfer)
 

@@ -365,7 +365,7 @@ def child_files_for(user: UserLike) -> QuerySet[FileTransfer]:
     settings = setting_ids_where(user, "cases.decide_shares")
     return (
         FileTransfer.objects.filter(Q(to_setting_id__in=settings) | Q(from_setting_id__in=settings))
-        .select_related("child", "from_setting", "to_setting", "to_lead", "sent_by")
+        .select_related("child", "from_setting", "to_setting", "to_lead", "to_recipient", "sent_by")
         .order_by("-sent_at", "-pk")
     )
 
@@ -377,7 +377,7 @@ def child_files_to_answer(user: UserLike) -> QuerySet[FileTransfer]:
             to_setting_id__in=setting_ids_where(user, "cases.decide_shares"),
             status__in=sorted(AWAITING_ANSWER),
         )
-        .select_related("child", "from_setting", "to_setting", "to_lead", "sent_by")
+        .select_related("child", "from_setting", "to_setting", "to_lead", "to_recipient", "sent_by")
         .order_by("due_at", "pk")
     )
 

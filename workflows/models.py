@@ -154,6 +154,10 @@ class NotificationKind(models.TextChoices):
     )
     FILE_ACCEPTED = "file_accepted", "A child protection file you sent was accepted"
     FILE_REJECTED = "file_rejected", "A child protection file you sent was rejected"
+    FILE_WITHDRAWN = (
+        "file_withdrawn",
+        "A child protection file sent to your setting was withdrawn by its sender",
+    )
     DELIVERY_LOCKED = (
         "delivery_locked",
         "A secure link you sent was locked after too many wrong codes",

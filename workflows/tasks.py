@@ -208,9 +208,9 @@ def deliver_notification(notification_id: int) -> bool:
 @shared_task(**_EMAIL_RETRIES)
 def deliver_link_email(delivery_id: int) -> bool:
     """The secure link's email to its recipient: the link, and nothing of the case."""
-    delivery = Delivery.objects.select_related("share__case__organisation", "sent_by").get(
-        pk=delivery_id
-    )
+    delivery = Delivery.objects.select_related(
+        "share__case__organisation", "transfer__from_setting", "sent_by"
+    ).get(pk=delivery_id)
 
     def send() -> None:
         if not link_state(delivery).live:

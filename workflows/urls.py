@@ -214,6 +214,17 @@ class SafeguardingApp(Application):
         child_file_views.ChildFilePdfView.as_view(),
         name="child_file_pdf",
     )
+    # A file sent outside the installation goes by secure link, revoked or renewed here.
+    revoke_file_link_path = path(
+        "files/<int:pk>/links/<int:link>/revoke/",
+        child_file_views.RevokeFileLinkView.as_view(),
+        name="revoke_file_link",
+    )
+    new_file_link_path = path(
+        "files/<int:pk>/links/new/",
+        child_file_views.NewFileLinkView.as_view(),
+        name="new_file_link",
+    )
     case_open_path = path(
         "setting/children/<int:child_pk>/open-case/",
         children_views.CaseOpenView.as_view(),

@@ -1,4 +1,5 @@
-"""A release sent through Safeshare itself: a link to the recipient, opened with a code.
+"""A release, or a child protection file, sent through Safeshare itself: a link to the
+recipient outside Safeshare, opened with a code.
 
 The email holds a link and nothing of the case; the one-time code that opens it is shown
 once to the sender, to pass on by another channel (a phone call). What happens to the link
@@ -14,8 +15,10 @@ from django.conf import settings
 from django.db import models
 
 from .immutable import AppendOnlyModel
+from .organisations import Organisation
 from .records import Release
 from .shares import Share
+from .transfers import FileTransfer
 
 
 class DeliveryEventKind(models.TextChoices):
@@ -34,11 +37,20 @@ ENDING_EVENTS = frozenset({DeliveryEventKind.LOCKED, DeliveryEventKind.REVOKED})
 
 
 class Delivery(models.Model):
-    """One secure link to one release. Only its email's outbox fields ever change."""
+    """One secure link to one release or one child protection file. Only its email's outbox
+    fields ever change."""
 
-    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="deliveries")
+    release = models.ForeignKey(
+        Release, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries"
+    )
     # The release's share, for the share's page and its setting's sweep without a join.
-    share = models.ForeignKey(Share, on_delete=models.PROTECT, related_name="deliveries")
+    share = models.ForeignKey(
+        Share, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries"
+    )
+    # Or the file it carries to a setting outside this installation.
+    transfer = models.ForeignKey(
+        FileTransfer, on_delete=models.PROTECT, null=True, blank=True, related_name="deliveries"
+    )
     # What the link carries, signed (``cases.services.deliveries.link_token``): never the
     # table's own key, so links cannot be counted or guessed.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -57,6 +69,15 @@ class Delivery(models.Model):
     email_claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(release__isnull=False, share__isnull=False, transfer__isnull=True)
+                    | models.Q(release__isnull=True, share__isnull=True, transfer__isnull=False)
+                ),
+                name="delivery_of_a_release_or_a_file",
+            )
+        ]
         indexes = [
             # The sweep's look-up: links whose "not yet opened" time has come.
             models.Index(fields=["remind_at"], name="delivery_remind_at"),
@@ -69,7 +90,17 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.transfer_id is not None:
+            return f"Secure link for child protection file #{self.transfer_id}"
         return f"Secure link for share #{self.share_id}"
+
+    @property
+    def setting(self) -> Organisation:
+        """The setting that sent it: the one whose name the recipient reads."""
+        if self.transfer is not None:
+            return self.transfer.from_setting
+        assert self.share is not None
+        return self.share.case.organisation
 
 
 class DeliveryEvent(AppendOnlyModel):

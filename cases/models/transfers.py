@@ -1,4 +1,4 @@
-"""A child protection file moving from one setting to another in the same installation.
+"""A child protection file moving from one setting to another.
 
 Keeping Children Safe in Education asks the old setting's lead to send it within five
 school days of the child starting at the new one, separately from the main pupil file,
@@ -6,6 +6,11 @@ securely, and to get confirmation of receipt. ``FileTransfer`` is that file, fro
 sending (``file``: the child's details, chronology and each share's record, as sections);
 its life (sent, viewed, accepted or rejected, reminded, escalated) is ``TransferEvent``,
 appended and never changed. ``FileRequest`` is the new setting asking for it.
+
+The new setting is in this installation (``to_setting``, answered by its lead in Safeshare),
+or outside it (``to_recipient``, an entry of the sender's address book with a confirmed
+secure address): then the file goes by a secure link (``Delivery``), and its receipt is the
+recipient's acknowledgement there.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from ..people import display_name
 from .children import Case, Child
 from .immutable import AppendOnlyModel
 from .organisations import Organisation
+from .shares import Recipient
 
 
 class TransferStatus(models.TextChoices):
@@ -23,6 +30,9 @@ class TransferStatus(models.TextChoices):
     VIEWED = "viewed", "Opened by the receiving lead"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
+    # A setting outside Safeshare confirmed receipt through the secure link.
+    RECEIVED = "received", "Receipt confirmed"
+    WITHDRAWN = "withdrawn", "Withdrawn by the sender"
 
 
 # A file still waiting on its receiving lead: in their queue, on the clock.
@@ -35,7 +45,9 @@ class TransferEventKind(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
     REMINDED = "reminded", "Receiving lead reminded"
-    ESCALATED = "escalated", "Deputies brought in: past its five school days"
+    ESCALATED = "escalated", "Past its five school days: leads and deputies told"
+    RECEIVED = "received", "Receipt confirmed through the secure link"
+    WITHDRAWN = "withdrawn", "Withdrawn by the sender"
 
 
 class FileRequestStatus(models.TextChoices):
@@ -93,12 +105,31 @@ class FileTransfer(models.Model):
     from_setting = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="transfers_sent"
     )
+    # In this installation: the setting and its lead or deputy it was sent to.
     to_setting = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, related_name="transfers_received"
+        Organisation,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transfers_received",
     )
     to_lead = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_to_me"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transfers_to_me",
     )
+    # Outside it: the address book entry it went to by secure link, and who that was at
+    # sending (the entry may be corrected later; the file says who it reached).
+    to_recipient = models.ForeignKey(
+        Recipient,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="files_sent_to",
+    )
+    to_name = models.CharField(max_length=420, blank=True)
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers_sent"
     )
@@ -108,6 +139,8 @@ class FileTransfer(models.Model):
     # setting's calendar; the reminder at half that time.
     due_at = models.DateTimeField()
     remind_at = models.DateTimeField()
+    # Sent after the child's fifth school day there: the sender's own five days had passed.
+    sent_late = models.BooleanField(default=False)
     note = models.TextField(max_length=2000, blank=True)
     # The file as it was at sending: a title and sections of labelled text and tables, the
     # shape the decision record uses, so one template and one PDF drawer show both.
@@ -126,6 +159,19 @@ class FileTransfer(models.Model):
     )
 
     class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        to_setting__isnull=False, to_lead__isnull=False, to_recipient__isnull=True
+                    )
+                    | models.Q(
+                        to_setting__isnull=True, to_lead__isnull=True, to_recipient__isnull=False
+                    )
+                ),
+                name="transfer_inside_or_outside",
+            )
+        ]
         indexes = [
             # The receiving setting's files still to answer, oldest due first.
             models.Index(
@@ -143,6 +189,18 @@ class FileTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"Child protection file #{self.pk}"
+
+    @property
+    def outside(self) -> bool:
+        """Sent to a setting outside this installation, by secure link."""
+        return self.to_setting_id is None
+
+    @property
+    def receiver(self) -> str:
+        """Whom it went to, in words: the setting's lead, or the outside recipient."""
+        if self.outside:
+            return self.to_name
+        return f"{display_name(self.to_lead)}, {self.to_setting}"
 
 
 class TransferEvent(AppendOnlyModel):

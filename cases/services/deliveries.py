@@ -17,7 +17,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
 
 from cases.people import Person, display_name
-from permissions.audit import record_event
+from permissions.audit import record_event, record_setting_change
 from permissions.links import LinkUnavailable
 from permissions.models import AuditAction
 from permissions.rules import can_decide, can_record_release, can_revoke_link
@@ -26,7 +26,20 @@ from .. import app_settings
 from ..choices import Outcome, SendingMethod, ShareStatus
 from ..deadlines import calendar_of
 from ..errors import RuleViolation, raise_if, refuse
-from ..models import ENDING_EVENTS, Delivery, DeliveryEvent, DeliveryEventKind, Release, Share
+from ..models import (
+    AWAITING_ANSWER,
+    ENDING_EVENTS,
+    Delivery,
+    DeliveryEvent,
+    DeliveryEventKind,
+    FileTransfer,
+    Recipient,
+    Release,
+    Share,
+    TransferEvent,
+    TransferEventKind,
+    TransferStatus,
+)
 from ..transactions import atomic_change
 from .releases import ItemHandling, release_approved
 from .shares import locked
@@ -48,13 +61,15 @@ _AUDITED = {
 
 @dataclass(frozen=True)
 class SentLink:
-    """A release just sent by secure link, with the code to pass on (shown once, never kept)."""
+    """A release or a file just sent by secure link, with the code to pass on (shown once,
+    never kept)."""
 
     delivery: Delivery
     code: str
 
     @property
     def share(self) -> Share:
+        assert self.delivery.share is not None, "a share's link"
         return self.delivery.share
 
 
@@ -123,8 +138,8 @@ def code_for_reading(code: str) -> str:
     return f"{code[:4]} {code[4:]}"
 
 
-def _secure_address_errors(share: Share) -> dict[str, list[str]]:
-    recipient = share.recipient
+def secure_address_errors(recipient: Recipient | None) -> dict[str, list[str]]:
+    """Why nothing can be sent by secure link to this address book entry, if anything."""
     if recipient is None or not recipient.secure_email:
         return {"__all__": ["The recipient has no secure email address in the address book."]}
     if recipient.retired_at is not None:
@@ -147,7 +162,7 @@ def _secure_address_errors(share: Share) -> dict[str, list[str]]:
 
 def can_send_by_link(share: Share) -> bool:
     """Whether the share's recipient has a confirmed secure address to send the link to."""
-    return not _secure_address_errors(share)
+    return not secure_address_errors(share.recipient)
 
 
 def _event(
@@ -160,14 +175,52 @@ def _event(
 ) -> DeliveryEvent:
     event = DeliveryEvent.objects.create(delivery=delivery, kind=kind, name=name, by=by)
     said = f"secure link #{delivery.pk}" + (f"; name given: {name}" if name else "")
-    record_event(
+    _audit(
+        delivery,
         _AUDITED[DeliveryEventKind(kind)],
-        delivery.share,
-        actor=by,
-        basis="" if by is not None else RECIPIENT_BASIS,
-        detail=f"{said}; {detail}" if detail else said,
+        by,
+        f"{said}; {detail}" if detail else said,
     )
+    if delivery.transfer is not None:
+        _file_moved_on(delivery.transfer, kind, name)
     return event
+
+
+def _audit(delivery: Delivery, action: str, by: Person | None, detail: str) -> None:
+    """In the sending setting's chain: on the share, or on the file."""
+    basis = "" if by is not None else RECIPIENT_BASIS
+    if delivery.transfer is not None:
+        record_setting_change(
+            action,
+            delivery.transfer.from_setting,
+            actor=by,
+            record=delivery.transfer,
+            basis=basis,
+            detail=detail,
+        )
+    else:
+        assert delivery.share is not None
+        record_event(action, delivery.share, actor=by, basis=basis, detail=detail)
+
+
+def _file_moved_on(transfer: FileTransfer, kind: str, name: str) -> None:
+    """A file's link opened for the first time, or its receipt acknowledged: the file's own
+    status and history say so, as they do when a lead in Safeshare opens or accepts one."""
+    if kind == DeliveryEventKind.OPENED:
+        before, after = [TransferStatus.SENT], TransferStatus.VIEWED
+        said, event = f"Opened through the secure link by {name}", TransferEventKind.VIEWED
+    elif kind == DeliveryEventKind.ACKNOWLEDGED:
+        before, after = sorted(AWAITING_ANSWER), TransferStatus.RECEIVED
+        said, event = f"Acknowledged by {name}", TransferEventKind.RECEIVED
+    else:
+        return
+    # One conditional update, not a lock: the link's row is locked already, and the sender
+    # withdrawing the file takes the link's lock before the file's, so the two never wait
+    # on each other in opposite order.
+    moved = FileTransfer.objects.filter(pk=transfer.pk, status__in=before).update(status=after)
+    if moved:
+        transfer.status = after
+        TransferEvent.objects.create(transfer=transfer, kind=event, reason=said)
 
 
 @atomic_change()
@@ -184,7 +237,7 @@ def delivery_send(
     if share.status in (ShareStatus.APPROVED, ShareStatus.APPROVED_IN_PART):
         # Checked first only where the share can be released at all; the release checks
         # the rest (the status, who may send, the approval, the flagged items).
-        raise_if(_secure_address_errors(share))
+        raise_if(secure_address_errors(share.recipient))
     now = timezone.now()
     release = release_approved(
         share, user, now, third_party_handling, note, SendingMethod.SECURE_LINK
@@ -193,24 +246,42 @@ def delivery_send(
 
 
 def _new_link(share: Share, release: Release, user: Person, now: datetime, why: str) -> SentLink:
-    assert share.recipient is not None, "checked by _secure_address_errors"
+    assert share.recipient is not None, "checked by secure_address_errors"
+    return _link(
+        Delivery(release=release, share=share, email=share.recipient.secure_email),
+        user,
+        now,
+        f"release #{release.pk}",
+        why,
+    )
+
+
+def file_link_send(*, transfer: FileTransfer, user: Person, now: datetime) -> SentLink:
+    """The link that carries a child protection file to its recipient outside Safeshare.
+    The caller (``transfer_send``) has checked the recipient and who sends."""
+    assert transfer.to_recipient is not None
+    return _link(
+        Delivery(transfer=transfer, email=transfer.to_recipient.secure_email),
+        user,
+        now,
+        f"child protection file #{transfer.pk}",
+        "",
+    )
+
+
+def _link(delivery: Delivery, user: Person, now: datetime, what: str, why: str) -> SentLink:
     code = _new_code()
     working_days = app_settings.get("SAFESHARE_DELIVERY_NOT_OPENED_WORKING_DAYS")
-    delivery = Delivery.objects.create(
-        release=release,
-        share=share,
-        email=share.recipient.secure_email,
-        code_digest=make_password(code),
-        sent_by=user,
-        sent_at=now,
-        expires_at=now + timedelta(days=app_settings.get("SAFESHARE_DELIVERY_DAYS")),
-        remind_at=calendar_of(share.organisation).add_working_days(now, working_days),
-    )
-    record_event(
+    delivery.code_digest = make_password(code)
+    delivery.sent_by, delivery.sent_at = user, now
+    delivery.expires_at = now + timedelta(days=app_settings.get("SAFESHARE_DELIVERY_DAYS"))
+    delivery.remind_at = calendar_of(delivery.setting).add_working_days(now, working_days)
+    delivery.save()
+    _audit(
+        delivery,
         AuditAction.DELIVERY_SENT,
-        share,
-        actor=user,
-        detail=f"release #{release.pk}; secure link #{delivery.pk} to {delivery.email}{why}",
+        user,
+        f"{what}; secure link #{delivery.pk} to {delivery.email}{why}",
     )
     return SentLink(delivery, code)
 
@@ -234,7 +305,7 @@ def delivery_resend(*, share: Share, user: Person) -> SentLink:
         raise refuse(
             "__all__", "The share's latest decision is not an approval: send nothing more."
         )
-    raise_if(_secure_address_errors(share))
+    raise_if(secure_address_errors(share.recipient))
     now = timezone.now()
     states = [link_state(delivery, now) for delivery in links]
     if any(state.live for state in states):
@@ -260,7 +331,7 @@ def _locked_state(delivery: Delivery) -> LinkState:
     """The link re-read under a row lock, with its events: whoever acts on it queues here."""
     fresh = (
         Delivery.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("release", "share__case__organisation", "sent_by")
+        .select_related("release", "share__case__organisation", "transfer__from_setting", "sent_by")
         .get(pk=delivery.pk)
     )
     return link_state(fresh)
@@ -351,6 +422,20 @@ def delivery_revoke(*, delivery: Delivery, user: Person) -> DeliveryEvent:
         DeliveryEventKind.REVOKED,
         by=user,
         detail=f"revoked by {display_name(user)}",
+    )
+
+
+def delivery_end(*, delivery: Delivery, user: Person) -> DeliveryEvent | None:
+    """End a link whose file its sender has withdrawn, if it still works. The caller holds
+    the link's row lock and has checked who may withdraw."""
+    state = link_state(delivery)
+    if not state.live:
+        return None
+    return _event(
+        delivery,
+        DeliveryEventKind.REVOKED,
+        by=user,
+        detail=f"the file was withdrawn by {display_name(user)}",
     )
 
 

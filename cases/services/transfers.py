@@ -1,4 +1,5 @@
-"""Moving a child protection file from one setting to another in the same installation.
+"""Moving a child protection file from one setting to another: in this installation, or
+outside it by secure link.
 
 The sending lead (or deputy) chooses the child and the receiving setting's lead or deputy;
 the file goes as it stands at that moment (``file``: built by the caller from the child's
@@ -11,6 +12,7 @@ rejects it with a reason. Its clock is five school days from the child's first d
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
@@ -27,11 +29,13 @@ from ..models import (
     AWAITING_ANSWER,
     Case,
     Child,
+    Delivery,
     FileRequest,
     FileRequestStatus,
     FileTransfer,
     Membership,
     Organisation,
+    Recipient,
     TransferEvent,
     TransferEventKind,
     TransferStatus,
@@ -39,6 +43,14 @@ from ..models import (
 from ..people import Person, display_name
 from ..transactions import atomic_change
 from .children import case_open, child_add
+from .deliveries import (
+    SentLink,
+    delivery_end,
+    file_link_send,
+    link_state,
+    secure_address_errors,
+)
+from .memberships import case_team_add
 
 # Keeping Children Safe in Education: within five school days of the child starting.
 SCHOOL_DAYS = 5
@@ -53,16 +65,36 @@ _CHILD_FIELDS = (
 )
 
 
-def transfer_due(to_setting: Any, starts_on: date, sent_at: datetime) -> tuple[datetime, datetime]:
+@dataclass(frozen=True)
+class SentFile:
+    """A file just sent and, outside the installation, its link with the code to pass on."""
+
+    transfer: FileTransfer
+    link: SentLink | None
+
+
+def transfer_due(setting: Any, starts_on: date, sent_at: datetime) -> tuple[datetime, datetime]:
     """When the file must be answered by (five school days from the child's first day there,
-    or from sending if that is later) and when its lead is reminded (two school days in)."""
-    calendar = calendar_of(to_setting)
-    first_day = datetime.combine(starts_on, time(0, 0), tzinfo=calendar.zone)
-    start = max(first_day, sent_at)
+    or from sending if that is later) and when its lead is reminded (two school days in),
+    on ``setting``'s calendar: the receiving setting's, or the sender's own for a setting
+    outside the installation (whose calendar is not known here)."""
+    calendar = calendar_of(setting)
+    start = max(_first_day(setting, starts_on), sent_at)
     return (
         calendar.add_working_days(start, SCHOOL_DAYS),
         calendar.add_working_days(start, SCHOOL_DAYS // 2),
     )
+
+
+def _first_day(setting: Any, starts_on: date) -> datetime:
+    return datetime.combine(starts_on, time(0, 0), tzinfo=calendar_of(setting).zone)
+
+
+def sent_late(setting: Any, starts_on: date, sent_at: datetime) -> bool:
+    """Sent after the child's fifth school day at the new setting: the sender's own five
+    days (Keeping Children Safe in Education) had passed."""
+    first_day = _first_day(setting, starts_on)
+    return sent_at > calendar_of(setting).add_working_days(first_day, SCHOOL_DAYS)
 
 
 def _receiving(member: Membership | None, from_setting: Any) -> Membership:
@@ -97,6 +129,35 @@ def _start_errors(starts_on: date | None, field: str, said: str) -> dict[str, li
     return {}
 
 
+def _outside(recipient: Recipient | None, from_setting: Organisation) -> dict[str, list[str]]:
+    if recipient is None or recipient.organisation_id != from_setting.pk:
+        return {"to_outside": ["Choose the new setting's lead from your address book."]}
+    return {"to_outside": messages} if (messages := _address_errors(recipient)) else {}
+
+
+def _address_errors(recipient: Recipient) -> list[str]:
+    return [message for found in secure_address_errors(recipient).values() for message in found]
+
+
+def _requested_child_errors(child: Child, request: FileRequest) -> dict[str, list[str]]:
+    """The child sent must be the child asked for: the same date of birth, and the same
+    first or last name (one may have changed: adoption, say). Anyone else is refused, so a
+    file never answers a request for another child; the lead declines, saying why."""
+    same_name = child.first_name.casefold() == request.first_name.casefold() or (
+        child.last_name.casefold() == request.last_name.casefold()
+    )
+    if child.date_of_birth == request.date_of_birth and same_name:
+        return {}
+    asked = f"{request.first_name} {request.last_name}, born {request.date_of_birth:%-d %B %Y}"
+    return {
+        "child": [
+            f"The request is for {asked}; {child.first_name} {child.last_name} was born "
+            f"{child.date_of_birth:%-d %B %Y}. Choose the child asked for, or decline the "
+            "request and say why."
+        ]
+    }
+
+
 @atomic_change()
 def transfer_send(
     *,
@@ -109,7 +170,38 @@ def transfer_send(
     request: FileRequest | None = None,
 ) -> FileTransfer:
     """Send the child's file, frozen as ``file`` is now, to ``to`` (a current lead or deputy
-    of another setting); ``request``: the request from that setting it answers."""
+    of another setting here); ``request``: the request from that setting it answers."""
+    return _send(child, to, None, starts_on, note, file, user, request, outside=False).transfer
+
+
+@atomic_change()
+def transfer_send_outside(
+    *,
+    child: Child,
+    to_outside: Recipient | None,
+    starts_on: date | None,
+    note: str,
+    file: Mapping[str, Any],
+    user: Person,
+) -> SentFile:
+    """Send the child's file to a setting outside this installation: to its lead in the
+    sender's address book, at their confirmed secure address, by secure link. The code that
+    opens the link comes back once, for the sender to give them by phone."""
+    return _send(child, None, to_outside, starts_on, note, file, user, None, outside=True)
+
+
+def _send(
+    child: Child,
+    to: Membership | None,
+    to_outside: Recipient | None,
+    starts_on: date | None,
+    note: str,
+    file: Mapping[str, Any],
+    user: Person,
+    request: FileRequest | None,
+    *,
+    outside: bool,
+) -> SentFile:
     from_setting = child.organisation
     if not can_send_file(user, from_setting):
         raise refuse("__all__", "Only the setting's lead or a deputy can send a child's file.")
@@ -118,10 +210,13 @@ def transfer_send(
     # finds the first (below).
     Child.objects.select_for_update().filter(pk=child.pk).first()
     errors: dict[str, list[str]] = {}
-    try:
-        to = _receiving(to, from_setting)
-    except RuleViolation as refused:
-        errors.update(refused.message_dict)
+    if outside:
+        errors.update(_outside(to_outside, from_setting))
+    else:
+        try:
+            to = _receiving(to, from_setting)
+        except RuleViolation as refused:
+            errors.update(refused.message_dict)
     if request is not None:
         request = FileRequest.objects.select_for_update().get(pk=request.pk)
         if request.asked_of_id != from_setting.pk:
@@ -130,32 +225,43 @@ def transfer_send(
             raise refuse("__all__", "This request has been answered already.")
         if to is not None and to.organisation_id != request.asked_for_id:
             errors["to"] = ["Send it to the lead or a deputy of the setting that asked."]
+        errors.update(_requested_child_errors(child, request))
     errors.update(_start_errors(starts_on, "starts_on", "the child's first day at the new setting"))
     if len(note) > 2000:
         errors["note"] = ["Write the note in 2,000 characters or fewer."]
     raise_if(errors)
-    assert to is not None and starts_on is not None
+    assert starts_on is not None and (to is not None or to_outside is not None)
+    receiving: dict[str, Any] = (
+        {"to_recipient": to_outside} if to is None else {"to_setting": to.organisation}
+    )
     waiting = FileTransfer.objects.filter(
-        child=child, to_setting=to.organisation, status__in=sorted(AWAITING_ANSWER)
+        child=child, status__in=sorted(AWAITING_ANSWER), **receiving
     )
     if waiting.exists():
+        where = to.organisation.name if to is not None else str(to_outside)
         raise refuse(
             "__all__",
-            f"{child.first_name}'s file is already with {to.organisation.name}, waiting for "
-            "their answer.",
+            f"{child.first_name}'s file is already with {where}, waiting for their answer.",
         )
     now = timezone.now()
-    due, remind = transfer_due(to.organisation, starts_on, now)
+    # Outside the installation the new setting's calendar is not known: the sender's own.
+    clock_setting = from_setting if to is None else to.organisation
+    due, remind = transfer_due(clock_setting, starts_on, now)
     transfer = FileTransfer.objects.create(
         child=child,
         from_setting=from_setting,
-        to_setting=to.organisation,
-        to_lead=to.user,
+        to_setting=None if to is None else to.organisation,
+        to_lead=None if to is None else to.user,
+        to_recipient=to_outside,
+        to_name=str(to_outside) if to_outside is not None else "",
         sent_by=user,
         sent_at=now,
         starts_on=starts_on,
         due_at=due,
-        remind_at=remind,
+        # Outside, nobody here is reminded: the link tells its sender when it has not been
+        # opened, and the sender's leads hear when the five days have passed.
+        remind_at=remind if to is not None else due,
+        sent_late=sent_late(clock_setting, starts_on, now),
         note=note.strip(),
         file=dict(file),
         request=request,
@@ -165,14 +271,17 @@ def transfer_send(
         request.answered_by, request.answered_at = user, now
         request.save(update_fields=["status", "answered_by", "answered_at"])
     TransferEvent.objects.create(transfer=transfer, kind=TransferEventKind.SENT, by=user)
+    receiver = transfer.receiver
     record_setting_change(
         AuditAction.FILE_SENT,
         from_setting,
         actor=user,
         record=transfer,
-        detail=f"to {to.organisation.name}, {display_name(to.user)}",
+        detail=f"to {receiver}" + (" by secure link" if to is None else ""),
     )
-    return transfer
+    if to is not None:
+        return SentFile(transfer, None)
+    return SentFile(transfer, file_link_send(transfer=transfer, user=user, now=now))
 
 
 def _locked(transfer: FileTransfer) -> FileTransfer:
@@ -197,13 +306,25 @@ def transfer_viewed(*, transfer: FileTransfer, user: Person, how: str = "page") 
         transfer.save(update_fields=["status"])
         TransferEvent.objects.create(transfer=transfer, kind=TransferEventKind.VIEWED, by=user)
     sender_side = not answers and can_send_file(user, transfer.from_setting)
-    record_setting_change(
-        AuditAction.FILE_VIEWED,
-        transfer.from_setting if sender_side else transfer.to_setting,
-        actor=user,
-        record=transfer,
-        detail=f"read as a {how}",
-    )
+    if sender_side or transfer.to_setting is None:
+        record_setting_change(
+            AuditAction.FILE_VIEWED,
+            transfer.from_setting,
+            actor=user,
+            record=transfer,
+            detail=f"read as a {how}",
+        )
+    else:
+        # Once accepted, a reading belongs to the case the file is attached to: its lead
+        # sees it among who has looked at the case.
+        record_setting_change(
+            AuditAction.FILE_VIEWED,
+            transfer.to_setting,
+            actor=user,
+            record=transfer,
+            case=transfer.case,
+            detail=f"read as a {how}",
+        )
     return transfer
 
 
@@ -247,6 +368,7 @@ def _child_on_roll(transfer: FileTransfer, user: Person) -> Child:
             "is, correct their record, then accept.",
         )
     fields = {name: getattr(sent, name) for name in _CHILD_FIELDS}
+    assert transfer.to_setting is not None, "only a file sent here is accepted here"
     return child_add(organisation=transfer.to_setting, by=user, fields=fields)
 
 
@@ -264,18 +386,40 @@ def transfer_accept(
     case = Case.objects.filter(child=child, closed_at__isnull=True).first()
     if case is None:
         case = case_open(child=child, by=user, team=team)
+    else:
+        # The child's case here already has a team; those chosen join it, so the people
+        # the lead chose to see the file do.
+        on_team = set(case.team.values_list("pk", flat=True))
+        for member in team:
+            if member.pk not in on_team:
+                case_team_add(case=case, user=member, by=user)
     transfer.status = TransferStatus.ACCEPTED
     transfer.case = case
     transfer.save(update_fields=["status", "case"])
     TransferEvent.objects.create(transfer=transfer, kind=TransferEventKind.ACCEPTED, by=user)
-    record_setting_change(
-        AuditAction.FILE_ACCEPTED,
-        transfer.to_setting,
-        actor=user,
-        record=transfer,
-        detail=f"attached to case {case.reference}",
+    _in_both_chains(
+        AuditAction.FILE_ACCEPTED, transfer, user, f"attached to case {case.reference}", case
     )
     return transfer
+
+
+def _in_both_chains(
+    action: str, transfer: FileTransfer, user: Person, detail: str, case: Case | None = None
+) -> None:
+    """An answer to a file is the receiving setting's act and the sending setting's proof:
+    each setting's own chain holds it, so neither depends on the other's record."""
+    assert transfer.to_setting is not None
+    record_setting_change(
+        action, transfer.to_setting, actor=user, record=transfer, case=case, detail=detail
+    )
+    record_setting_change(
+        action,
+        transfer.from_setting,
+        actor=user,
+        record=transfer,
+        basis=f"lead at {transfer.to_setting.name}"[:60],
+        detail=f"by {transfer.to_setting.name}: {detail}",
+    )
 
 
 @atomic_change()
@@ -295,10 +439,72 @@ def transfer_reject(*, transfer: FileTransfer, user: Person, reason: str) -> Fil
     TransferEvent.objects.create(
         transfer=transfer, kind=TransferEventKind.REJECTED, by=user, reason=reason
     )
-    record_setting_change(
-        AuditAction.FILE_REJECTED, transfer.to_setting, actor=user, record=transfer, detail=reason
-    )
+    _in_both_chains(AuditAction.FILE_REJECTED, transfer, user, reason)
     return transfer
+
+
+@atomic_change()
+def transfer_withdraw(*, transfer: FileTransfer, user: Person, reason: str) -> FileTransfer:
+    """The sending setting's lead or deputy takes back a file not yet answered (sent to the
+    wrong setting, say), with a reason the receiving lead reads. Its contents leave the
+    receiving setting; a secure link that carries it opens nothing more."""
+    # The links first, then the file: the order in which the recipient's acknowledgement
+    # takes them, so the two never wait on each other.
+    links = list(Delivery.objects.select_for_update().filter(transfer=transfer).order_by("pk"))
+    transfer = _locked(transfer)
+    if not can_send_file(user, transfer.from_setting):
+        raise refuse("__all__", "Only the sending setting's lead or a deputy withdraws a file.")
+    reason = reason.strip()
+    if not reason:
+        raise refuse("withdraw_reason", "Say why the file is withdrawn: the new setting reads it.")
+    if len(reason) > 2000:
+        raise refuse("withdraw_reason", "Write the reason in 2,000 characters or fewer.")
+    _still_awaiting(transfer)
+    transfer.status = TransferStatus.WITHDRAWN
+    transfer.save(update_fields=["status"])
+    TransferEvent.objects.create(
+        transfer=transfer, kind=TransferEventKind.WITHDRAWN, by=user, reason=reason
+    )
+    for link in links:
+        delivery_end(delivery=link, user=user)
+    record_setting_change(
+        AuditAction.FILE_WITHDRAWN,
+        transfer.from_setting,
+        actor=user,
+        record=transfer,
+        detail=reason,
+    )
+    if transfer.to_setting is not None:
+        record_setting_change(
+            AuditAction.FILE_WITHDRAWN,
+            transfer.to_setting,
+            actor=user,
+            record=transfer,
+            basis=f"lead at {transfer.from_setting.name}"[:60],
+            detail=f"by {transfer.from_setting.name}: {reason}",
+        )
+    return transfer
+
+
+@atomic_change()
+def file_link_resend(*, transfer: FileTransfer, user: Person) -> SentLink:
+    """A new link (and code) for a file sent outside, once no earlier link works (revoked,
+    locked by wrong codes, expired) and its receipt is not yet confirmed."""
+    links = list(Delivery.objects.select_for_update().filter(transfer=transfer).order_by("pk"))
+    transfer = _locked(transfer)
+    if not can_send_file(user, transfer.from_setting):
+        raise refuse("__all__", "Only the sending setting's lead or a deputy sends this file.")
+    if transfer.to_recipient is None or not links:
+        raise refuse("__all__", "This file was not sent by secure link.")
+    _still_awaiting(transfer)
+    if messages := _address_errors(transfer.to_recipient):
+        raise refuse("__all__", messages[0])
+    now = timezone.now()
+    if any(link_state(link, now).live for link in links):
+        raise refuse(
+            "__all__", "The link already sent still works: revoke it before sending another."
+        )
+    return file_link_send(transfer=transfer, user=user, now=now)
 
 
 @atomic_change()
@@ -348,6 +554,27 @@ def file_request_make(
     assert asked_of is not None and date_of_birth is not None and starts_on is not None
     _education_setting(asked_for)
     _education_setting(asked_of)
+    # One request at a time per child: two leads asking at once queue here, and the second
+    # finds the first.
+    Organisation.objects.select_for_update().filter(pk=asked_for.pk).first()
+    asked = (
+        FileRequest.objects.filter(
+            asked_for=asked_for,
+            asked_of=asked_of,
+            status=FileRequestStatus.OPEN,
+            date_of_birth=date_of_birth,
+            first_name__iexact=first_name,
+            last_name__iexact=last_name,
+        )
+        .select_related("asked_by")
+        .first()
+    )
+    if asked is not None:
+        raise refuse(
+            "__all__",
+            f"{display_name(asked.asked_by)} asked {asked_of.name} for {first_name}'s file "
+            f"on {timezone.localtime(asked.asked_at):%-d %B %Y}; it is waiting for their answer.",
+        )
     request = FileRequest.objects.create(
         asked_of=asked_of,
         asked_for=asked_for,

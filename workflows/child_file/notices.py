@@ -55,12 +55,28 @@ def file_sent(transfer: FileTransfer) -> list[Notification]:
 def file_answered(transfer: FileTransfer) -> list[Notification]:
     accepted = transfer.status == TransferStatus.ACCEPTED
     kind = NotificationKind.FILE_ACCEPTED if accepted else NotificationKind.FILE_REJECTED
+    assert transfer.to_setting is not None, "answered in this installation"
     return notify(
         _still_deciding(transfer.sent_by, transfer.from_setting),
         kind,
         event=f"{kind}:{transfer.pk}",
         link=_page(transfer),
         detail=f"By {transfer.to_setting.name}",
+    )
+
+
+def file_withdrawn(transfer: FileTransfer) -> list[Notification]:
+    """The receiving lead (or, if they have gone, the setting's leads) hears the file they
+    were sent is withdrawn; a setting outside hears nothing here: its link opens nothing."""
+    if transfer.to_setting is None:
+        return []
+    return notify(
+        _still_deciding(transfer.to_lead, transfer.to_setting),
+        NotificationKind.FILE_WITHDRAWN,
+        event=f"{NotificationKind.FILE_WITHDRAWN}:{transfer.pk}",
+        link=_page(transfer),
+        actor=transfer.sent_by,
+        detail=f"By {transfer.from_setting.name}",
     )
 
 
@@ -88,6 +104,8 @@ def chase_files_due() -> int:
 
 def _chase(transfer: FileTransfer, now: object) -> int:
     with atomic_change():
+        if transfer.to_setting is None:
+            return _chase_outside(transfer, now)
         if transfer.due_at <= now:  # type: ignore[operator]
             if not transfer_note_clock(transfer, TransferEventKind.ESCALATED):
                 return 0
@@ -120,6 +138,25 @@ def _chase(transfer: FileTransfer, now: object) -> int:
             due_at=transfer.due_at,
         )
         return 1
+
+
+def _chase_outside(transfer: FileTransfer, now: object) -> int:
+    """A file sent outside the installation whose receipt is not confirmed in five school
+    days: nobody there can be reached here, so the sending setting's leads and deputies
+    hear, to phone them (its remind time is its due time: no half-time reminder)."""
+    if transfer.due_at > now or not transfer_note_clock(  # type: ignore[operator]
+        transfer, TransferEventKind.ESCALATED
+    ):
+        return 0
+    notify(
+        people_to_alert(transfer.from_setting, set(DECIDING_ROLES)),
+        NotificationKind.FILE_OVERDUE_SENT,
+        event=f"{NotificationKind.FILE_OVERDUE_SENT}:{transfer.pk}",
+        link=_page(transfer),
+        detail=f"Receipt not confirmed by {transfer.to_name}: phone them",
+        due_at=transfer.due_at,
+    )
+    return 1
 
 
 def _request_page(request: FileRequest) -> str:

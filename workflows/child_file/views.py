@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import ListView
 
@@ -28,17 +28,23 @@ from cases.models import (
     FileTransfer,
     Membership,
     Organisation,
+    Recipient,
     Share,
 )
 from cases.people import display_name, signed_in
+from cases.services.deliveries import delivery_revoke
 from cases.services.transfers import (
+    file_link_resend,
     file_request_decline,
     file_request_make,
     transfer_accept,
     transfer_reject,
     transfer_send,
+    transfer_send_outside,
     transfer_viewed,
+    transfer_withdraw,
 )
+from cases.share_links import file_links_context, keep_code_to_show
 from cases.transactions import atomic_change
 from permissions.lookups import get_child_file_for, get_child_for_register, get_file_request_for
 from permissions.rules import can_answer_file, can_read_file, can_send_file
@@ -46,6 +52,7 @@ from permissions.selectors import child_files_for, file_requests_for, settings_w
 
 from ..decision_record_pdf import document_pdf
 from ..forms import apply_service_errors
+from ..tasks import queue_link_email
 from . import notices
 from .assemble import assemble_file, file_sections
 
@@ -70,6 +77,12 @@ def _note(label: str, **options: Any) -> forms.CharField:
     )
 
 
+class _OutsideLead(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        confirmed = "" if obj.secure_email_verified_at else " (address not yet confirmed)"
+        return f"{obj}{confirmed}"
+
+
 class SendFileForm(forms.Form):
     to = _ReceivingLead(
         label="Send to",
@@ -77,11 +90,25 @@ class SendFileForm(forms.Form):
         required=False,
         help_text="The Designated Safeguarding Lead (or a deputy) of the child's new setting.",
     )
+    to_outside = _OutsideLead(
+        label="Or, a setting outside Safeshare",
+        queryset=Recipient.objects.none(),
+        required=False,
+        help_text=(
+            "Its lead, from your address book, with a confirmed secure address: the file goes "
+            "by secure link, with a code you give them by phone."
+        ),
+    )
     starts_on = _day("The child's first day there")
     note = _note("Note for the new setting (optional)")
 
     def __init__(self, *args: Any, child: Child, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        outside = self.fields["to_outside"]
+        assert isinstance(outside, forms.ModelChoiceField)
+        outside.queryset = Recipient.objects.filter(
+            organisation=child.organisation, retired_at__isnull=True
+        ).exclude(secure_email="")
         field = self.fields["to"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = (
@@ -107,23 +134,15 @@ class SendChildFileView(View):
         posted = request.method == "POST"
         form = SendFileForm(request.POST if posted else None, child=child)
         if posted and form.is_valid():
-            user = signed_in(request)
-            try:
-                with atomic_change():
-                    transfer = transfer_send(
-                        child=child,
-                        to=form.cleaned_data["to"],
-                        starts_on=form.cleaned_data["starts_on"],
-                        note=form.cleaned_data["note"] or "",
-                        file=assemble_file(child, user),
-                        user=user,
-                    )
-                    notices.file_sent(transfer)
-            except ValidationError as refused:
-                apply_service_errors(refused, form)
+            data = form.cleaned_data
+            if data["to"] is not None and data["to_outside"] is not None:
+                form.add_error(
+                    "to_outside", "Choose one: a lead in Safeshare, or a lead outside it."
+                )
             else:
-                messages.success(request, f"The file is sent to {display_name(transfer.to_lead)}.")
-                return redirect("safeguarding:child_file", pk=transfer.pk)
+                sent = self._send(request, form, child)
+                if sent is not None:
+                    return redirect("safeguarding:child_file", pk=sent.pk)
         cases = Case.objects.filter(child=child)
         context = {
             "child": child,
@@ -134,6 +153,35 @@ class SendChildFileView(View):
         return render(
             request, "workflows/child_file_send.html", context, status=400 if posted else 200
         )
+
+    def _send(self, request: HttpRequest, form: SendFileForm, child: Child) -> FileTransfer | None:
+        user = signed_in(request)
+        data = form.cleaned_data
+        common: dict[str, Any] = {
+            "child": child,
+            "starts_on": data["starts_on"],
+            "note": data["note"] or "",
+            "user": user,
+        }
+        try:
+            with atomic_change():
+                if data["to_outside"] is not None:
+                    sent = transfer_send_outside(
+                        to_outside=data["to_outside"],
+                        file=assemble_file(child, user),
+                        **common,
+                    )
+                    assert sent.link is not None
+                    queue_link_email(sent.link.delivery)
+                    keep_code_to_show(request, sent.link)
+                    return sent.transfer
+                transfer = transfer_send(to=data["to"], file=assemble_file(child, user), **common)
+                notices.file_sent(transfer)
+        except ValidationError as refused:
+            apply_service_errors(refused, form)
+            return None
+        messages.success(request, f"The file is sent to {transfer.receiver}.")
+        return transfer
 
 
 class ChildFileListView(ListView):
@@ -191,34 +239,40 @@ class RejectForm(forms.Form):
     )
 
 
+class WithdrawForm(forms.Form):
+    withdraw_reason = _note(
+        "Why it is withdrawn",
+        help_text="The new setting reads this: it went to the wrong setting, say.",
+    )
+
+
 class ChildFileView(View):
     def dispatch(self, request: HttpRequest, pk: int) -> HttpResponse:
         transfer = get_child_file_for(request.user, pk)
         user = signed_in(request)
-        accept = AcceptForm(transfer=transfer)
-        reject = RejectForm()
+        forms_shown: dict[str, forms.Form] = {
+            "accept": AcceptForm(transfer=transfer),
+            "reject": RejectForm(),
+            "withdraw": WithdrawForm(),
+        }
         status = 200
         if request.method == "POST":
-            if not can_answer_file(user, transfer):
-                raise PermissionDenied("Only the receiving setting's lead or a deputy answers.")
             action = request.POST.get("action")
+            action = action if action in forms_shown else "reject"
+            if action == "withdraw":
+                if not can_send_file(user, transfer.from_setting):
+                    raise PermissionDenied("Only the sending setting's lead or a deputy withdraws.")
+            elif not can_answer_file(user, transfer):
+                raise PermissionDenied("Only the receiving setting's lead or a deputy answers.")
             form: forms.Form = (
                 AcceptForm(request.POST, transfer=transfer)
                 if action == "accept"
-                else RejectForm(request.POST)
+                else type(forms_shown[action])(request.POST)
             )
             if form.is_valid():
                 try:
                     with atomic_change():
-                        if action == "accept":
-                            transfer = transfer_accept(
-                                transfer=transfer, user=user, team=form.cleaned_data["team"]
-                            )
-                        else:
-                            transfer = transfer_reject(
-                                transfer=transfer, user=user, reason=form.cleaned_data["reason"]
-                            )
-                        notices.file_answered(transfer)
+                        transfer = _answer(transfer, user, action, form.cleaned_data)
                 except ValidationError as refused:
                     apply_service_errors(refused, form)
                 else:
@@ -226,25 +280,70 @@ class ChildFileView(View):
                         request, f"The file is {transfer.get_status_display().lower()}."
                     )
                     return redirect("safeguarding:child_file", pk=transfer.pk)
-            if action == "accept":
-                accept = form  # type: ignore[assignment]
-            else:
-                reject = form  # type: ignore[assignment]
+            forms_shown[action] = form
             status = 400
         # Shown again with a mistake or not, the file is read: logged each time.
         transfer = transfer_viewed(transfer=transfer, user=user, how="page")
-        may_answer = can_answer_file(user, transfer) and transfer.status in AWAITING_ANSWER
+        awaiting = transfer.status in AWAITING_ANSWER
         readable = can_read_file(user, transfer)
         context = {
             "transfer": transfer,
             "events": transfer.events.select_related("by").order_by("at", "pk"),
             "sections": file_sections(transfer.file) if readable else (),
             "readable": readable,
-            "may_answer": may_answer,
-            "accept": accept,
-            "reject": reject,
+            "may_answer": can_answer_file(user, transfer) and awaiting,
+            "may_withdraw": can_send_file(user, transfer.from_setting) and awaiting,
+            **forms_shown,
+            **file_links_context(request, transfer),
         }
         return render(request, "workflows/child_file.html", context, status=status)
+
+
+def _answer(transfer: FileTransfer, user: Any, action: str, data: dict[str, Any]) -> FileTransfer:
+    """Accept, reject or withdraw the file, and tell the other setting."""
+    if action == "withdraw":
+        transfer = transfer_withdraw(transfer=transfer, user=user, reason=data["withdraw_reason"])
+        notices.file_withdrawn(transfer)
+        return transfer
+    if action == "accept":
+        transfer = transfer_accept(transfer=transfer, user=user, team=data["team"])
+    else:
+        transfer = transfer_reject(transfer=transfer, user=user, reason=data["reason"])
+    notices.file_answered(transfer)
+    return transfer
+
+
+class RevokeFileLinkView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int, link: int) -> HttpResponse:
+        transfer = get_child_file_for(request.user, pk)
+        delivery = get_object_or_404(transfer.deliveries.select_related("transfer"), pk=link)
+        try:
+            delivery_revoke(delivery=delivery, user=signed_in(request))
+        except ValidationError as refused:
+            for message in refused.messages:
+                messages.error(request, message)
+        else:
+            messages.success(request, "The link is revoked: it opens nothing from now on.")
+        return redirect("safeguarding:child_file", pk=transfer.pk)
+
+
+class NewFileLinkView(View):
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        transfer = get_child_file_for(request.user, pk)
+        try:
+            with atomic_change():
+                sent = file_link_resend(transfer=transfer, user=signed_in(request))
+                queue_link_email(sent.delivery)
+        except ValidationError as refused:
+            for message in refused.messages:
+                messages.error(request, message)
+        else:
+            keep_code_to_show(request, sent)
+        return redirect("safeguarding:child_file", pk=transfer.pk)
 
 
 class ChildFilePdfView(View):

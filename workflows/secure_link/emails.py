@@ -21,7 +21,7 @@ def link_path(delivery: Delivery) -> str:
 def link_email(delivery: Delivery, url: str) -> tuple[str, str]:
     """Subject and body. No child, no case, no purpose: whoever reads the email without
     the code learns only that a setting sent something, and whom to call."""
-    setting = delivery.share.case.organisation
+    setting = delivery.setting
     sender = display_name(delivery.sent_by)
     attempts = app_settings.get("SAFESHARE_DELIVERY_CODE_ATTEMPTS")
     until = date_format(

@@ -13,7 +13,7 @@ from cases.choices import DECIDING_ROLES
 from cases.models import Delivery, DeliveryEvent, DeliveryEventKind
 from cases.services.deliveries import delivery_note_not_opened
 from cases.transactions import atomic_change
-from permissions.rules import can_see_case
+from permissions.rules import can_see_case, can_send_file
 from permissions.selectors import people_to_alert
 
 from ..models import Notification, NotificationKind
@@ -23,20 +23,32 @@ logger = logging.getLogger(__name__)
 
 
 def _sender_or_leads(delivery: Delivery) -> list[Any]:
-    """The sender, while they may still see the share; else the setting's leads and
-    deputies, so that what happens to a link always reaches someone who can act on it."""
-    share = delivery.share
-    if can_see_case(delivery.sent_by, share.case):
+    """The sender, while they may still see what was sent; else the sending setting's leads
+    and deputies, so that what happens to a link always reaches someone who can act on it."""
+    transfer = delivery.transfer
+    if transfer is not None:
+        still = can_send_file(delivery.sent_by, transfer.from_setting)
+    else:
+        assert delivery.share is not None
+        still = can_see_case(delivery.sent_by, delivery.share.case)
+    if still:
         return [delivery.sent_by]
-    return list(people_to_alert(share.case.organisation, set(DECIDING_ROLES)))
+    return list(people_to_alert(delivery.setting, set(DECIDING_ROLES)))
 
 
-def _tell_sender(delivery: Delivery, kind: str, detail: str) -> None:
-    notify(
+def sender_page(delivery: Delivery) -> str:
+    """Where the sender follows the link: the share's page, or the file's."""
+    if delivery.transfer_id is not None:
+        return reverse("safeguarding:child_file", args=[delivery.transfer_id])
+    return reverse("safeguarding:share_detail", args=[delivery.share_id])
+
+
+def _tell_sender(delivery: Delivery, kind: str, detail: str) -> list[Notification]:
+    return notify(
         _sender_or_leads(delivery),
         kind,
         event=f"{kind}:{delivery.pk}",
-        link=reverse("safeguarding:share_detail", args=[delivery.share_id]),
+        link=sender_page(delivery),
         share=delivery.share,
         detail=detail,
     )
@@ -47,10 +59,11 @@ def acknowledged(delivery: Delivery, event: DeliveryEvent) -> None:
 
 
 def locked(delivery: Delivery) -> None:
+    where = "file's" if delivery.transfer_id is not None else "share's"
     _tell_sender(
         delivery,
         NotificationKind.DELIVERY_LOCKED,
-        "Send a new link from the share's page once you have spoken to the recipient",
+        f"Send a new link from the {where} page once you have spoken to the recipient",
     )
 
 
@@ -69,7 +82,7 @@ def tell_senders_of_links_not_opened() -> int:
                 DeliveryEventKind.NOT_OPENED,
             ]
         )
-        .select_related("share__case__organisation", "sent_by")
+        .select_related("share__case__organisation", "transfer__from_setting", "sent_by")
     )
     told = 0
     for delivery in due:
@@ -87,11 +100,8 @@ def _not_opened(delivery: Delivery) -> list[Notification]:
         event = delivery_note_not_opened(delivery)
         if event is None:
             return []
-        return notify(
-            _sender_or_leads(delivery),
+        return _tell_sender(
+            delivery,
             NotificationKind.DELIVERY_NOT_OPENED,
-            event=f"{NotificationKind.DELIVERY_NOT_OPENED}:{delivery.pk}",
-            link=reverse("safeguarding:share_detail", args=[delivery.share_id]),
-            share=delivery.share,
-            detail=f"Sent to {delivery.email}; phone them to check it arrived",
+            f"Sent to {delivery.email}; phone them to check it arrived",
         )

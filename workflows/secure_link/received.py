@@ -40,7 +40,7 @@ from permissions.links import (
 from ..decision_record_pdf import document_pdf
 from ..forms import apply_service_errors
 from . import notices
-from .record import received_sections
+from .record import received_sections, received_title
 
 
 class UnlockForm(forms.Form):
@@ -103,7 +103,9 @@ class _LinkView(View):
             "workflows/received.html",
             {
                 "delivery": self.delivery,
-                "setting": self.delivery.share.case.organisation,
+                "setting": self.delivery.setting,
+                "title": received_title(self.delivery),
+                "is_file": self.delivery.transfer_id is not None,
                 "state": self.state,
                 "token": self.kwargs["token"],
                 **context,
@@ -171,9 +173,9 @@ class ReceivedPdfView(_LinkView):
             delivery_seen(delivery=self.delivery, name=self.opened_as, downloaded=True)
         except LinkUnavailable:
             return _unavailable(request)
-        setting = self.delivery.share.case.organisation
+        setting = self.delivery.setting
         content = document_pdf(
-            f"Information from {setting.name}",
+            received_title(self.delivery),
             received_sections(self.delivery),
             f"Sent securely by {setting.name}",
             "Safeguarding information sent securely",

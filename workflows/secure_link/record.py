@@ -9,6 +9,7 @@ from cases.models import Delivery, DeliveryEventKind
 from cases.people import display_name
 from cases.services.deliveries import LinkState, link_state
 
+from ..child_file.assemble import file_sections
 from ..decision_record import Block, Clock, Fields, Section, Table, Text
 
 CONFIDENTIAL = (
@@ -18,10 +19,28 @@ CONFIDENTIAL = (
 )
 
 
+FILE_CONFIDENTIAL = (
+    "This is a child's child protection file, sent to you as the Designated Safeguarding "
+    "Lead of the setting the child has moved to (Keeping Children Safe in Education). Keep "
+    "it apart from the main pupil file, securely, and share it further only as the law allows."
+)
+
+
+def received_title(delivery: Delivery) -> str:
+    """What the recipient's page and PDF are headed: never the child's name."""
+    if delivery.transfer is not None:
+        return f"A child protection file from {delivery.setting.name}"
+    return f"Information from {delivery.setting.name}"
+
+
 def received_sections(delivery: Delivery) -> tuple[Section, ...]:
-    """Exactly the release as it was sent: who from, to whom, why, on what conditions, and
-    each approved item as sent (redactions applied)."""
+    """Exactly what was sent: a release (who from, to whom, why, on what conditions, and
+    each approved item as sent, redactions applied), or a child protection file as it was
+    frozen at sending."""
+    if delivery.transfer is not None:
+        return _file_sections(delivery)
     release = delivery.release
+    assert release is not None and delivery.share is not None
     setting = delivery.share.case.organisation
     when = Clock(setting.timezone)
     decision = release.decision
@@ -51,6 +70,27 @@ def received_sections(delivery: Delivery) -> tuple[Section, ...]:
     return (
         Section("about", "About this information", (Text("", (CONFIDENTIAL,)), about)),
         Section("items", "What was sent", tuple(items)),
+    )
+
+
+def _file_sections(delivery: Delivery) -> tuple[Section, ...]:
+    transfer = delivery.transfer
+    assert transfer is not None
+    when = Clock(transfer.from_setting.timezone)
+    about = Fields(
+        "",
+        (
+            ("From", transfer.from_setting.name),
+            ("Sent by", display_name(transfer.sent_by)),
+            ("Sent on", when(transfer.sent_at)),
+            ("To", transfer.to_name),
+            ("The child's first day with you", transfer.starts_on.strftime("%-d %B %Y")),
+            ("Note from the sender", transfer.note or "None."),
+        ),
+    )
+    return (
+        Section("about", "About this file", (Text("", (FILE_CONFIDENTIAL,)), about)),
+        *file_sections(transfer.file),
     )
 
 
