@@ -33,7 +33,7 @@ from cases.models import (
 )
 
 from .access import access_for
-from .models import EVENT_ACTIONS, AuditEntry, BreakGlassGrant
+from .models import EVENT_ACTIONS, AuditAction, AuditEntry, BreakGlassGrant
 from .roles import UserLike, organisations_where
 
 
@@ -198,7 +198,11 @@ def break_glass_grants_to_review(user: UserLike) -> QuerySet[BreakGlassGrant]:
 
 def case_viewers_for(user: UserLike, case: Case) -> QuerySet[AuditEntry]:
     """Who has looked at this case and its records, newest first: for its setting's leads."""
-    return audit_log_for(user).filter(case=case, action__startswith="view_").order_by("-at", "-pk")
+    return (
+        audit_log_for(user)
+        .filter(Q(action__startswith="view_") | Q(action=AuditAction.FILE_VIEWED), case=case)
+        .order_by("-at", "-pk")
+    )
 
 
 def practitioners_to_add(user: UserLike, case: Case) -> QuerySet:

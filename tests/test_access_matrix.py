@@ -48,7 +48,7 @@ from cases.models import (
 )
 from cases.services import membership_start
 from cases.services.deliveries import delivery_resend, delivery_revoke
-from cases.services.transfers import file_request_make, transfer_send
+from cases.services.transfers import file_request_make, transfer_send, transfer_send_outside
 from permissions.links import link_token
 from workflows import steps
 from workflows.child_file.assemble import assemble_file
@@ -259,20 +259,22 @@ def _seed_and_load() -> Demo:
         )
     revoked, live = _secure_links()
     facts = _load_demo()
+    facts.files, facts.requests, file_link = _child_files()
     facts.links = [
         (link_token(live), "a live link", True),
         (link_token(revoked), "a revoked link", False),
         (link_token(live)[:-4] + "abcd", "a link altered by hand", False),
+        (link_token(file_link), "a file's live link", True),
     ]
-    facts.link_pks = [revoked.pk, live.pk]
-    facts.files, facts.requests = _child_files()
+    facts.link_pks = [revoked.pk, live.pk, file_link.pk]
     return facts
 
 
-def _child_files() -> tuple[list[Record], list[Record]]:
-    """Two files sent to a third setting's lead: Oakfield's OAK-003 and Riverside's RIV-001.
-    Each is open to the sending setting's lead and deputy only (the receiving lead is no
-    persona), so every persona has a file they may open, or one they may not, or both."""
+def _child_files() -> tuple[list[Record], list[Record], Delivery]:
+    """Two files sent to a third setting's lead: Oakfield's OAK-003 and Riverside's RIV-001,
+    and one sent outside the installation by secure link (Oakfield's OAK-002). Each is open
+    to the sending setting's lead and deputy only (the receiving lead is no persona), so
+    every persona has a file they may open, or one they may not, or both."""
     elmwood = Organisation.objects.create(name="Elmwood Academy", kind="school")
     receiver = get_user_model().objects.create_user(username="elmwood-lead")
     to = membership_start(user=receiver, organisation=elmwood, role="lead")
@@ -303,7 +305,21 @@ def _child_files() -> tuple[list[Record], list[Record]]:
             starts_on=date(2026, 9, 7),
         )
         asks.append(Record("request", ask.pk, f"request #{ask.pk}", reference, owner=seen_by))
-    return files, asks
+    lead = get_user_model().objects.get(username="lead")
+    child = Case.objects.get(reference="OAK-002").child
+    sent = transfer_send_outside(
+        child=child,
+        to_outside=Recipient.objects.get(person_name="Sam Carter"),
+        starts_on=date(2026, 9, 7),
+        note="",
+        file=assemble_file(child, lead),
+        user=lead,
+    )
+    files.append(
+        Record("file", sent.transfer.pk, "a file sent outside", "OAK-002", owner="lead deputy")
+    )
+    assert sent.link is not None
+    return files, asks, sent.link.delivery
 
 
 def _secure_links() -> tuple[Delivery, Delivery]:
@@ -625,6 +641,9 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/setting/children/<int:child_pk>/send-file/": Expect(everyone(200)),
     "safeguarding/files/<int:pk>/": Expect(everyone(200)),
     "safeguarding/files/<int:pk>/file.pdf": Expect(everyone(200)),
+    # POST only (buttons on a file sent outside by secure link): refused before any lookup.
+    "safeguarding/files/<int:pk>/links/<int:link>/revoke/": Expect(everyone(405), outside=405),
+    "safeguarding/files/<int:pk>/links/new/": Expect(everyone(405), outside=405),
     # Asking a child's previous setting for their file (a lead or deputy); a request, open to
     # the asking and the asked settings' leads and deputies only.
     "safeguarding/files/ask/": Expect(only(DECIDERS)),
@@ -773,9 +792,10 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
             Probe(_fill(route, token=token), label, None, live) for token, label, live in demo.links
         ]
     if "<int:link>" in route:
+        under = demo.files if route.startswith("safeguarding/files/") else demo.shares
         return [
             Probe(_fill(route, pk=r.pk, link=link), r.label, r, sees(persona, r))
-            for r in [*demo.shares, missing]
+            for r in [*under, missing]
             for link in [*demo.link_pks, missing.pk]
         ]
     if route.startswith("safeguarding/files/requests/<int:pk>"):

@@ -22,9 +22,11 @@ from cases.services.transfers import (
     transfer_reject,
     transfer_send,
     transfer_viewed,
+    transfer_withdraw,
 )
 from permissions.models import AuditAction, AuditEntry
-from permissions.rules import can_see_file
+from permissions.rules import can_read_file, can_see_file
+from permissions.selectors import case_viewers_for
 from workflows import steps
 from workflows.child_file.assemble import assemble_file, file_sections
 from workflows.child_file.notices import (
@@ -32,6 +34,7 @@ from workflows.child_file.notices import (
     file_request_declined,
     file_requested,
     file_sent,
+    file_withdrawn,
 )
 from workflows.models import Notification, NotificationKind
 
@@ -435,3 +438,184 @@ def test_the_file_leaves_out_the_sending_settings_own_business(
     assert "Covering the key worker today." not in text and "colin" not in text.lower()
     assert "An unfinished thought" not in text and f"Share #{draft.pk}" not in text
     assert f"Share #{released.pk}" in text
+
+
+# --- Withdrawing, both chains, lateness, the child asked for ---------------------------------
+
+
+def test_the_sender_withdraws_a_misdirected_file_and_its_contents_leave_the_receiver(
+    sent: FileTransfer, lead: Any, deputy: Any, other_lead: Any
+) -> None:
+    with pytest.raises(RuleViolation):
+        transfer_withdraw(transfer=sent, user=other_lead, reason="Not ours to withdraw.")
+    transfer_withdraw(transfer=sent, user=deputy, reason="Sent to the wrong school.")
+    sent.refresh_from_db()
+    assert sent.status == TransferStatus.WITHDRAWN
+    assert not can_read_file(other_lead, sent) and can_read_file(lead, sent)
+    file_withdrawn(sent)
+    assert Notification.objects.get(kind=NotificationKind.FILE_WITHDRAWN).recipient == other_lead
+    with pytest.raises(RuleViolation, match="withdrawn already"):
+        transfer_accept(transfer=sent, user=other_lead)
+    # Both settings' chains hold the withdrawal.
+    chains = set(
+        AuditEntry.objects.filter(action=AuditAction.FILE_WITHDRAWN).values_list(
+            "organisation_id", flat=True
+        )
+    )
+    assert chains == {sent.from_setting_id, sent.to_setting_id}
+    browser = Client()
+    browser.force_login(other_lead)
+    page = browser.get(reverse("safeguarding:child_file", args=[sent.pk])).content.decode()
+    assert "withdrawn by the sender" in page and "Needed." not in page
+
+
+def test_the_withdraw_form_keeps_what_was_typed_and_says_what_is_missing(
+    sent: FileTransfer, lead: Any, other_lead: Any
+) -> None:
+    page = reverse("safeguarding:child_file", args=[sent.pk])
+    browser = Client()
+    browser.force_login(lead)
+    refused = browser.post(page, {"action": "withdraw", "withdraw_reason": " "})
+    assert (
+        refused.status_code == 400 and "Say why the file is withdrawn" in refused.content.decode()
+    )
+    receiver = Client()
+    receiver.force_login(other_lead)
+    assert receiver.post(page, {"action": "withdraw", "withdraw_reason": "x"}).status_code == 403
+    sent.refresh_from_db()
+    assert sent.status == TransferStatus.SENT
+
+
+def test_accepting_and_rejecting_are_in_both_settings_chains(
+    sent: FileTransfer, other_lead: Any, released: Any, case: Case, lead: Any
+) -> None:
+    transfer_accept(transfer=sent, user=other_lead)
+    accepted = AuditEntry.objects.filter(action=AuditAction.FILE_ACCEPTED, object_id=sent.pk)
+    assert {entry.organisation_id for entry in accepted} == {
+        sent.from_setting_id,
+        sent.to_setting_id,
+    }
+    mirrored = accepted.get(organisation_id=sent.from_setting_id)
+    assert mirrored.actor == other_lead and "Riverside" in mirrored.detail
+
+
+def test_a_reading_after_accepting_is_among_who_has_looked_at_the_case(
+    sent: FileTransfer, other_lead: Any
+) -> None:
+    accepted = transfer_accept(transfer=sent, user=other_lead)
+    transfer_viewed(transfer=accepted, user=other_lead, how="PDF")
+    assert accepted.case is not None
+    looked = case_viewers_for(other_lead, accepted.case)
+    assert [entry.action for entry in looked] == [AuditAction.FILE_VIEWED]
+
+
+def test_the_team_chosen_on_accepting_joins_the_childs_open_case(
+    sent: FileTransfer, other_lead: Any
+) -> None:
+    sent_child = sent.child
+    child = Child.objects.create(
+        organisation=sent.to_setting,
+        first_name=sent_child.first_name,
+        last_name=sent_child.last_name,
+        date_of_birth=sent_child.date_of_birth,
+    )
+    existing = Case.objects.create(child=child, organisation=sent.to_setting, reference="RIV-9")
+    rita = _member("rita", sent.to_setting, choices.Role.PRACTITIONER)
+    transfer_accept(transfer=sent, user=other_lead, team=[rita])
+    assert list(existing.team.all()) == [rita]
+    assert can_see_file(rita, FileTransfer.objects.get(pk=sent.pk))
+
+
+def test_a_file_sent_after_the_childs_fifth_school_day_is_flagged_late(
+    clock: Any, case: Case, lead: Any, olus_membership: Membership
+) -> None:
+    file = assemble_file(case.child, lead)
+    # Started the Monday a fortnight before: five school days had passed by last Monday.
+    late = transfer_send(
+        child=case.child,
+        to=olus_membership,
+        starts_on=date(2026, 2, 16),
+        note="",
+        file=file,
+        user=lead,
+    )
+    assert late.sent_late
+    transfer_reject(transfer=late, user=olus_membership.user, reason="Not ours.")
+    # Started last Tuesday: today is its fifth school day, not yet late (last Monday
+    # would be: its fifth was Friday).
+    on_time = transfer_send(
+        child=case.child,
+        to=olus_membership,
+        starts_on=date(2026, 2, 24),
+        note="",
+        file=file,
+        user=lead,
+    )
+    assert not on_time.sent_late
+    browser = Client()
+    browser.force_login(lead)
+    listed = browser.get(reverse("safeguarding:child_files")).content.decode()
+    assert listed.count("sent late") == 1
+
+
+def test_a_request_is_answered_only_with_the_child_asked_for(
+    asked: Any, case: Case, lead: Any, olus_membership: Membership, oakfield: Any
+) -> None:
+    other = Child.objects.create(
+        organisation=oakfield,
+        first_name="Noah",
+        last_name="Quinn",
+        date_of_birth=case.child.date_of_birth,
+    )
+    with pytest.raises(RuleViolation) as refused:
+        transfer_send(
+            child=other,
+            to=olus_membership,
+            starts_on=asked.starts_on,
+            note="",
+            file=assemble_file(other, lead),
+            user=lead,
+            request=asked,
+        )
+    assert set(refused.value.message_dict) == {"child"}
+    assert "decline the request" in refused.value.message_dict["child"][0]
+    asked.refresh_from_db()
+    assert asked.status == FileRequestStatus.OPEN
+    # A child whose last name has changed since (adopted, say) is still the child asked for.
+    case.child.last_name = "Newname"
+    case.child.save()
+    transfer_send(
+        child=case.child,
+        to=olus_membership,
+        starts_on=asked.starts_on,
+        note="",
+        file=assemble_file(case.child, lead),
+        user=lead,
+        request=asked,
+    )
+
+
+def test_the_same_child_is_asked_for_once_while_the_request_waits(
+    asked: Any, other_lead: Any, oakfield: Any, lead: Any
+) -> None:
+    with pytest.raises(RuleViolation, match="waiting for their answer"):
+        file_request_make(
+            asked_of=oakfield,
+            asked_for=asked.asked_for,
+            user=other_lead,
+            first_name=asked.first_name.upper(),
+            last_name=asked.last_name,
+            date_of_birth=asked.date_of_birth,
+            starts_on=asked.starts_on,
+        )
+    file_request_decline(request=asked, user=lead, reason="No.")
+    # Declined, it may be asked again (with more to go on, say).
+    file_request_make(
+        asked_of=oakfield,
+        asked_for=asked.asked_for,
+        user=other_lead,
+        first_name=asked.first_name,
+        last_name=asked.last_name,
+        date_of_birth=asked.date_of_birth,
+        starts_on=asked.starts_on,
+    )

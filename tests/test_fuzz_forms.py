@@ -56,7 +56,7 @@ from cases.models import (
 from cases.register_import.service import register_import_start
 from cases.rules import EARLIEST_PLAUSIBLE, MAX_ITEMS_PER_SHARE
 from cases.services import child_add
-from cases.services.transfers import file_request_make, transfer_send
+from cases.services.transfers import file_request_make, transfer_send, transfer_send_outside
 from permissions.models import BreakGlassGrant
 from workflows import steps
 from workflows.child_file.assemble import assemble_file
@@ -91,6 +91,8 @@ ENDPOINTS = (
     Endpoint("revoke_link", "link"),
     Endpoint("send_child_file", "child"),
     Endpoint("child_file", "file"),
+    Endpoint("new_file_link", "file"),
+    Endpoint("revoke_file_link", "file_link"),
     Endpoint("file_request_ask", ""),
     Endpoint("file_request", "request"),
     Endpoint("advice_ask", "share"),
@@ -160,6 +162,8 @@ _NOT_AN_SS_FORM = {
     # Buttons on a share's page that take nothing typed: a new secure link, revoking one.
     "new_link": ("action",),
     "revoke_link": ("action",),
+    "new_file_link": ("action",),
+    "revoke_file_link": ("action",),
 }
 
 _COUNT = itertools.count(1)
@@ -186,6 +190,9 @@ def _path(endpoint: Endpoint, pk: int | None) -> str:
     if endpoint.kind == "link":  # a secure link, under its own share
         share = Delivery.objects.filter(pk=pk).values_list("share_id", flat=True).first()
         args = [share or 999_999, pk]
+    if endpoint.kind == "file_link":  # a file's secure link, under its own file
+        file = Delivery.objects.filter(pk=pk).values_list("transfer_id", flat=True).first()
+        args = [file or 999_999, pk]
     return reverse(f"safeguarding:{endpoint.name}", args=args)
 
 
@@ -228,6 +235,19 @@ def _seed_and_load() -> Facts:
         file=assemble_file(child, other_lead),
         user=other_lead,
     )
+    # An Oakfield child's file sent outside the installation, by secure link.
+    outside = Recipient.objects.filter(
+        organisation=oakfield, secure_email_verified_at__isnull=False
+    ).first()
+    moving = Child.objects.filter(organisation=oakfield).first()
+    transfer_send_outside(
+        child=moving,
+        to_outside=outside,
+        starts_on=date(2026, 9, 7),
+        note="",
+        file=assemble_file(moving, lead),
+        user=lead,
+    )
     # Riverside asking Oakfield for a child's file.
     file_request_make(
         asked_of=oakfield,
@@ -249,7 +269,14 @@ def _seed_and_load() -> Facts:
         "child": [*Child.objects.values_list("pk", flat=True), 999_999],
         "recipient": [*Recipient.objects.values_list("pk", flat=True), 999_999],
         "import": [*RegisterImport.objects.values_list("pk", flat=True), 999_999],
-        "link": [*Delivery.objects.values_list("pk", flat=True), 999_999],
+        "link": [
+            *Delivery.objects.filter(share__isnull=False).values_list("pk", flat=True),
+            999_999,
+        ],
+        "file_link": [
+            *Delivery.objects.filter(transfer__isnull=False).values_list("pk", flat=True),
+            999_999,
+        ],
         "file": [*FileTransfer.objects.values_list("pk", flat=True), 999_999],
         "request": [*FileRequest.objects.values_list("pk", flat=True), 999_999],
     }
@@ -510,8 +537,18 @@ def broken_rules() -> list[str]:
         found.append("a child protection file attached to another setting's case")
     if _too_long(DeliveryEvent):
         found.append("a secure link's event with text over its limit")
-    if Delivery.objects.exclude(share=models.F("release__share")).exists():
+    if (
+        Delivery.objects.filter(share__isnull=False)
+        .exclude(share=models.F("release__share"))
+        .exists()
+    ):
         found.append("a secure link to another share's release")
+    if Delivery.objects.filter(
+        transfer__to_recipient__isnull=True, transfer__isnull=False
+    ).exists():
+        found.append("a secure link to a file sent to a setting in this installation")
+    if FileTransfer.objects.filter(to_recipient__isnull=False, status="accepted").exists():
+        found.append("a file sent outside the installation accepted inside it")
     if ReconsiderationRequest.objects.exclude(requested_by=models.F("share__proposed_by")).exists():
         found.append("a reconsideration asked for by someone other than the proposer")
     if ReconsiderationRequest.objects.exclude(refusal__outcome="refuse").exists():

@@ -35,6 +35,11 @@ class TransferStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn by the sender"
 
 
+_ANSWERED_AS = {
+    TransferStatus.RECEIVED: "confirmed received",
+    TransferStatus.WITHDRAWN: "withdrawn",
+}
+
 # A file still waiting on its receiving lead: in their queue, on the clock.
 AWAITING_ANSWER = frozenset({TransferStatus.SENT, TransferStatus.VIEWED})
 
@@ -189,6 +194,11 @@ class FileTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"Child protection file #{self.pk}"
+
+    @property
+    def answered_as(self) -> str:
+        """What became of it, to follow "The file has been" or "The file is"."""
+        return _ANSWERED_AS.get(self.status, self.get_status_display().lower())
 
     @property
     def outside(self) -> bool:

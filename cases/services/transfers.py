@@ -331,7 +331,7 @@ def transfer_viewed(*, transfer: FileTransfer, user: Person, how: str = "page") 
 def _still_awaiting(transfer: FileTransfer) -> None:
     if transfer.status not in AWAITING_ANSWER:
         raise refuse(
-            "__all__", f"This file has been {transfer.get_status_display().lower()} already."
+            "__all__", f"This file has been {transfer.answered_as} already."
         )
 
 

@@ -277,7 +277,7 @@ class ChildFileView(View):
                     apply_service_errors(refused, form)
                 else:
                     messages.success(
-                        request, f"The file is {transfer.get_status_display().lower()}."
+                        request, f"The file is {transfer.answered_as}."
                     )
                     return redirect("safeguarding:child_file", pk=transfer.pk)
             forms_shown[action] = form
