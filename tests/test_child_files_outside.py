@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import reverse
 
 from cases.errors import RuleViolation
-from cases.models import Case, Delivery, FileTransfer, TransferStatus
+from cases.models import Case, Delivery, FileTransfer, Membership, TransferStatus
 from cases.services.deliveries import delivery_acknowledge, delivery_revoke, delivery_unlock
 from cases.services.transfers import (
     SentFile,
@@ -255,3 +255,31 @@ def test_not_opened_in_two_working_days_tells_the_sender_with_the_files_page(
     notice = Notification.objects.get(kind=NotificationKind.DELIVERY_NOT_OPENED)
     assert notice.recipient == lead and notice.share is None
     assert notice.link == reverse("safeguarding:child_file", args=[sent.transfer.pk])
+
+
+def test_the_send_page_sends_outside_and_shows_the_code_once(
+    clock: Any,
+    case: Case,
+    lead: Any,
+    new_school_lead: Any,
+    other_lead: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    page = reverse("safeguarding:send_child_file", args=[case.child.pk])
+    browser = Client()
+    browser.force_login(lead)
+    olu = Membership.objects.get(user=other_lead)
+    both = browser.post(
+        page, {"to": olu.pk, "to_outside": new_school_lead.pk, "starts_on": "2026-03-04"}
+    )
+    assert both.status_code == 400 and "Choose one" in both.content.decode()
+    assert 'value="2026-03-04"' in both.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = browser.post(page, {"to_outside": new_school_lead.pk, "starts_on": "2026-03-04"})
+    transfer = FileTransfer.objects.get()
+    assert sent.status_code == 302 and sent["Location"].endswith(f"/files/{transfer.pk}/")
+    assert len(mail.outbox) == 1
+    first = browser.get(sent["Location"]).content.decode()
+    assert "Code to give Jo Bright, Hilltop Primary (another area) by phone" in first
+    again = browser.get(sent["Location"]).content.decode()
+    assert "Code to give" not in again and "Sent, not yet opened" in again

@@ -330,9 +330,7 @@ def transfer_viewed(*, transfer: FileTransfer, user: Person, how: str = "page") 
 
 def _still_awaiting(transfer: FileTransfer) -> None:
     if transfer.status not in AWAITING_ANSWER:
-        raise refuse(
-            "__all__", f"This file has been {transfer.answered_as} already."
-        )
+        raise refuse("__all__", f"This file has been {transfer.answered_as} already.")
 
 
 def _child_on_roll(transfer: FileTransfer, user: Person) -> Child:

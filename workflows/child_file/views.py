@@ -276,9 +276,7 @@ class ChildFileView(View):
                 except ValidationError as refused:
                     apply_service_errors(refused, form)
                 else:
-                    messages.success(
-                        request, f"The file is {transfer.answered_as}."
-                    )
+                    messages.success(request, f"The file is {transfer.answered_as}.")
                     return redirect("safeguarding:child_file", pk=transfer.pk)
             forms_shown[action] = form
             status = 400
