@@ -35,7 +35,7 @@ class TransferStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn by the sender"
 
 
-_ANSWERED_AS = {
+_ANSWERED_AS: dict[str, str] = {
     TransferStatus.RECEIVED: "confirmed received",
     TransferStatus.WITHDRAWN: "withdrawn",
 }
