@@ -457,16 +457,25 @@ def _seed(story: _Story) -> dict[str, int]:
             "Northshire Multi-Agency Safeguarding Hub",
             RIVERSIDE,
         ),
+        # A school in another area, outside this installation: a child's file goes to its
+        # lead by secure link.
+        "dsl": (
+            "Jo Bright",
+            "Designated Safeguarding Lead",
+            "Hilltop Primary School, Westshire",
+            OAKFIELD,
+        ),
     }
     address_book = {}
     for key, (person, job, agency, setting_name) in recipients.items():
+        domain = "hilltop.westshire" if key == "dsl" else "northshire"
         address_book[key], _ = Recipient.objects.get_or_create(
             organisation=settings[setting_name],
             person_name=person,
             agency_name=agency,
             defaults={
                 "role": job,
-                "secure_email": f"{key}@northshire.example.org",
+                "secure_email": f"{key}@{domain}.example.org",
                 # Confirmed with their organisations, so a share to them can go by secure
                 # link; the health visitor's address is not yet (it can be recorded only).
                 "secure_email_verified_at": (

@@ -54,6 +54,15 @@ def person(
         yield open_as
 
 
+@pytest.fixture
+def stranger(
+    request: pytest.FixtureRequest, chromium: Browser, two_schools: DemoServer
+) -> Iterator[Callable[[], Page]]:
+    """A browser of someone outside Safeshare (a new school's lead opening a link)."""
+    with contexts_on(request, chromium, two_schools) as make:
+        yield lambda: make().new_page()
+
+
 def no_serious_violations(page: Page, axe: Axe) -> None:
     found = [
         f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']]}"
@@ -133,3 +142,86 @@ def test_a_new_school_asks_for_a_file_and_the_previous_one_declines_saying_why(
     riverside.goto(request_page)
     expect(riverside.get_by_text("No child of that name was ever here.")).to_be_visible()
     shot(riverside, "the new school reads why it was declined")
+
+
+def link_in_email(server: DemoServer, before: int) -> str:
+    log = server.log_path.read_text(errors="replace")[before:]
+    found = re.search(r"Open it here: https?://[^/\s]+(/\S*received/\S+/)", log)
+    assert found is not None, "no secure link email in the server's log"
+    return found.group(1)
+
+
+def send_outside(lead: Page, nth: int) -> str:
+    """Send the nth child's file to Hilltop, outside Safeshare; the child's first name."""
+    menu(lead, "Children")
+    child_link = lead.locator("tbody a").nth(nth)
+    first_name = child_link.inner_text().split(",")[0].split()[0]
+    child_link.click()
+    lead.get_by_role("link", name="Send the child protection file").click()
+    outside = lead.get_by_label("Or, a setting outside Safeshare")
+    outside.select_option(label=outside.locator("option", has_text="Hilltop").inner_text())
+    starts = now_in_uk().strftime("%Y-%m-%d")
+    lead.get_by_label("The child's first day there").fill(starts)
+    lead.get_by_role("button", name="Send the file").click()
+    expect(lead.get_by_role("heading", level=1)).to_contain_text("Sent, not yet opened")
+    return first_name
+
+
+def test_a_file_sent_outside_is_opened_with_its_code_and_its_receipt_confirmed(
+    person: Callable[[str], Page],
+    stranger: Callable[[], Page],
+    two_schools: DemoServer,
+    axe: Axe,
+    shot: Screenshots,
+) -> None:
+    lead = person("lead")
+    log_before = two_schools.log_path.stat().st_size
+    first_name = send_outside(lead, 1)
+    code = lead.locator(".ss-code").inner_text()
+    assert re.fullmatch(r"\d{4} \d{4}", code)
+    no_serious_violations(lead, axe)
+    shot(lead, "the file went by secure link: the code to give by phone")
+    file_page = lead.url
+    link = link_in_email(two_schools, log_before)
+    email = two_schools.log_path.read_text(errors="replace")[log_before:]
+    assert first_name not in email and code.replace(" ", "") not in email
+
+    new_school = stranger()
+    new_school.goto(link)
+    expect(new_school.get_by_role("heading", level=1)).to_contain_text("child protection file")
+    expect(new_school.get_by_text(first_name)).to_have_count(0)
+    new_school.get_by_label("Your name").fill("Jo Bright")
+    new_school.get_by_label("Code").fill(code)
+    new_school.get_by_role("button", name="Open").click()
+    expect(new_school.get_by_text(first_name).first).to_be_visible()
+    no_serious_violations(new_school, axe)
+    shot(new_school, "the new school's lead reads the file")
+    new_school.get_by_label("I confirm I have received this information").check()
+    new_school.get_by_role("button", name="Acknowledge receipt").click()
+    expect(new_school.get_by_text("Receipt was acknowledged by Jo Bright")).to_be_visible()
+
+    lead.goto(file_page)
+    expect(lead.get_by_role("heading", level=1)).to_contain_text("Receipt confirmed")
+    expect(lead.get_by_role("table", name="What happened to it")).to_contain_text("Jo Bright")
+    shot(lead, "the sender sees the receipt confirmed")
+
+
+def test_a_misdirected_file_is_withdrawn_and_its_link_opens_nothing(
+    person: Callable[[str], Page],
+    stranger: Callable[[], Page],
+    two_schools: DemoServer,
+    axe: Axe,
+) -> None:
+    lead = person("lead")
+    log_before = two_schools.log_path.stat().st_size
+    send_outside(lead, 2)
+    link = link_in_email(two_schools, log_before)
+    lead.get_by_role("button", name="Withdraw the file").click()
+    expect(lead.get_by_text("Say why the file is withdrawn")).to_be_visible()
+    no_serious_violations(lead, axe)
+    lead.get_by_label("Why it is withdrawn").fill("Sent to the wrong school.")
+    lead.get_by_role("button", name="Withdraw the file").click()
+    expect(lead.get_by_role("heading", level=1)).to_contain_text("Withdrawn by the sender")
+    gone = stranger()
+    gone.goto(link)
+    expect(gone.get_by_role("heading", level=1)).to_have_text("This link is no longer available")
