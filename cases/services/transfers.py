@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -21,7 +22,7 @@ from permissions.models import AuditAction
 from permissions.rules import can_answer_file, can_see_file, can_send_file
 
 from ..choices import DECIDING_ROLES, EDUCATION_SETTING_KINDS
-from ..deadlines import calendar_of
+from ..deadlines import school_calendar_of
 from ..errors import RuleViolation, raise_if, refuse
 from ..models import (
     AWAITING_ANSWER,
@@ -55,10 +56,14 @@ _CHILD_FIELDS = (
 
 def transfer_due(to_setting: Any, starts_on: date, sent_at: datetime) -> tuple[datetime, datetime]:
     """When the file must be answered by (five school days from the child's first day there,
-    or from sending if that is later) and when its lead is reminded (two school days in)."""
-    calendar = calendar_of(to_setting)
-    first_day = datetime.combine(starts_on, time(0, 0), tzinfo=calendar.zone)
+    or from sending if that is later) and when its lead is reminded (two school days in).
+
+    School days, not working days: the receiving setting's holidays (its closures) are
+    skipped, so a file sent before half-term does not fall due in the holiday."""
+    zone = ZoneInfo(to_setting.timezone)
+    first_day = datetime.combine(starts_on, time(0, 0), tzinfo=zone)
     start = max(first_day, sent_at)
+    calendar = school_calendar_of(to_setting, since=start.astimezone(zone).date())
     return (
         calendar.add_working_days(start, SCHOOL_DAYS),
         calendar.add_working_days(start, SCHOOL_DAYS // 2),
