@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from cases import choices
 from cases.deadlines import calendar_of, review_deadline, school_calendar_of
@@ -346,3 +347,20 @@ def test_the_setting_pages_link_to_term_dates(client: Client, lead: Any) -> None
     client.force_login(lead)
     details = client.get(url("setting_details")).content.decode()
     assert url("setting_closures") in details
+
+
+def test_the_demo_settings_have_term_dates_past_and_ahead(db: Any) -> None:
+    from workflows.demo import seed_demo
+
+    seed_demo()
+    seed_demo()  # again: nothing more
+    today = timezone.localdate()
+    for setting in Organisation.objects.all():
+        closures = {c.name: c for c in setting.closures.all()}
+        assert set(closures) == {"Autumn half-term", "Christmas holiday", "Spring half-term"}
+        # One ended (listed as recent), two ahead, whatever the day the demo is seeded.
+        assert closures["Autumn half-term"].last_day < today
+        assert closures["Christmas holiday"].last_day >= today
+        assert closures["Spring half-term"].last_day >= today
+        assert closures["Christmas holiday"].first_day.month == 12
+    assert AuditEntry.objects.filter(action=AuditAction.CLOSURE_ADDED).count() == 6
