@@ -49,8 +49,15 @@ def closure_problems(
             errors[field] = [f"Enter {said}."]
         elif not today - WITHIN <= day <= today + WITHIN:
             errors[field] = [f"Enter {said}: within two years of today."]
-    if errors or first_day is None or last_day is None:
+    if set(errors) & {"first_day", "last_day"} or first_day is None or last_day is None:
         return errors
+    return errors | _span_problems(organisation, first_day, last_day)
+
+
+def _span_problems(
+    organisation: Organisation, first_day: date, last_day: date
+) -> dict[str, list[str]]:
+    """Two plausible days: in order, not too far apart, and clear of the setting's others."""
     if last_day < first_day:
         return {"last_day": ["The last day closed cannot be before the first."]}
     days = (last_day - first_day).days + 1
