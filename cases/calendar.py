@@ -1,4 +1,5 @@
-"""A setting's working-day calendar: weekdays that are not bank holidays in its region.
+"""A setting's working-day calendar: weekdays that are not bank holidays in its region, and
+(for a school-day count only) not days the setting is closed for its holidays.
 
 Deadlines are counted in the setting's own timezone, so a deadline "at the end of the
 working day" stays at 18:00 local time across the clocks changing.
@@ -32,13 +33,21 @@ class WorkingCalendar:
     region: str
     day_starts: time = time(8, 0)
     day_ends: time = time(18, 0)
+    # Days the setting is closed besides weekends and bank holidays (its half-terms and
+    # holidays), each day listed: a set look-up keeps is_working_day as cheap as it was,
+    # since deadlines call it in loops. Empty but for a school-day calendar.
+    closed: frozenset[date] = frozenset()
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in _bank_holidays(self.region, day.year)
+        return (
+            day.weekday() < 5
+            and day not in _bank_holidays(self.region, day.year)
+            and day not in self.closed
+        )
 
     def next_working_day(self, day: date) -> date:
         day += timedelta(days=1)

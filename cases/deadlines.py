@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
 from .calendar import WorkingCalendar
-from .models import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule, Organisation
+from .models import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule, Organisation, SettingClosure
 
 
 def calendar_of(organisation: Organisation) -> WorkingCalendar:
+    """The setting's working days: weekdays that are not bank holidays. Every deadline of a
+    share is counted on it, through the school holidays too: safeguarding does not stop for
+    them, and a designated safeguarding lead covers the holidays."""
     return WorkingCalendar(
         timezone=organisation.timezone,
         region=organisation.calendar_region,
         day_starts=organisation.working_day_starts,
         day_ends=organisation.working_day_ends,
     )
+
+
+def school_calendar_of(organisation: Organisation, *, since: date | None = None) -> WorkingCalendar:
+    """The setting's school days: its working days less the closures its lead has entered
+    (half-terms, holidays). Only a child protection file's clock counts on it, as Keeping
+    Children Safe in Education counts school days. ``since``: closures ending before it are
+    left out, as a count that starts then never reaches them."""
+    closures = SettingClosure.objects.filter(organisation=organisation)
+    if since is not None:
+        closures = closures.filter(last_day__gte=since)
+    closed = frozenset(
+        first + timedelta(days=offset)
+        for first, last in closures.values_list("first_day", "last_day")
+        for offset in range((last - first).days + 1)
+    )
+    return replace(calendar_of(organisation), closed=closed)
 
 
 def policy_for(organisation: Organisation, urgency: str) -> tuple[str, int]:
@@ -34,6 +54,7 @@ def review_deadline(organisation: Organisation, urgency: str, submitted_at: date
     if rule == DeadlineRule.HOURS:
         # Immediate risk does not wait for office hours: clock hours, day or night.
         return submitted_at + timedelta(hours=amount)
+    # Working days, never school days: a review does not wait for the end of half-term.
     calendar = calendar_of(organisation)
     if rule == DeadlineRule.END_OF_WORKING_DAY:
         return calendar.end_of_working_day(submitted_at)

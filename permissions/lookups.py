@@ -22,6 +22,7 @@ from cases.models import (
     Membership,
     Recipient,
     RegisterImport,
+    SettingClosure,
     Share,
 )
 
@@ -35,6 +36,7 @@ from .selectors import (
     case_list_for,
     children_register_for,
     imports_for,
+    settings_run_by,
     settings_where,
     share_list_for,
     staff_of_settings_run_by,
@@ -62,6 +64,17 @@ def get_membership_for_lead(user: UserLike, pk: int) -> Membership:
     """A membership (current or ended) of a setting this person leads."""
     return get_object_or_404(
         staff_of_settings_run_by(user).select_related("organisation", "user"), pk=pk
+    )
+
+
+def get_closure_for_lead(user: UserLike, pk: int) -> SettingClosure:
+    """A closure (term dates) of a setting this person leads. Someone who leads no setting is
+    refused (403), as on the setting's own pages; a lead of other settings does not find it."""
+    led = settings_run_by(user)
+    if not led.exists():
+        raise PermissionDenied
+    return get_object_or_404(
+        SettingClosure.objects.filter(organisation__in=led).select_related("organisation"), pk=pk
     )
 
 

@@ -123,6 +123,8 @@ class AuditAction(models.TextChoices):
     # The setting's own details and register, as its lead or deputy keeps them.
     SETTING_CREATED = "setting_created", "Setting created"
     SETTING_CHANGED = "setting_changed", "Setting's details changed"
+    CLOSURE_ADDED = "closure_added", "Term dates: closure added"
+    CLOSURE_REMOVED = "closure_removed", "Term dates: closure removed"
     STAFF_INVITED = "staff_invited", "Staff member invited"
     ROLE_CHANGED = "role_changed", "Staff role changed"
     MEMBERSHIP_ENDED = "membership_ended", "Staff membership ended"

@@ -44,6 +44,7 @@ from cases.models import (
     Organisation,
     Recipient,
     RegisterImport,
+    SettingClosure,
     Share,
 )
 from cases.services import membership_start
@@ -595,6 +596,10 @@ EXPECTED: dict[str, Expect] = {
     # The lead runs the setting: its details and its staff (deputies too are refused).
     "safeguarding/setting/": Expect(only(LEADS)),
     "safeguarding/setting/staff/": Expect(only(LEADS)),
+    # Its term dates (lead only, like its details); removing a closure is a button: POST only,
+    # so a GET is refused before any look-up (tests/test_term_dates.py posts to it).
+    "safeguarding/setting/term-dates/": Expect(only(LEADS)),
+    "safeguarding/setting/term-dates/<int:closure_pk>/remove/": Expect(everyone(405), outside=405),
     # A person's membership: found only by the lead of its setting (see probes()), not
     # found (404) by anyone else, a deputy of that setting included.
     "safeguarding/setting/staff/<int:membership_pk>/": Expect(everyone(200)),
@@ -767,6 +772,21 @@ def probes(demo: Demo, route: str, persona: str) -> list[Probe]:
                 persona in LEADS and m.owner.startswith(HOME[persona]),
             )
             for m in staff
+        ]
+    if "<int:closure_pk>" in route:
+        # Every demo setting's closures: only the lead of its setting may remove one.
+        closures = [
+            Record("closure", pk, f"closure #{pk} of {setting}", owner=setting)
+            for pk, setting in SettingClosure.objects.values_list("pk", "organisation__name")
+        ]
+        return [
+            Probe(
+                _fill(route, closure_pk=c.pk),
+                c.label,
+                c,
+                persona in LEADS and c.owner.startswith(HOME[persona]),
+            )
+            for c in [*closures, missing]
         ]
     if "<int:import_pk>" in route:
         uploads = [*demo.imports, missing]

@@ -49,6 +49,7 @@ from cases.models import (
     ReconsiderationRequest,
     RegisterImport,
     Release,
+    SettingClosure,
     Share,
     ShareItem,
     TransferEvent,
@@ -110,6 +111,8 @@ ENDPOINTS = (
     # The setting's own pages: its details, staff, children, cases, address book, imports.
     Endpoint("setting_details", ""),
     Endpoint("setting_staff", ""),
+    Endpoint("setting_closures", ""),
+    Endpoint("setting_closure_remove", "closure"),
     Endpoint("setting_staff_member", "membership"),
     Endpoint("child_add", ""),
     Endpoint("child_detail", "child"),
@@ -164,6 +167,8 @@ _NOT_AN_SS_FORM = {
     "revoke_link": ("action",),
     "new_file_link": ("action",),
     "revoke_file_link": ("action",),
+    # Removing a closure from the Term dates page: a button, nothing typed.
+    "setting_closure_remove": ("action",),
 }
 
 _COUNT = itertools.count(1)
@@ -279,6 +284,7 @@ def _seed_and_load() -> Facts:
         ],
         "file": [*FileTransfer.objects.values_list("pk", flat=True), 999_999],
         "request": [*FileRequest.objects.values_list("pk", flat=True), 999_999],
+        "closure": [*SettingClosure.objects.values_list("pk", flat=True), 999_999],
     }
     any_pk = sorted(
         {
@@ -572,6 +578,19 @@ def broken_rules() -> list[str]:
             found.append(f"a child with an identifier that fails its check: {upn!r} {nhs!r}")
     if Case.objects.exclude(child__organisation=models.F("organisation")).exists():
         found.append("a case of a child on another setting's roll")
+    if _too_long(SettingClosure) or SettingClosure.objects.filter(name="").exists():
+        found.append("a closure with no name, or one over its limit")
+    for closure in SettingClosure.objects.all():
+        days = (closure.last_day - closure.first_day).days + 1
+        if not 1 <= days <= 70 or abs((closure.first_day - today).days) > 731:
+            found.append(f"a closure in the wrong order, too long or too far off: {closure}")
+        clash = SettingClosure.objects.filter(
+            organisation=closure.organisation_id,
+            first_day__lte=closure.last_day,
+            last_day__gte=closure.first_day,
+        ).exclude(pk=closure.pk)
+        if clash.exists():
+            found.append(f"closures of one setting that overlap: {closure}")
     if Organisation.objects.filter(working_day_starts__gte=models.F("working_day_ends")).exists():
         found.append("a working day that ends before it starts")
     led = Membership.objects.filter(role=Role.LEAD, ended_at__isnull=True)

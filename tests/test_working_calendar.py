@@ -74,3 +74,14 @@ def test_a_setting_abroad_counts_in_its_own_timezone():
     calendar = WorkingCalendar("America/New_York", "england_wales")
     # 21:00 UTC is 16:00 in New York: still the same working day there.
     assert calendar.end_of_working_day(utc(2026, 11, 24, 21, 0)) == utc(2026, 11, 24, 23, 0)
+
+
+def test_a_school_calendar_skips_its_closed_days_as_well():
+    half_term = frozenset(date(2026, 10, 19 + n) for n in range(5))
+    school = WorkingCalendar("Europe/London", "england_wales", closed=half_term)
+    assert not school.is_working_day(date(2026, 10, 21))
+    assert LONDON.is_working_day(date(2026, 10, 21))
+    friday = utc(2026, 10, 16, 9, 0)
+    assert school.next_working_day(date(2026, 10, 16)) == date(2026, 10, 26)
+    assert school.add_working_days(friday, 1).date() == date(2026, 10, 26)
+    assert LONDON.add_working_days(friday, 1).date() == date(2026, 10, 19)

@@ -191,6 +191,42 @@ def _settings() -> dict[str, Organisation]:
     return {OAKFIELD: oakfield, RIVERSIDE: riverside}
 
 
+def _week_of(day: date) -> tuple[date, date]:
+    """Monday to Friday of the week a day falls in."""
+    monday = day - timedelta(days=day.weekday())
+    return monday, monday + timedelta(days=4)
+
+
+def _term_dates(organisation: Organisation, lead: Any) -> None:
+    """The last autumn half-term, and the coming Christmas holiday and spring half-term, each
+    relative to today, so the Term dates page shows closures past and ahead."""
+    if organisation.closures.exists():
+        return
+    today = timezone.localdate()
+
+    def christmas(year: int) -> tuple[date, date]:
+        # Two school weeks from the Monday of the week of 22 December.
+        first, _ = _week_of(date(year, 12, 22))
+        return first, first + timedelta(days=11)
+
+    def coming(dates: Any) -> tuple[date, date]:
+        this_year = dates(today.year)
+        return this_year if this_year[1] >= today else dates(today.year + 1)
+
+    def autumn(year: int) -> tuple[date, date]:
+        return _week_of(date(year, 10, 28))
+
+    last_autumn = autumn(today.year) if autumn(today.year)[1] < today else autumn(today.year - 1)
+    for name, (first, last) in (
+        ("Autumn half-term", last_autumn),
+        ("Christmas holiday", coming(christmas)),
+        ("Spring half-term", coming(lambda year: _week_of(date(year, 2, 16)))),
+    ):
+        services.closure_add(
+            organisation=organisation, first_day=first, last_day=last, name=name, by=lead
+        )
+
+
 def _shares(
     people: dict[str, Any],
     cases: dict[str, Case],
@@ -487,4 +523,8 @@ def _seed(story: _Story) -> dict[str, int]:
     shares = Share.objects.count()
     if not Share.objects.filter(case__organisation__in=settings.values()).exists():
         shares = _shares(people, cases, address_book, story)
+    # Entered now, after the story: its entries follow every other in the audit chain.
+    story.ago()
+    for setting_name, lead in ((OAKFIELD, people["lead"]), (RIVERSIDE, people["otherlead"])):
+        _term_dates(settings[setting_name], lead)
     return {"settings": len(settings), "people": len(people), "cases": len(cases), "shares": shares}

@@ -26,6 +26,7 @@ from .search_views import SearchView
 from .secure_link import sending
 from .setting_admin import address_book as address_book_views
 from .setting_admin import children as children_views
+from .setting_admin import closures as closure_views
 from .setting_admin import imports as import_views
 from .setting_admin import setting as setting_admin_views
 from .setting_admin import staff as staff_admin_views
@@ -134,6 +135,15 @@ class SafeguardingApp(Application):
     # several settings picks one with ?setting=<pk>; a membership names its own setting.
     setting_details_path = path(
         "setting/", setting_admin_views.SettingDetailsView.as_view(), name="setting_details"
+    )
+    # Its term dates: the closures a child protection file's school days skip.
+    setting_closures_path = path(
+        "setting/term-dates/", closure_views.TermDatesView.as_view(), name="setting_closures"
+    )
+    setting_closure_remove_path = path(
+        "setting/term-dates/<int:closure_pk>/remove/",
+        closure_views.RemoveClosureView.as_view(),
+        name="setting_closure_remove",
     )
     setting_staff_path = path(
         "setting/staff/", staff_admin_views.StaffView.as_view(), name="setting_staff"

@@ -1,4 +1,5 @@
 from .children import Carer, Case, Child
+from .closures import SettingClosure
 from .deadlines import DEFAULT_POLICY, DeadlinePolicy, DeadlineRule
 from .deliveries import ENDING_EVENTS, Delivery, DeliveryEvent, DeliveryEventKind
 from .imports import RegisterImport, RegisterImportKind
@@ -37,6 +38,7 @@ __all__ = [
     "Organisation",
     "Recipient",
     "ReconsiderationRequest",
+    "SettingClosure",
     "RegisterImport",
     "RegisterImportKind",
     "Release",

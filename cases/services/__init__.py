@@ -4,6 +4,7 @@ from ..errors import RuleViolation
 from .address_book import recipient_add, recipient_retire, recipient_update
 from .advice import advice_ask, advice_give, advice_preview
 from .children import case_open, child_add, child_update
+from .closures import closure_add, closure_remove
 from .deadlines import deadline_policies_set, deadline_policy_set, deadline_policy_version
 from .decisions import decision_reconsider, decision_record, reconsideration_ask
 from .deliveries import (
@@ -37,6 +38,8 @@ __all__ = [
     "case_open",
     "child_add",
     "child_update",
+    "closure_add",
+    "closure_remove",
     "case_team_add",
     "case_team_remove",
     "deadline_policies_set",

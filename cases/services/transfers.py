@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from permissions.models import AuditAction
 from permissions.rules import can_answer_file, can_see_file, can_send_file
 
 from ..choices import DECIDING_ROLES, EDUCATION_SETTING_KINDS
-from ..deadlines import calendar_of
+from ..deadlines import school_calendar_of
 from ..errors import RuleViolation, raise_if, refuse
 from ..models import (
     AWAITING_ANSWER,
@@ -77,9 +78,14 @@ def transfer_due(setting: Any, starts_on: date, sent_at: datetime) -> tuple[date
     """When the file must be answered by (five school days from the child's first day there,
     or from sending if that is later) and when its lead is reminded (two school days in),
     on ``setting``'s calendar: the receiving setting's, or the sender's own for a setting
-    outside the installation (whose calendar is not known here)."""
-    calendar = calendar_of(setting)
+    outside the installation (whose calendar is not known here).
+
+    School days, not working days: the setting's holidays (its closures) are skipped, so a
+    file sent before half-term does not fall due in the holiday."""
     start = max(_first_day(setting, starts_on), sent_at)
+    calendar = school_calendar_of(
+        setting, since=start.astimezone(ZoneInfo(setting.timezone)).date()
+    )
     return (
         calendar.add_working_days(start, SCHOOL_DAYS),
         calendar.add_working_days(start, SCHOOL_DAYS // 2),
@@ -87,14 +93,14 @@ def transfer_due(setting: Any, starts_on: date, sent_at: datetime) -> tuple[date
 
 
 def _first_day(setting: Any, starts_on: date) -> datetime:
-    return datetime.combine(starts_on, time(0, 0), tzinfo=calendar_of(setting).zone)
+    return datetime.combine(starts_on, time(0, 0), tzinfo=ZoneInfo(setting.timezone))
 
 
 def sent_late(setting: Any, starts_on: date, sent_at: datetime) -> bool:
     """Sent after the child's fifth school day at the new setting: the sender's own five
     days (Keeping Children Safe in Education) had passed."""
-    first_day = _first_day(setting, starts_on)
-    return sent_at > calendar_of(setting).add_working_days(first_day, SCHOOL_DAYS)
+    calendar = school_calendar_of(setting, since=starts_on)
+    return sent_at > calendar.add_working_days(_first_day(setting, starts_on), SCHOOL_DAYS)
 
 
 def _receiving(member: Membership | None, from_setting: Any) -> Membership:

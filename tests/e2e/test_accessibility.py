@@ -68,6 +68,7 @@ PAGES = [
     ("lead", "/safeguarding/setting/staff/", "staff: invite, change a role, end a membership"),
     ("lead", "{staff_member}", "a member of staff: their role, ending their membership"),
     ("lead", "/safeguarding/setting/", "setting details"),
+    ("lead", "/safeguarding/setting/term-dates/", "term dates: closures, adding one"),
     ("lead", "/safeguarding/setting/children/", "the children on the roll"),
     ("lead", "{child}", "a child's details and carers"),
     ("lead", "/safeguarding/setting/children/add/", "adding a child"),
