@@ -11,6 +11,19 @@ class OrganisationKind(models.TextChoices):
     CHILDMINDER = "childminder", "Childminder (one-person setting)"
 
 
+class AgencyKind(models.TextChoices):
+    """The kind of organisation an address book entry works for. The first three are the
+    settings' own kinds: a child protection file goes outside the installation only to them."""
+
+    NURSERY = "nursery", "Nursery"
+    SCHOOL = "school", "School"
+    CHILDMINDER = "childminder", "Childminder"
+    SOCIAL_CARE = "social_care", "Children's social care or MASH"
+    HEALTH = "health", "Health"
+    POLICE = "police", "Police"
+    OTHER = "other", "Another organisation"
+
+
 # Where a child is educated or cared for day to day: the settings a child protection file
 # moves between when the child changes setting (Keeping Children Safe in Education). A
 # health or social care team receives information only by a share, decided and recorded.

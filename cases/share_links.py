@@ -40,12 +40,12 @@ def keep_code_to_show(request: HttpRequest, sent: SentLink) -> None:
     )
 
 
-def _take_codes(request: HttpRequest, link_pks: set[int]) -> dict[int, str]:
+def _take_codes(request: HttpRequest, link_pks: set[int], keep: bool = False) -> dict[int, str]:
     """The codes of these links held for showing: returned, and gone from the session, so a
-    reload of the page no longer shows them."""
+    reload of the page no longer shows them (``keep``: shown, and kept for the next page)."""
     codes = dict(request.session.get(_CODES, {}))
     shown = {int(pk): code for pk, code in codes.items() if int(pk) in link_pks}
-    if shown:
+    if shown and not keep:
         request.session[_CODES] = {
             pk: code for pk, code in codes.items() if int(pk) not in link_pks
         }
@@ -58,9 +58,10 @@ def _links_context(
     revoke_url: Callable[[Delivery], str],
     may_send_new: bool,
     new_link_url: str,
+    keep_codes: bool = False,
 ) -> dict[str, Any]:
     user = signed_in(request)
-    codes = _take_codes(request, {delivery.pk for delivery in deliveries})
+    codes = _take_codes(request, {delivery.pk for delivery in deliveries}, keep_codes)
     states = [link_state(delivery) for delivery in deliveries]
     links = [
         {
@@ -95,7 +96,9 @@ def secure_links_context(
     )
 
 
-def file_links_context(request: HttpRequest, transfer: FileTransfer) -> dict[str, Any]:
+def file_links_context(
+    request: HttpRequest, transfer: FileTransfer, keep_codes: bool = False
+) -> dict[str, Any]:
     """A file sent outside the installation: its links, as a share's are shown."""
     if not transfer.outside:
         return {"links": []}
@@ -107,4 +110,5 @@ def file_links_context(request: HttpRequest, transfer: FileTransfer) -> dict[str
         transfer.status in AWAITING_ANSWER
         and can_send_file(signed_in(request), transfer.from_setting),
         reverse("safeguarding:new_file_link", args=[transfer.pk]),
+        keep_codes,
     )

@@ -71,6 +71,7 @@ class RecipientFactory(factory.django.DjangoModelFactory):
     person_name = "Sam Carter"
     role = "Social worker"
     agency_name = "Northshire Children's Social Care"
+    agency_kind = "social_care"
     secure_email = "duty@northshire.example.org"
 
 

@@ -310,7 +310,7 @@ def _child_files() -> tuple[list[Record], list[Record], Delivery]:
     child = Case.objects.get(reference="OAK-002").child
     sent = transfer_send_outside(
         child=child,
-        to_outside=Recipient.objects.get(person_name="Sam Carter"),
+        to_outside=Recipient.objects.get(person_name="Jo Bright"),
         starts_on=date(2026, 9, 7),
         note="",
         file=assemble_file(child, lead),

@@ -56,6 +56,7 @@ def new_school_lead(oakfield: Any) -> Any:
         organisation=oakfield,
         person_name="Jo Bright",
         agency_name="Hilltop Primary (another area)",
+        agency_kind="school",
         secure_email="dsl@hilltop.example.org",
         secure_email_verified_at=MONDAY_9AM - timedelta(days=10),
     )
@@ -283,3 +284,40 @@ def test_the_send_page_sends_outside_and_shows_the_code_once(
     assert "Code to give Jo Bright, Hilltop Primary (another area) by phone" in first
     again = browser.get(sent["Location"]).content.decode()
     assert "Code to give" not in again and "Sent, not yet opened" in again
+
+
+def test_a_file_sent_ahead_of_the_first_day_works_until_its_five_school_days_are_up(
+    clock: Any, case: Case, lead: Any, new_school_lead: Any
+) -> None:
+    sent = transfer_send_outside(
+        child=case.child,
+        to_outside=new_school_lead,
+        starts_on=date(2026, 4, 20),
+        note="",
+        file=assemble_file(case.child, lead),
+        user=lead,
+    )
+    assert sent.link is not None
+    assert sent.link.delivery.expires_at == sent.transfer.due_at > MONDAY_9AM + timedelta(days=7)
+
+
+def test_a_file_goes_outside_only_to_a_nursery_school_or_childminder(
+    clock: Any, case: Case, lead: Any, new_school_lead: Any
+) -> None:
+    new_school_lead.agency_kind = "social_care"
+    new_school_lead.save()
+    with pytest.raises(RuleViolation) as refused:
+        transfer_send_outside(
+            child=case.child,
+            to_outside=new_school_lead,
+            starts_on=WEDNESDAY,
+            note="",
+            file=assemble_file(case.child, lead),
+            user=lead,
+        )
+    assert "nursery, school or childminder" in refused.value.message_dict["to_outside"][0]
+    browser = Client()
+    browser.force_login(lead)
+    page = browser.get(reverse("safeguarding:send_child_file", args=[case.child.pk]))
+    assert "Hilltop" not in page.content.decode()
+    assert not FileTransfer.objects.exists()

@@ -139,6 +139,7 @@ def test_demo_settings_and_case_teams(demo):
     assert set(oakfield.recipients.values_list("person_name", flat=True)) == {
         "Sam Carter",
         "Dr Priya Shah",
+        "Jo Bright",
     }
     assert set(riverside.recipients.values_list("person_name", flat=True)) == {"Jordan Lee"}
 

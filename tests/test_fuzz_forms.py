@@ -241,9 +241,7 @@ def _seed_and_load() -> Facts:
         user=other_lead,
     )
     # An Oakfield child's file sent outside the installation, by secure link.
-    outside = Recipient.objects.filter(
-        organisation=oakfield, secure_email_verified_at__isnull=False
-    ).first()
+    outside = Recipient.objects.get(organisation=oakfield, agency_kind="school")
     moving = Child.objects.filter(organisation=oakfield).first()
     transfer_send_outside(
         child=moving,

@@ -14,7 +14,7 @@ from cases.choices import Role
 from cases.errors import RuleViolation
 from cases.identifiers import upn_check_letter
 from cases.models import Carer, Case, Child, Organisation, Recipient, Share
-from cases.services import share_propose, share_submit
+from cases.services import recipient_add, share_propose, share_submit
 from permissions.models import AuditAction, AuditEntry
 from permissions.selectors import recipient_choices_for
 
@@ -213,12 +213,13 @@ def test_a_lead_adds_edits_and_retires_a_recipient(
         "person_name": "Dr Priya Shah",
         "role": "Health visitor",
         "agency_name": "Northshire Health Visiting Team",
+        "agency_kind": "health",
         "secure_email": "hv@northshire.example.org",
         "verified": "on",
     }
     assert client.post(url("recipient_add"), form_data(page, **typed)).status_code == 302
     recipient = Recipient.objects.get(person_name="Dr Priya Shah")
-    assert recipient.secure_email_verified_at is not None
+    assert recipient.secure_email_verified_at is not None and recipient.agency_kind == "health"
     listed = page_text(client.get(url("address_book")))
     assert "Dr Priya Shah" in listed and "Not checked" not in listed
 
@@ -256,6 +257,17 @@ def test_a_recipient_problem_is_shown_beside_its_field(
     assert "name@council.gov.uk" in error_text(refused, "id_secure_email")
     assert form_data(refused)["person_name"] == "Sam Carter"
     assert not Recipient.objects.exists()
+
+
+def test_the_kind_of_organisation_is_one_of_the_list(oakfield: Organisation, lead: Any) -> None:
+    fields = {"person_name": "Jo Bright", "agency_name": "Hilltop Primary", "agency_kind": "pub"}
+    with pytest.raises(RuleViolation) as refused:
+        recipient_add(organisation=oakfield, by=lead, fields=fields)
+    assert set(refused.value.message_dict) == {"agency_kind"}
+    school = recipient_add(
+        organisation=oakfield, by=lead, fields={**fields, "agency_kind": "school"}
+    )
+    assert school.agency_kind == "school"
 
 
 def test_a_share_keeps_the_name_of_a_recipient_retired_after_it(

@@ -61,6 +61,14 @@ CHILDREN = [
 ]
 
 
+_AGENCY_KINDS = {
+    "social_care": choices.AgencyKind.SOCIAL_CARE,
+    "health": choices.AgencyKind.HEALTH,
+    "mash": choices.AgencyKind.SOCIAL_CARE,
+    "dsl": choices.AgencyKind.SCHOOL,
+}
+
+
 def _complete_fields(recipient: Recipient, **overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "purpose": "Inform children's social care of a safeguarding concern for assessment.",
@@ -511,6 +519,7 @@ def _seed(story: _Story) -> dict[str, int]:
             agency_name=agency,
             defaults={
                 "role": job,
+                "agency_kind": _AGENCY_KINDS[key],
                 "secure_email": f"{key}@{domain}.example.org",
                 # Confirmed with their organisations, so a share to them can go by secure
                 # link; the health visitor's address is not yet (it can be recorded only).

@@ -19,6 +19,12 @@ class Recipient(models.Model):
     person_name = models.CharField(max_length=200)
     role = models.CharField(max_length=200, blank=True)
     agency_name = models.CharField("organisation", max_length=200)
+    agency_kind = models.CharField(
+        "kind of organisation",
+        max_length=20,
+        choices=choices.AgencyKind.choices,
+        default=choices.AgencyKind.OTHER,
+    )
     secure_email = models.EmailField(blank=True)
     # When the setting last confirmed the secure address with the recipient's organisation.
     secure_email_verified_at = models.DateTimeField(null=True, blank=True)

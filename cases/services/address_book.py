@@ -18,12 +18,12 @@ from permissions.audit import record_setting_change
 from permissions.models import AuditAction
 from permissions.rules import may_keep_register
 
-from ..choices import ShareStatus
+from ..choices import AgencyKind, ShareStatus
 from ..errors import length_problems, raise_if, refuse
 from ..models import Organisation, Recipient
 from ..transactions import atomic_change
 
-RECIPIENT_FIELDS = ("person_name", "role", "agency_name", "secure_email", "phone")
+RECIPIENT_FIELDS = ("person_name", "role", "agency_name", "agency_kind", "secure_email", "phone")
 # What stays as the shares that named them recorded it.
 NAMING_FIELDS = ("person_name", "agency_name")
 
@@ -34,6 +34,8 @@ def _problems(fields: Mapping[str, Any], *, verified: bool) -> dict[str, list[st
         errors["person_name"] = ["Give the recipient's name: shares go to a named person."]
     if not fields.get("agency_name"):
         errors["agency_name"] = ["Give the organisation they work for."]
+    if fields.get("agency_kind", AgencyKind.OTHER) not in AgencyKind.values:
+        errors["agency_kind"] = ["Choose the kind of organisation from the list."]
     email = fields.get("secure_email") or ""
     if email:
         try:

@@ -138,8 +138,11 @@ def code_for_reading(code: str) -> str:
     return f"{code[:4]} {code[4:]}"
 
 
-def secure_address_errors(recipient: Recipient | None) -> dict[str, list[str]]:
-    """Why nothing can be sent by secure link to this address book entry, if anything."""
+def secure_address_errors(
+    recipient: Recipient | None, otherwise: str = ", or record a release sent another way"
+) -> dict[str, list[str]]:
+    """Why nothing can be sent by secure link to this address book entry, if anything;
+    ``otherwise``: what else the sender may do, said after "Confirm it ... first"."""
     if recipient is None or not recipient.secure_email:
         return {"__all__": ["The recipient has no secure email address in the address book."]}
     if recipient.retired_at is not None:
@@ -153,8 +156,7 @@ def secure_address_errors(recipient: Recipient | None) -> dict[str, list[str]]:
         return {
             "__all__": [
                 f"{recipient.person_name}'s secure address has not been confirmed with their "
-                "organisation yet. Confirm it in the address book first, or record a release "
-                "sent another way."
+                f"organisation yet. Confirm it in the address book first{otherwise}."
             ]
         }
     return {}
@@ -266,15 +268,27 @@ def file_link_send(*, transfer: FileTransfer, user: Person, now: datetime) -> Se
         now,
         f"child protection file #{transfer.pk}",
         "",
+        # A file sent ahead of the child's first day works at least until its five school
+        # days are up, so the new school can open it once the child has started.
+        lasts_until=transfer.due_at,
     )
 
 
-def _link(delivery: Delivery, user: Person, now: datetime, what: str, why: str) -> SentLink:
+def _link(
+    delivery: Delivery,
+    user: Person,
+    now: datetime,
+    what: str,
+    why: str,
+    lasts_until: datetime | None = None,
+) -> SentLink:
     code = _new_code()
     working_days = app_settings.get("SAFESHARE_DELIVERY_NOT_OPENED_WORKING_DAYS")
     delivery.code_digest = make_password(code)
     delivery.sent_by, delivery.sent_at = user, now
-    delivery.expires_at = now + timedelta(days=app_settings.get("SAFESHARE_DELIVERY_DAYS"))
+    delivery.expires_at = max(
+        now + timedelta(days=app_settings.get("SAFESHARE_DELIVERY_DAYS")), lasts_until or now
+    )
     delivery.remind_at = calendar_of(delivery.setting).add_working_days(now, working_days)
     delivery.save()
     _audit(

@@ -138,11 +138,20 @@ def _start_errors(starts_on: date | None, field: str, said: str) -> dict[str, li
 def _outside(recipient: Recipient | None, from_setting: Organisation) -> dict[str, list[str]]:
     if recipient is None or recipient.organisation_id != from_setting.pk:
         return {"to_outside": ["Choose the new setting's lead from your address book."]}
+    if recipient.agency_kind not in EDUCATION_SETTING_KINDS:
+        return {
+            "to_outside": [
+                f"{recipient.agency_name} is not in your address book as a nursery, school or "
+                "childminder: a child protection file goes only to the child's new setting. "
+                "Another agency is sent what it needs by a share."
+            ]
+        }
     return {"to_outside": messages} if (messages := _address_errors(recipient)) else {}
 
 
 def _address_errors(recipient: Recipient) -> list[str]:
-    return [message for found in secure_address_errors(recipient).values() for message in found]
+    found = secure_address_errors(recipient, otherwise="")
+    return [message for messages in found.values() for message in messages]
 
 
 def _requested_child_errors(child: Child, request: FileRequest) -> dict[str, list[str]]:
@@ -460,7 +469,7 @@ def transfer_withdraw(*, transfer: FileTransfer, user: Person, reason: str) -> F
         raise refuse("__all__", "Only the sending setting's lead or a deputy withdraws a file.")
     reason = reason.strip()
     if not reason:
-        raise refuse("withdraw_reason", "Say why the file is withdrawn: the new setting reads it.")
+        raise refuse("withdraw_reason", "Say why the file is withdrawn: it stays in its history.")
     if len(reason) > 2000:
         raise refuse("withdraw_reason", "Write the reason in 2,000 characters or fewer.")
     _still_awaiting(transfer)

@@ -76,7 +76,7 @@ def file_withdrawn(transfer: FileTransfer) -> list[Notification]:
         event=f"{NotificationKind.FILE_WITHDRAWN}:{transfer.pk}",
         link=_page(transfer),
         actor=transfer.sent_by,
-        detail=f"By {transfer.from_setting.name}",
+        detail=f"From {transfer.from_setting.name}",
     )
 
 
@@ -170,7 +170,7 @@ def file_requested(request: FileRequest) -> list[Notification]:
         event=f"{NotificationKind.FILE_REQUESTED}:{request.pk}",
         link=_request_page(request),
         actor=request.asked_by,
-        detail=f"By {request.asked_for.name}",
+        detail=f"From {request.asked_for.name}",
     )
 
 
@@ -181,5 +181,5 @@ def file_request_declined(request: FileRequest) -> list[Notification]:
         event=f"{NotificationKind.FILE_REQUEST_DECLINED}:{request.pk}",
         link=_request_page(request),
         actor=request.answered_by,
-        detail=f"By {request.asked_of.name}",
+        detail=f"From {request.asked_of.name}",
     )

@@ -47,7 +47,7 @@ from cases.services.transfers import (
 from cases.share_links import file_links_context, keep_code_to_show
 from cases.transactions import atomic_change
 from permissions.lookups import get_child_file_for, get_child_for_register, get_file_request_for
-from permissions.rules import can_answer_file, can_read_file, can_send_file
+from permissions.rules import can_answer_file, can_read_file, can_see_case, can_send_file
 from permissions.selectors import child_files_for, file_requests_for, settings_where
 
 from ..decision_record_pdf import document_pdf
@@ -106,8 +106,12 @@ class SendFileForm(forms.Form):
         super().__init__(*args, **kwargs)
         outside = self.fields["to_outside"]
         assert isinstance(outside, forms.ModelChoiceField)
+        # The new setting's lead: an education setting's entry with a secure address (one
+        # not yet confirmed is listed, and refused with why).
         outside.queryset = Recipient.objects.filter(
-            organisation=child.organisation, retired_at__isnull=True
+            organisation=child.organisation,
+            retired_at__isnull=True,
+            agency_kind__in=sorted(EDUCATION_SETTING_KINDS),
         ).exclude(secure_email="")
         field = self.fields["to"]
         assert isinstance(field, forms.ModelChoiceField)
@@ -230,6 +234,11 @@ class AcceptForm(forms.Form):
             .order_by("last_name", "first_name")
             .distinct()
         )
+        if not field.queryset.exists():
+            field.help_text = (
+                f"{transfer.to_setting} has no practitioners in Safeshare yet: the case opens "
+                "with its lead and deputies only. Add its team from the case page later."
+            )
 
 
 class RejectForm(forms.Form):
@@ -284,6 +293,11 @@ class ChildFileView(View):
         transfer = transfer_viewed(transfer=transfer, user=user, how="page")
         awaiting = transfer.status in AWAITING_ANSWER
         readable = can_read_file(user, transfer)
+        if transfer.outside:
+            forms_shown["withdraw"].fields["withdraw_reason"].help_text = (
+                "Kept in the file's history here. Its link opens nothing from now on: phone "
+                "the school to tell them why."
+            )
         context = {
             "transfer": transfer,
             "events": transfer.events.select_related("by").order_by("at", "pk"),
@@ -292,7 +306,9 @@ class ChildFileView(View):
             "may_answer": can_answer_file(user, transfer) and awaiting,
             "may_withdraw": can_send_file(user, transfer.from_setting) and awaiting,
             **forms_shown,
-            **file_links_context(request, transfer),
+            # A mistake in a form here keeps a link's just-sent code for the next page too.
+            **file_links_context(request, transfer, keep_codes=status != 200),
+            "case_visible": transfer.case is not None and can_see_case(user, transfer.case),
         }
         return render(request, "workflows/child_file.html", context, status=status)
 
@@ -437,8 +453,13 @@ class FileRequestView(View):
         )
 
 
+class _ChildOnRoll(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.first_name} {obj.last_name}, born {obj.date_of_birth:%-d %B %Y}"
+
+
 class SendAnswerForm(forms.Form):
-    child = forms.ModelChoiceField(
+    child = _ChildOnRoll(
         label="The child on your roll",
         queryset=Child.objects.none(),
         required=False,
@@ -466,6 +487,15 @@ class SendAnswerForm(forms.Form):
             .order_by("role", "user__last_name")
         )
         to.initial = to.queryset.filter(user=request.asked_by).first()
+        # The child asked for, chosen already where exactly one on the roll matches.
+        matching = Child.objects.filter(
+            organisation=request.asked_of,
+            date_of_birth=request.date_of_birth,
+            first_name__iexact=request.first_name,
+            last_name__iexact=request.last_name,
+        )[:2]
+        if len(matching) == 1:
+            child.initial = matching[0]
 
 
 class DeclineForm(forms.Form):

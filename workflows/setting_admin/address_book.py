@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 
+from cases.choices import AgencyKind
 from cases.models import Organisation, Recipient
 from cases.people import signed_in
 from cases.services import recipient_add, recipient_retire, recipient_update
@@ -45,6 +46,14 @@ class RecipientForm(forms.Form):
     )
     agency_name = forms.CharField(
         label="Organisation", max_length=field_length(Recipient, "agency_name"), required=False
+    )
+    agency_kind = forms.ChoiceField(
+        label="Kind of organisation",
+        choices=AgencyKind.choices,
+        initial=AgencyKind.OTHER,
+        required=False,
+        help_text="A child protection file goes by secure link only to a nursery, school or "
+        "childminder.",
     )
     # Not an EmailField: the service's own message is the one shown.
     secure_email = forms.CharField(
