@@ -264,6 +264,9 @@ def test_the_recipient_reads_downloads_and_acknowledges_without_signing_in(
     outside = Client()
     page = outside.get(received(sent.delivery))
     assert page.status_code == 200 and "no-store" in page["Cache-Control"]
+    # The token never leaves for another site, yet the page's own forms post with their
+    # origin (under "no-referrer" a browser sends "Origin: null", which CSRF refuses).
+    assert page["Referrer-Policy"] == "same-origin"
     text = page.content.decode()
     assert ITEM_TEXT not in text and "Maisie" not in text and "Oakfield" in text
 

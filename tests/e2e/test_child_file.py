@@ -154,8 +154,9 @@ def link_in_email(server: DemoServer, before: int) -> str:
 def send_outside(lead: Page, nth: int) -> str:
     """Send the nth child's file to Hilltop, outside Safeshare; the child's first name."""
     menu(lead, "Children")
-    child_link = lead.locator("tbody a").nth(nth)
-    first_name = child_link.inner_text().split(",")[0].split()[0]
+    child_link = lead.locator("tbody tr td:first-child a").nth(nth)
+    # The list reads "Last, First".
+    first_name = child_link.inner_text().split(",")[1].split()[0]
     child_link.click()
     lead.get_by_role("link", name="Send the child protection file").click()
     outside = lead.get_by_label("Or, a setting outside Safeshare")

@@ -73,10 +73,12 @@ def _unavailable(request: HttpRequest, state: LinkState | None = None) -> HttpRe
 
 def _private(response: HttpResponseBase) -> HttpResponseBase:
     # Never in a shared cache or on the browser's disk, never indexed, and the link's
-    # token never sent on to another site in a Referer.
+    # token never sent on to another site in a Referer. "same-origin", not "no-referrer":
+    # under no-referrer a browser posts the page's own forms with "Origin: null", which
+    # Django's CSRF check rightly refuses.
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
