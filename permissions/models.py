@@ -249,7 +249,26 @@ class AuditEntry(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()}: {self.object_type} #{self.object_id}"
+        return f"{self.get_action_display()}: {self.record_name} #{self.object_id}"
+
+    @property
+    def record_name(self) -> str:
+        """The kind of record in words, as the audit log shows it to a reader."""
+        return _RECORD_NAMES.get(self.object_type, self.object_type)
+
+
+# Records whose model name is not already a word a reader knows.
+_RECORD_NAMES = {
+    "filetransfer": "child protection file",
+    "filerequest": "request for a child's file",
+    "settingclosure": "term dates",
+    "registerimport": "import",
+    "deadlinepolicy": "deadline policy",
+    "breakglassgrant": "break-glass access",
+    "reconsiderationrequest": "request to reconsider",
+    "familyfollowup": "family follow-up",
+    "recipient": "address book entry",
+}
 
 
 class SignedInSession(models.Model):

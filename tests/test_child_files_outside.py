@@ -321,3 +321,10 @@ def test_a_file_goes_outside_only_to_a_nursery_school_or_childminder(
     page = browser.get(reverse("safeguarding:send_child_file", args=[case.child.pk]))
     assert "Hilltop" not in page.content.decode()
     assert not FileTransfer.objects.exists()
+
+
+def test_the_audit_log_names_the_file_in_words(sent: SentFile, lead: Any) -> None:
+    browser = Client()
+    browser.force_login(lead)
+    log = browser.get(reverse("safeguarding:audit_log")).content.decode()
+    assert f"child protection file #{sent.transfer.pk}" in log and "filetransfer" not in log
