@@ -35,13 +35,14 @@ from cases.models import Case, Decision, Release, Share
 from cases.services import case_team_add
 from cases.services.deliveries import link_state
 from cases.services.shares import draft_version
+from cases.services.transfers import transfer_send_outside
 from permissions.links import link_token
 from permissions.models import AuditAction, AuditEntry, BreakGlassGrant
 from workflows import steps
 from workflows.flows import ShareFlow
 from workflows.locking import waiting_lock
 
-from .factories import CaseFactory, complete_fields, item
+from .factories import CaseFactory, RecipientFactory, complete_fields, item
 from .http_helpers import form_data, page_text, url
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -275,3 +276,52 @@ def test_two_recipients_acknowledge_at_once_and_one_acknowledgement_is_kept(
     assert statuses(responses) == [302, 302]
     kinds = [event.kind for event in link_state(sent.delivery).events]
     assert kinds.count("acknowledged") == 1
+
+
+def test_a_file_withdrawn_while_its_recipient_confirms_receipt_ends_one_way(
+    case: Case, lead: Any, oakfield: Any
+) -> None:
+    """The sender withdraws a file sent outside as its recipient confirms receipt, over and
+    over: neither waits on the other for ever (the link's lock is taken first by both), no
+    page answers 500, and the file ends either received or withdrawn, never both."""
+    school = RecipientFactory(
+        organisation=oakfield,
+        agency_kind="school",
+        secure_email="dsl@hilltop.example.org",
+        secure_email_verified_at=timezone.now(),
+    )
+    ends: Counter[str] = Counter()
+    for _ in range(ROUNDS // 4):
+        sent = transfer_send_outside(
+            child=case.child,
+            to_outside=school,
+            starts_on=timezone.localdate(),
+            note="",
+            file={"title": "File", "sections": []},
+            user=lead,
+        )
+        assert sent.link is not None
+        token = link_token(sent.link.delivery)
+        reader = Client(raise_request_exception=False)
+        opened = reader.post(
+            reverse("secure_link_received", kwargs={"token": token}),
+            {"name": "Jo", "code": sent.link.code},
+        )
+        assert opened.status_code == 302
+        page = reverse("safeguarding:child_file", args=[sent.transfer.pk])
+        responses = race(
+            partial(
+                reader.post,
+                reverse("secure_link_acknowledge", kwargs={"token": token}),
+                {"name": "Jo Bright", "confirmed": "on"},
+            ),
+            partial(
+                client_for(lead).post, page, {"action": "withdraw", "withdraw_reason": "Wrong."}
+            ),
+        )
+        assert all(code < 500 for code in statuses(responses)), statuses(responses)
+        sent.transfer.refresh_from_db()
+        kinds = [event.kind for event in sent.transfer.events.all()]
+        assert not ("received" in kinds and "withdrawn" in kinds)
+        ends[sent.transfer.status] += 1
+    assert set(ends) <= {"received", "withdrawn"}, ends

@@ -343,6 +343,23 @@ def transfer_viewed(*, transfer: FileTransfer, user: Person, how: str = "page") 
     return transfer
 
 
+def _reason(reason: str, field: str, missing: str) -> str:
+    """A reason the other setting reads: required, and within its 2,000 characters."""
+    reason = reason.strip()
+    if not reason:
+        raise refuse(field, missing)
+    if len(reason) > 2000:
+        raise refuse(field, "Write the reason in 2,000 characters or fewer.")
+    return reason
+
+
+def _move(transfer: FileTransfer, status: str, kind: str, user: Person, reason: str = "") -> None:
+    """The file's new status (and the case it is attached to, if set), and its event."""
+    transfer.status = status
+    transfer.save(update_fields=["status", "case"])
+    TransferEvent.objects.create(transfer=transfer, kind=kind, by=user, reason=reason)
+
+
 def _still_awaiting(transfer: FileTransfer) -> None:
     if transfer.status not in AWAITING_ANSWER:
         raise refuse("__all__", f"This file has been {transfer.answered_as} already.")
@@ -406,10 +423,8 @@ def transfer_accept(
         for member in team:
             if member.pk not in on_team:
                 case_team_add(case=case, user=member, by=user)
-    transfer.status = TransferStatus.ACCEPTED
     transfer.case = case
-    transfer.save(update_fields=["status", "case"])
-    TransferEvent.objects.create(transfer=transfer, kind=TransferEventKind.ACCEPTED, by=user)
+    _move(transfer, TransferStatus.ACCEPTED, TransferEventKind.ACCEPTED, user)
     _in_both_chains(
         AuditAction.FILE_ACCEPTED, transfer, user, f"attached to case {case.reference}", case
     )
@@ -441,17 +456,9 @@ def transfer_reject(*, transfer: FileTransfer, user: Person, reason: str) -> Fil
     transfer = _locked(transfer)
     if not can_answer_file(user, transfer):
         raise refuse("__all__", "Only the receiving setting's lead or a deputy rejects this file.")
-    reason = reason.strip()
-    if not reason:
-        raise refuse("reason", "Say why the file is rejected: the sender reads it.")
-    if len(reason) > 2000:
-        raise refuse("reason", "Write the reason in 2,000 characters or fewer.")
+    reason = _reason(reason, "reason", "Say why the file is rejected: the sender reads it.")
     _still_awaiting(transfer)
-    transfer.status = TransferStatus.REJECTED
-    transfer.save(update_fields=["status"])
-    TransferEvent.objects.create(
-        transfer=transfer, kind=TransferEventKind.REJECTED, by=user, reason=reason
-    )
+    _move(transfer, TransferStatus.REJECTED, TransferEventKind.REJECTED, user, reason)
     _in_both_chains(AuditAction.FILE_REJECTED, transfer, user, reason)
     return transfer
 
@@ -467,17 +474,11 @@ def transfer_withdraw(*, transfer: FileTransfer, user: Person, reason: str) -> F
     transfer = _locked(transfer)
     if not can_send_file(user, transfer.from_setting):
         raise refuse("__all__", "Only the sending setting's lead or a deputy withdraws a file.")
-    reason = reason.strip()
-    if not reason:
-        raise refuse("withdraw_reason", "Say why the file is withdrawn: it stays in its history.")
-    if len(reason) > 2000:
-        raise refuse("withdraw_reason", "Write the reason in 2,000 characters or fewer.")
-    _still_awaiting(transfer)
-    transfer.status = TransferStatus.WITHDRAWN
-    transfer.save(update_fields=["status"])
-    TransferEvent.objects.create(
-        transfer=transfer, kind=TransferEventKind.WITHDRAWN, by=user, reason=reason
+    reason = _reason(
+        reason, "withdraw_reason", "Say why the file is withdrawn: it stays in its history."
     )
+    _still_awaiting(transfer)
+    _move(transfer, TransferStatus.WITHDRAWN, TransferEventKind.WITHDRAWN, user, reason)
     for link in links:
         delivery_end(delivery=link, user=user)
     record_setting_change(
@@ -612,11 +613,7 @@ def file_request_decline(*, request: FileRequest, user: Person, reason: str) -> 
         raise refuse("__all__", "Only the setting's lead or a deputy answers this request.")
     if request.status != FileRequestStatus.OPEN:
         raise refuse("__all__", "This request has been answered already.")
-    reason = reason.strip()
-    if not reason:
-        raise refuse("decline_reason", "Say why: the setting that asked reads it.")
-    if len(reason) > 2000:
-        raise refuse("decline_reason", "Write the reason in 2,000 characters or fewer.")
+    reason = _reason(reason, "decline_reason", "Say why: the setting that asked reads it.")
     request.status = FileRequestStatus.DECLINED
     request.answered_by, request.answered_at = user, timezone.now()
     request.decline_reason = reason

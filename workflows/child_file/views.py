@@ -32,7 +32,6 @@ from cases.models import (
     Share,
 )
 from cases.people import display_name, signed_in
-from cases.services.deliveries import delivery_revoke
 from cases.services.transfers import (
     file_link_resend,
     file_request_decline,
@@ -52,6 +51,7 @@ from permissions.selectors import child_files_for, file_requests_for, settings_w
 
 from ..decision_record_pdf import document_pdf
 from ..forms import apply_service_errors
+from ..secure_link.sending import revoke_and_say
 from ..tasks import queue_link_email
 from . import notices
 from .assemble import assemble_file, file_sections
@@ -332,14 +332,8 @@ class RevokeFileLinkView(View):
 
     def post(self, request: HttpRequest, pk: int, link: int) -> HttpResponse:
         transfer = get_child_file_for(request.user, pk)
-        delivery = get_object_or_404(transfer.deliveries.select_related("transfer"), pk=link)
-        try:
-            delivery_revoke(delivery=delivery, user=signed_in(request))
-        except ValidationError as refused:
-            for message in refused.messages:
-                messages.error(request, message)
-        else:
-            messages.success(request, "The link is revoked: it opens nothing from now on.")
+        links = transfer.deliveries.select_related("transfer")
+        revoke_and_say(request, get_object_or_404(links, pk=link))
         return redirect("safeguarding:child_file", pk=transfer.pk)
 
 

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 
-from cases.models import Share
+from cases.models import Delivery, Share
 from cases.people import signed_in
 from cases.services.deliveries import (
     can_send_by_link,
@@ -42,19 +42,25 @@ class SendSecurelyView(RecordReleaseView):
         return {"can_send": can_send_by_link(share), "recipient": share.recipient}
 
 
+def revoke_and_say(request: HttpRequest, delivery: Delivery) -> None:
+    """Revoke a link from its sender's page (a share's or a file's), saying how it went."""
+    try:
+        delivery_revoke(delivery=delivery, user=signed_in(request))
+    except ValidationError as refused:
+        for message in refused.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, "The link is revoked: it opens nothing from now on.")
+
+
 class RevokeLinkView(View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int, link: int) -> HttpResponse:
         share = get_share_for(request.user, pk)
-        delivery = get_object_or_404(share.deliveries.select_related("share"), pk=link)
-        try:
-            delivery_revoke(delivery=delivery, user=signed_in(request))
-        except ValidationError as refused:
-            for message in refused.messages:
-                messages.error(request, message)
-        else:
-            messages.success(request, "The link is revoked: it opens nothing from now on.")
+        revoke_and_say(
+            request, get_object_or_404(share.deliveries.select_related("share"), pk=link)
+        )
         return redirect(share_url(share))
 
 
