@@ -181,27 +181,53 @@ def record_setting_change(
     changed when it is not the setting itself, ``subject`` the person it concerns, ``case``
     the case it belongs to (so the case's "who has looked" finds it), ``basis`` who acted
     when they hold no role (an outside recipient)."""
+    [entry] = append(
+        [
+            setting_entry(
+                action,
+                organisation,
+                actor=actor,
+                detail=detail,
+                record=record,
+                subject=subject,
+                case=case,
+                basis=basis,
+            )
+        ]
+    )
+    return entry
+
+
+def setting_entry(
+    action: str,
+    organisation: Organisation,
+    *,
+    actor: Any,
+    detail: str,
+    record: models.Model | None = None,
+    subject: Any = None,
+    case: Case | None = None,
+    basis: str = "",
+) -> AuditEntry:
+    """The entry ``record_setting_change`` writes, not yet appended: for one act recorded
+    in several settings' chains, appended together (``append`` takes the chains' locks in
+    one order, so two such acts never wait on each other)."""
     record = record if record is not None else organisation
     if case is None and isinstance(record, Case):
         case = record
     if not basis:
         basis = (role_in(actor, organisation) or "") if actor is not None else "system"
-    [entry] = append(
-        [
-            AuditEntry(
-                actor=actor,
-                organisation_id=organisation.pk,
-                action=action,
-                object_type=str(record._meta.model_name),
-                object_id=record.pk,
-                case=case,
-                subject=subject,
-                basis=basis,
-                detail=detail[:300],
-            )
-        ]
+    return AuditEntry(
+        actor=actor,
+        organisation_id=organisation.pk,
+        action=action,
+        object_type=str(record._meta.model_name),
+        object_id=record.pk,
+        case=case,
+        subject=subject,
+        basis=basis,
+        detail=detail[:300],
     )
-    return entry
 
 
 def record_search(

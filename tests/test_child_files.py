@@ -452,7 +452,7 @@ def test_the_sender_withdraws_a_misdirected_file_and_its_contents_leave_the_rece
     sent.refresh_from_db()
     assert sent.status == TransferStatus.WITHDRAWN
     assert not can_read_file(other_lead, sent) and can_read_file(lead, sent)
-    file_withdrawn(sent)
+    file_withdrawn(sent, by=deputy)
     assert Notification.objects.get(kind=NotificationKind.FILE_WITHDRAWN).recipient == other_lead
     with pytest.raises(RuleViolation, match="withdrawn already"):
         transfer_accept(transfer=sent, user=other_lead)
@@ -619,3 +619,34 @@ def test_the_same_child_is_asked_for_once_while_the_request_waits(
         date_of_birth=asked.date_of_birth,
         starts_on=asked.starts_on,
     )
+
+
+def test_withdrawing_a_file_that_answered_a_request_opens_the_request_again(
+    asked: Any, case: Case, lead: Any, olus_membership: Membership
+) -> None:
+    transfer = transfer_send(
+        child=case.child,
+        to=olus_membership,
+        starts_on=asked.starts_on,
+        note="",
+        file=assemble_file(case.child, lead),
+        user=lead,
+        request=asked,
+    )
+    transfer_withdraw(transfer=transfer, user=lead, reason="The wrong Maisie's file.")
+    asked.refresh_from_db()
+    assert asked.status == FileRequestStatus.OPEN and asked.answered_by is None
+    assert AuditEntry.objects.filter(
+        action=AuditAction.FILE_WITHDRAWN, detail__contains=f"request #{asked.pk} is open again"
+    ).exists()
+    # Open again, it is answered again.
+    again = transfer_send(
+        child=case.child,
+        to=olus_membership,
+        starts_on=asked.starts_on,
+        note="",
+        file=assemble_file(case.child, lead),
+        user=lead,
+        request=asked,
+    )
+    assert again.request == asked

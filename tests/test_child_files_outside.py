@@ -19,7 +19,13 @@ from django.urls import reverse
 
 from cases.errors import RuleViolation
 from cases.models import Case, Delivery, FileTransfer, Membership, TransferStatus
-from cases.services.deliveries import delivery_acknowledge, delivery_revoke, delivery_unlock
+from cases.services.deliveries import (
+    delivery_acknowledge,
+    delivery_revoke,
+    delivery_unlock,
+    file_link_send,
+    link_state,
+)
 from cases.services.transfers import (
     SentFile,
     file_link_resend,
@@ -149,7 +155,9 @@ def test_the_recipient_opens_reads_downloads_and_confirms_and_the_file_follows(
     visitor = Client()
     page = reverse("secure_link_received", args=[token])
     asking = visitor.get(page)
-    assert b"child protection file" in asking.content and b"Maisie" not in asking.content
+    # Before the code, a forwarded link learns only who sent something.
+    assert b"Information from Oakfield" in asking.content
+    assert b"child protection" not in asking.content and b"Maisie" not in asking.content
     visitor.post(page, {"name": "Jo Bright", "code": sent.link.code})
     shown = visitor.get(page)
     assert shown.status_code == 200
@@ -289,16 +297,29 @@ def test_the_send_page_sends_outside_and_shows_the_code_once(
 def test_a_file_sent_ahead_of_the_first_day_works_until_its_five_school_days_are_up(
     clock: Any, case: Case, lead: Any, new_school_lead: Any
 ) -> None:
+    file = assemble_file(case.child, lead)
     sent = transfer_send_outside(
         child=case.child,
         to_outside=new_school_lead,
-        starts_on=date(2026, 4, 20),
+        starts_on=date(2026, 3, 16),
         note="",
-        file=assemble_file(case.child, lead),
+        file=file,
         user=lead,
     )
     assert sent.link is not None
     assert sent.link.delivery.expires_at == sent.transfer.due_at > MONDAY_9AM + timedelta(days=7)
+    transfer_withdraw(transfer=sent.transfer, user=lead, reason="Sent too early.")
+    # Sent two months ahead: the link works four weeks, and a new one is sent nearer the day.
+    early = transfer_send_outside(
+        child=case.child,
+        to_outside=new_school_lead,
+        starts_on=date(2026, 5, 4),
+        note="",
+        file=file,
+        user=lead,
+    )
+    assert early.link is not None
+    assert early.link.delivery.expires_at == MONDAY_9AM + timedelta(days=28)
 
 
 def test_a_file_goes_outside_only_to_a_nursery_school_or_childminder(
@@ -328,3 +349,19 @@ def test_the_audit_log_names_the_file_in_words(sent: SentFile, lead: Any) -> Non
     browser.force_login(lead)
     log = browser.get(reverse("safeguarding:audit_log")).content.decode()
     assert f"child protection file #{sent.transfer.pk}" in log and "filetransfer" not in log
+
+
+def test_no_link_to_a_withdrawn_file_opens_even_one_made_as_it_was_withdrawn(
+    sent: SentFile, lead: Any
+) -> None:
+    transfer_withdraw(transfer=sent.transfer, user=lead, reason="Wrong school.")
+    # A second link made while the withdrawal was under way (a new link asked for at the
+    # same moment): the withdrawal never saw it, yet it opens nothing.
+    late = file_link_send(transfer=sent.transfer, user=lead, now=MONDAY_9AM)
+    assert not link_state(Delivery.objects.get(pk=late.delivery.pk)).live
+    with pytest.raises(LinkUnavailable):
+        delivery_unlock(delivery=late.delivery, name="Jo", code=late.code)
+    assert (
+        Client().get(reverse("secure_link_received", args=[link_token(late.delivery)])).status_code
+        == 404
+    )

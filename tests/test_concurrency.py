@@ -31,11 +31,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases import choices
-from cases.models import Case, Decision, Release, Share
+from cases.models import Case, Decision, Membership, Release, Share
 from cases.services import case_team_add
 from cases.services.deliveries import link_state
 from cases.services.shares import draft_version
-from cases.services.transfers import transfer_send_outside
+from cases.services.transfers import transfer_send, transfer_send_outside
 from permissions.links import link_token
 from permissions.models import AuditAction, AuditEntry, BreakGlassGrant
 from workflows import steps
@@ -325,3 +325,68 @@ def test_a_file_withdrawn_while_its_recipient_confirms_receipt_ends_one_way(
         assert not ("received" in kinds and "withdrawn" in kinds)
         ends[sent.transfer.status] += 1
     assert set(ends) <= {"received", "withdrawn"}, ends
+
+
+def test_the_recipient_opens_a_files_link_as_its_sender_reads_the_file(
+    case: Case, lead: Any, oakfield: Any
+) -> None:
+    """The sender reloads the file's page (the file, then the chain) as the recipient opens
+    the link (the link, the file, then the chain): one waits, neither fails."""
+    school = RecipientFactory(
+        organisation=oakfield,
+        agency_kind="school",
+        secure_email="dsl@hilltop.example.org",
+        secure_email_verified_at=timezone.now(),
+    )
+    sent = transfer_send_outside(
+        child=case.child,
+        to_outside=school,
+        starts_on=timezone.localdate(),
+        note="",
+        file={"title": "File", "sections": []},
+        user=lead,
+    )
+    assert sent.link is not None
+    received = reverse("secure_link_received", kwargs={"token": link_token(sent.link.delivery)})
+    page = reverse("safeguarding:child_file", args=[sent.transfer.pk])
+    sender = client_for(lead)
+    for _ in range(ROUNDS // 2):
+        reader = Client(raise_request_exception=False)
+        responses = race(
+            partial(reader.post, received, {"name": "Jo", "code": sent.link.code}),
+            partial(sender.get, page),
+        )
+        assert statuses(responses) == [302, 200]
+
+
+def test_a_file_withdrawn_as_another_is_accepted_between_the_same_two_settings(
+    case: Case, lead: Any, other_lead: Any
+) -> None:
+    """Oakfield withdraws one file to Riverside as Riverside accepts another from Oakfield:
+    each act is written in both settings' chains, locked in one order, so neither fails."""
+    to = Membership.objects.get(user=other_lead, ended_at__isnull=True)
+    for _ in range(ROUNDS // 4):
+        files = [
+            transfer_send(
+                child=CaseFactory(organisation=case.organisation).child,
+                to=to,
+                starts_on=timezone.localdate(),
+                note="",
+                file={"title": "File", "sections": []},
+                user=lead,
+            )
+            for _ in range(2)
+        ]
+        responses = race(
+            partial(
+                client_for(other_lead).post,
+                reverse("safeguarding:child_file", args=[files[0].pk]),
+                {"action": "accept"},
+            ),
+            partial(
+                client_for(lead).post,
+                reverse("safeguarding:child_file", args=[files[1].pk]),
+                {"action": "withdraw", "withdraw_reason": "Wrong school."},
+            ),
+        )
+        assert statuses(responses) == [302, 302]

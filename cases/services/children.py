@@ -274,7 +274,8 @@ def case_open(*, child: Child, by: Any, reference: str = "", team: Sequence[Any]
     organisation = child.organisation
     _may_keep(by, organisation)
     # One case opened at a time per setting, so two leads never take the same number.
-    Organisation.objects.select_for_update().filter(pk=organisation.pk).first()
+    # No key lock: an audit entry written meanwhile, which names the setting, is not held up.
+    Organisation.objects.select_for_update(no_key=True).filter(pk=organisation.pk).first()
     reference = reference.strip() or next_case_reference(organisation)
     errors: dict[str, list[str]] = {}
     if len(reference) > Case._meta.get_field("reference").max_length:  # type: ignore[operator]

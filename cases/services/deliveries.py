@@ -45,6 +45,7 @@ from .releases import ItemHandling, release_approved
 from .shares import locked
 
 CODE_DIGITS = 8
+FILE_LINK_MOST_DAYS = 28
 # What the recipient's actions are logged under in the audit chain: they hold no role.
 RECIPIENT_BASIS = "outside recipient (secure link)"
 
@@ -101,8 +102,15 @@ class LinkState:
         return self.now >= self.delivery.expires_at
 
     @property
+    def withdrawn(self) -> bool:
+        """The file it carries was withdrawn by its sender: then no link to it opens, even
+        one sent while the withdrawal was under way."""
+        transfer = self.delivery.transfer
+        return transfer is not None and transfer.status == TransferStatus.WITHDRAWN
+
+    @property
     def live(self) -> bool:
-        return self.ended_by is None and not self.expired
+        return self.ended_by is None and not self.expired and not self.withdrawn
 
     @property
     def codes_left(self) -> int:
@@ -115,6 +123,8 @@ class LinkState:
         ended = self.ended_by
         if ended is not None:
             return "Locked after too many wrong codes" if ended.kind == "locked" else "Revoked"
+        if self.withdrawn:
+            return "Ended: the file was withdrawn"
         if self.expired:
             return "Expired"
         if self.first(DeliveryEventKind.ACKNOWLEDGED):
@@ -176,6 +186,10 @@ def _event(
     detail: str = "",
 ) -> DeliveryEvent:
     event = DeliveryEvent.objects.create(delivery=delivery, kind=kind, name=name, by=by)
+    if delivery.transfer is not None:
+        # Before the audit entry: every path takes the link, then the file, then the chain
+        # (a lead reading the file takes the file, then the chain), never the other way.
+        _file_moved_on(delivery.transfer, kind, name)
     said = f"secure link #{delivery.pk}" + (f"; name given: {name}" if name else "")
     _audit(
         delivery,
@@ -183,8 +197,6 @@ def _event(
         by,
         f"{said}; {detail}" if detail else said,
     )
-    if delivery.transfer is not None:
-        _file_moved_on(delivery.transfer, kind, name)
     return event
 
 
@@ -216,9 +228,9 @@ def _file_moved_on(transfer: FileTransfer, kind: str, name: str) -> None:
         said, event = f"Acknowledged by {name}", TransferEventKind.RECEIVED
     else:
         return
-    # One conditional update, not a lock: the link's row is locked already, and the sender
-    # withdrawing the file takes the link's lock before the file's, so the two never wait
-    # on each other in opposite order.
+    # One conditional update, not a lock taken first: the link's row is locked already, and
+    # the sender withdrawing the file takes the link's lock before the file's, so the two
+    # never wait on each other in opposite order.
     moved = FileTransfer.objects.filter(pk=transfer.pk, status__in=before).update(status=after)
     if moved:
         transfer.status = after
@@ -268,9 +280,11 @@ def file_link_send(*, transfer: FileTransfer, user: Person, now: datetime) -> Se
         now,
         f"child protection file #{transfer.pk}",
         "",
-        # A file sent ahead of the child's first day works at least until its five school
-        # days are up, so the new school can open it once the child has started.
-        lasts_until=transfer.due_at,
+        # A file sent ahead of the child's first day works until its five school days are
+        # up, so the new school can open it once the child has started; but never for more
+        # than four weeks (a whole file behind one code): sent further ahead, the sender
+        # sends a new link nearer the day.
+        lasts_until=min(transfer.due_at, now + timedelta(days=FILE_LINK_MOST_DAYS)),
     )
 
 

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from permissions.audit import record_setting_change
+from permissions.audit import record_setting_change, setting_entry
+from permissions.audit_chain import append
 from permissions.models import AuditAction
 from permissions.rules import can_answer_file, can_see_file, can_send_file
 
@@ -343,6 +344,25 @@ def transfer_viewed(*, transfer: FileTransfer, user: Person, how: str = "page") 
     return transfer
 
 
+def _receiving_setting(transfer: FileTransfer) -> Organisation:
+    assert transfer.to_setting is not None, "answered only in this installation"
+    return transfer.to_setting
+
+
+def _reopen_request(transfer: FileTransfer) -> FileRequest | None:
+    """A withdrawn file no longer answers the request it was sent for: the request is open
+    again, for the right child's file (or a decline), and the file keeps its history."""
+    if transfer.request_id is None:
+        return None
+    request = FileRequest.objects.select_for_update().get(pk=transfer.request_id)
+    request.status = FileRequestStatus.OPEN
+    request.answered_by = request.answered_at = None
+    request.save(update_fields=["status", "answered_by", "answered_at"])
+    transfer.request = None
+    transfer.save(update_fields=["request"])
+    return request
+
+
 def _reason(reason: str, field: str, missing: str) -> str:
     """A reason the other setting reads: required, and within its 2,000 characters."""
     reason = reason.strip()
@@ -426,28 +446,43 @@ def transfer_accept(
     transfer.case = case
     _move(transfer, TransferStatus.ACCEPTED, TransferEventKind.ACCEPTED, user)
     _in_both_chains(
-        AuditAction.FILE_ACCEPTED, transfer, user, f"attached to case {case.reference}", case
+        AuditAction.FILE_ACCEPTED,
+        transfer,
+        user,
+        f"attached to case {case.reference}",
+        acting=case.organisation,
+        other=transfer.from_setting,
+        case=case,
     )
     return transfer
 
 
 def _in_both_chains(
-    action: str, transfer: FileTransfer, user: Person, detail: str, case: Case | None = None
+    action: str,
+    transfer: FileTransfer,
+    user: Person,
+    detail: str,
+    *,
+    acting: Organisation,
+    other: Organisation | None,
+    case: Case | None = None,
 ) -> None:
-    """An answer to a file is the receiving setting's act and the sending setting's proof:
-    each setting's own chain holds it, so neither depends on the other's record."""
-    assert transfer.to_setting is not None
-    record_setting_change(
-        action, transfer.to_setting, actor=user, record=transfer, case=case, detail=detail
-    )
-    record_setting_change(
-        action,
-        transfer.from_setting,
-        actor=user,
-        record=transfer,
-        basis=f"lead at {transfer.to_setting.name}"[:60],
-        detail=f"by {transfer.to_setting.name}: {detail}",
-    )
+    """An answer to a file (or its withdrawal) is one setting's act and the other's proof:
+    each setting's own chain holds it, so neither depends on the other's record. Appended
+    together, so the two chains' locks are taken in the one order every append uses."""
+    entries = [setting_entry(action, acting, actor=user, record=transfer, case=case, detail=detail)]
+    if other is not None:
+        entries.append(
+            setting_entry(
+                action,
+                other,
+                actor=user,
+                record=transfer,
+                basis=f"lead at {acting.name}"[:60],
+                detail=f"by {acting.name}: {detail}",
+            )
+        )
+    append(entries)
 
 
 @atomic_change()
@@ -459,7 +494,14 @@ def transfer_reject(*, transfer: FileTransfer, user: Person, reason: str) -> Fil
     reason = _reason(reason, "reason", "Say why the file is rejected: the sender reads it.")
     _still_awaiting(transfer)
     _move(transfer, TransferStatus.REJECTED, TransferEventKind.REJECTED, user, reason)
-    _in_both_chains(AuditAction.FILE_REJECTED, transfer, user, reason)
+    _in_both_chains(
+        AuditAction.FILE_REJECTED,
+        transfer,
+        user,
+        reason,
+        acting=_receiving_setting(transfer),
+        other=transfer.from_setting,
+    )
     return transfer
 
 
@@ -481,22 +523,15 @@ def transfer_withdraw(*, transfer: FileTransfer, user: Person, reason: str) -> F
     _move(transfer, TransferStatus.WITHDRAWN, TransferEventKind.WITHDRAWN, user, reason)
     for link in links:
         delivery_end(delivery=link, user=user)
-    record_setting_change(
+    reopened = _reopen_request(transfer)
+    _in_both_chains(
         AuditAction.FILE_WITHDRAWN,
-        transfer.from_setting,
-        actor=user,
-        record=transfer,
-        detail=reason,
+        transfer,
+        user,
+        reason + (f" (request #{reopened.pk} is open again)" if reopened else ""),
+        acting=transfer.from_setting,
+        other=transfer.to_setting,
     )
-    if transfer.to_setting is not None:
-        record_setting_change(
-            AuditAction.FILE_WITHDRAWN,
-            transfer.to_setting,
-            actor=user,
-            record=transfer,
-            basis=f"lead at {transfer.from_setting.name}"[:60],
-            detail=f"by {transfer.from_setting.name}: {reason}",
-        )
     return transfer
 
 
@@ -570,7 +605,7 @@ def file_request_make(
     _education_setting(asked_of)
     # One request at a time per child: two leads asking at once queue here, and the second
     # finds the first.
-    Organisation.objects.select_for_update().filter(pk=asked_for.pk).first()
+    Organisation.objects.select_for_update(no_key=True).filter(pk=asked_for.pk).first()
     asked = (
         FileRequest.objects.filter(
             asked_for=asked_for,

@@ -65,7 +65,7 @@ def file_answered(transfer: FileTransfer) -> list[Notification]:
     )
 
 
-def file_withdrawn(transfer: FileTransfer) -> list[Notification]:
+def file_withdrawn(transfer: FileTransfer, by: Any) -> list[Notification]:
     """The receiving lead (or, if they have gone, the setting's leads) hears the file they
     were sent is withdrawn; a setting outside hears nothing here: its link opens nothing."""
     if transfer.to_setting is None:
@@ -75,7 +75,7 @@ def file_withdrawn(transfer: FileTransfer) -> list[Notification]:
         NotificationKind.FILE_WITHDRAWN,
         event=f"{NotificationKind.FILE_WITHDRAWN}:{transfer.pk}",
         link=_page(transfer),
-        actor=transfer.sent_by,
+        actor=by,
         detail=f"From {transfer.from_setting.name}",
     )
 

@@ -213,11 +213,15 @@ class _Practitioners(forms.ModelMultipleChoiceField):
 
 class AcceptForm(forms.Form):
     team = _Practitioners(
-        label="Case team (if a case is opened for the child)",
+        label="Case team",
         queryset=get_user_model().objects.none(),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="The practitioners who work with the child here; they will see the file too.",
+        help_text=(
+            "The practitioners who work with the child here: they see the file too. If the "
+            "child has an open case here already, its team sees the file as well, and those "
+            "ticked join it."
+        ),
     )
 
     def __init__(self, *args: Any, transfer: FileTransfer, **kwargs: Any) -> None:
@@ -317,7 +321,7 @@ def _answer(transfer: FileTransfer, user: Any, action: str, data: dict[str, Any]
     """Accept, reject or withdraw the file, and tell the other setting."""
     if action == "withdraw":
         transfer = transfer_withdraw(transfer=transfer, user=user, reason=data["withdraw_reason"])
-        notices.file_withdrawn(transfer)
+        notices.file_withdrawn(transfer, by=user)
         return transfer
     if action == "accept":
         transfer = transfer_accept(transfer=transfer, user=user, team=data["team"])

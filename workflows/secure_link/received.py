@@ -106,8 +106,7 @@ class _LinkView(View):
             {
                 "delivery": self.delivery,
                 "setting": self.delivery.setting,
-                "title": received_title(self.delivery),
-                "is_file": self.delivery.transfer_id is not None,
+                "title": received_title(self.delivery, opened=self.opened_as is not None),
                 "state": self.state,
                 "token": self.kwargs["token"],
                 **context,

@@ -26,9 +26,10 @@ FILE_CONFIDENTIAL = (
 )
 
 
-def received_title(delivery: Delivery) -> str:
-    """What the recipient's page and PDF are headed: never the child's name."""
-    if delivery.transfer is not None:
+def received_title(delivery: Delivery, opened: bool = True) -> str:
+    """What the recipient's page and PDF are headed: never the child's name, and before the
+    code is given nothing of what was sent (a forwarded link learns only who sent it)."""
+    if opened and delivery.transfer is not None:
         return f"A child protection file from {delivery.setting.name}"
     return f"Information from {delivery.setting.name}"
 
