@@ -246,15 +246,7 @@ def test_asking_tells_the_previous_settings_leads_and_is_answered_by_the_file(
     asked: Any, case: Case, lead: Any, other_lead: Any, olus_membership: Membership
 ) -> None:
     assert Notification.objects.get(kind=NotificationKind.FILE_REQUESTED).recipient == lead
-    transfer = transfer_send(
-        child=case.child,
-        to=olus_membership,
-        starts_on=asked.starts_on,
-        note="",
-        file=assemble_file(case.child, lead),
-        user=lead,
-        request=asked,
-    )
+    transfer = answer(asked, case, lead, olus_membership)
     asked.refresh_from_db()
     assert asked.status == FileRequestStatus.SENT and transfer.request == asked
     with pytest.raises(RuleViolation, match="answered already"):
@@ -584,15 +576,7 @@ def test_a_request_is_answered_only_with_the_child_asked_for(
     # A child whose last name has changed since (adopted, say) is still the child asked for.
     case.child.last_name = "Newname"
     case.child.save()
-    transfer_send(
-        child=case.child,
-        to=olus_membership,
-        starts_on=asked.starts_on,
-        note="",
-        file=assemble_file(case.child, lead),
-        user=lead,
-        request=asked,
-    )
+    answer(asked, case, lead, olus_membership)
 
 
 def test_the_same_child_is_asked_for_once_while_the_request_waits(
@@ -624,15 +608,7 @@ def test_the_same_child_is_asked_for_once_while_the_request_waits(
 def test_withdrawing_a_file_that_answered_a_request_opens_the_request_again(
     asked: Any, case: Case, lead: Any, olus_membership: Membership
 ) -> None:
-    transfer = transfer_send(
-        child=case.child,
-        to=olus_membership,
-        starts_on=asked.starts_on,
-        note="",
-        file=assemble_file(case.child, lead),
-        user=lead,
-        request=asked,
-    )
+    transfer = answer(asked, case, lead, olus_membership)
     transfer_withdraw(transfer=transfer, user=lead, reason="The wrong Maisie's file.")
     asked.refresh_from_db()
     assert asked.status == FileRequestStatus.OPEN and asked.answered_by is None
@@ -640,13 +616,18 @@ def test_withdrawing_a_file_that_answered_a_request_opens_the_request_again(
         action=AuditAction.FILE_WITHDRAWN, detail__contains=f"request #{asked.pk} is open again"
     ).exists()
     # Open again, it is answered again.
-    again = transfer_send(
+    again = answer(asked, case, lead, olus_membership)
+    assert again.request == asked
+
+
+def answer(asked: Any, case: Case, lead: Any, to: Membership) -> FileTransfer:
+    """Oakfield's lead answers the request with the case's child's file."""
+    return transfer_send(
         child=case.child,
-        to=olus_membership,
+        to=to,
         starts_on=asked.starts_on,
         note="",
         file=assemble_file(case.child, lead),
         user=lead,
         request=asked,
     )
-    assert again.request == asked

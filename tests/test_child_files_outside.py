@@ -50,6 +50,18 @@ MONDAY_9AM = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WEDNESDAY = date(2026, 3, 4)
 
 
+def send_outside(case: Case, lead: Any, to: Any, starts_on: date) -> SentFile:
+    """The case's child's file, sent by its lead to ``to`` outside the installation."""
+    return transfer_send_outside(
+        child=case.child,
+        to_outside=to,
+        starts_on=starts_on,
+        note="",
+        file=assemble_file(case.child, lead),
+        user=lead,
+    )
+
+
 @pytest.fixture
 def clock(time_machine: Any) -> Any:
     time_machine.move_to(MONDAY_9AM, tick=False)
@@ -116,18 +128,10 @@ def test_the_file_goes_by_a_link_whose_email_holds_nothing_of_the_child(sent: Se
 def test_only_a_confirmed_address_in_the_senders_own_address_book(
     clock: Any, case: Case, lead: Any, new_school_lead: Any, riverside: Any
 ) -> None:
-    file = assemble_file(case.child, lead)
     new_school_lead.secure_email_verified_at = None
     new_school_lead.save()
     with pytest.raises(RuleViolation) as refused:
-        transfer_send_outside(
-            child=case.child,
-            to_outside=new_school_lead,
-            starts_on=WEDNESDAY,
-            note="",
-            file=file,
-            user=lead,
-        )
+        send_outside(case, lead, new_school_lead, WEDNESDAY)
     assert "not been confirmed" in str(refused.value.message_dict["to_outside"])
     elsewhere = RecipientFactory(
         organisation=riverside,
@@ -135,14 +139,7 @@ def test_only_a_confirmed_address_in_the_senders_own_address_book(
         secure_email_verified_at=MONDAY_9AM,
     )
     with pytest.raises(RuleViolation) as refused:
-        transfer_send_outside(
-            child=case.child,
-            to_outside=elsewhere,
-            starts_on=WEDNESDAY,
-            note="",
-            file=file,
-            user=lead,
-        )
+        send_outside(case, lead, elsewhere, WEDNESDAY)
     assert set(refused.value.message_dict) == {"to_outside"}
     assert not FileTransfer.objects.exists() and not Delivery.objects.exists()
 
@@ -297,27 +294,12 @@ def test_the_send_page_sends_outside_and_shows_the_code_once(
 def test_a_file_sent_ahead_of_the_first_day_works_until_its_five_school_days_are_up(
     clock: Any, case: Case, lead: Any, new_school_lead: Any
 ) -> None:
-    file = assemble_file(case.child, lead)
-    sent = transfer_send_outside(
-        child=case.child,
-        to_outside=new_school_lead,
-        starts_on=date(2026, 3, 16),
-        note="",
-        file=file,
-        user=lead,
-    )
+    sent = send_outside(case, lead, new_school_lead, date(2026, 3, 16))
     assert sent.link is not None
     assert sent.link.delivery.expires_at == sent.transfer.due_at > MONDAY_9AM + timedelta(days=7)
     transfer_withdraw(transfer=sent.transfer, user=lead, reason="Sent too early.")
     # Sent two months ahead: the link works four weeks, and a new one is sent nearer the day.
-    early = transfer_send_outside(
-        child=case.child,
-        to_outside=new_school_lead,
-        starts_on=date(2026, 5, 4),
-        note="",
-        file=file,
-        user=lead,
-    )
+    early = send_outside(case, lead, new_school_lead, date(2026, 5, 4))
     assert early.link is not None
     assert early.link.delivery.expires_at == MONDAY_9AM + timedelta(days=28)
 
@@ -328,14 +310,7 @@ def test_a_file_goes_outside_only_to_a_nursery_school_or_childminder(
     new_school_lead.agency_kind = "social_care"
     new_school_lead.save()
     with pytest.raises(RuleViolation) as refused:
-        transfer_send_outside(
-            child=case.child,
-            to_outside=new_school_lead,
-            starts_on=WEDNESDAY,
-            note="",
-            file=assemble_file(case.child, lead),
-            user=lead,
-        )
+        send_outside(case, lead, new_school_lead, WEDNESDAY)
     assert "nursery, school or childminder" in refused.value.message_dict["to_outside"][0]
     browser = Client()
     browser.force_login(lead)
