@@ -152,6 +152,16 @@ def _take_lock(chain: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", _lock_keys(chain))
 
 
+def hold_chains(organisation_ids: Iterable[int]) -> None:
+    """Take these settings' chain locks now, in the order ``append`` takes them: for a
+    service that writes one setting's chain and then, later in its transaction, an entry
+    in two settings' chains together. Without it, the first write would hold the one lock
+    out of that order while the service waits for the other. The locks are re-entrant:
+    the appends that follow take them again at no cost."""
+    for chain in sorted({chain_of(pk) for pk in organisation_ids}):
+        _take_lock(chain)
+
+
 def _try_lock(chain: int) -> bool:
     if connection.vendor != "postgresql":
         return True

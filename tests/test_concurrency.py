@@ -365,7 +365,7 @@ def test_a_file_withdrawn_as_another_is_accepted_between_the_same_two_settings(
     """Oakfield withdraws one file to Riverside as Riverside accepts another from Oakfield:
     each act is written in both settings' chains, locked in one order, so neither fails."""
     to = Membership.objects.get(user=other_lead, ended_at__isnull=True)
-    for _ in range(ROUNDS // 4):
+    for _ in range(ROUNDS):
         files = [
             transfer_send(
                 child=CaseFactory(organisation=case.organisation).child,

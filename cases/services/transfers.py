@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from permissions.audit import record_setting_change, setting_entry
-from permissions.audit_chain import append
+from permissions.audit_chain import append, hold_chains
 from permissions.models import AuditAction
 from permissions.rules import can_answer_file, can_see_file, can_send_file
 
@@ -432,6 +432,12 @@ def transfer_accept(
     if not can_answer_file(user, transfer):
         raise refuse("__all__", "Only the receiving setting's lead or a deputy accepts this file.")
     _still_awaiting(transfer)
+    receiving = _receiving_setting(transfer)
+    # Accepting writes the receiving setting's chain (a child added, a case opened) and
+    # then both settings' chains: their locks are taken here first, in the one order every
+    # append uses, after the setting's row (which opening a case locks before its chain).
+    Organisation.objects.select_for_update(no_key=True).filter(pk=receiving.pk).first()
+    hold_chains([receiving.pk, transfer.from_setting_id])
     child = _child_on_roll(transfer, user)
     case = Case.objects.filter(child=child, closed_at__isnull=True).first()
     if case is None:
