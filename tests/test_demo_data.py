@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
@@ -65,8 +66,15 @@ def counts() -> dict[str, int]:
     return {model.__name__: model.objects.count() for model in MODELS}
 
 
+# Seeded on a Tuesday mid-morning: what the demo shows (a retrospective review due by the
+# end of today's working day, a review falling due) is relative to when it is seeded, and
+# seeded a minute before the working day ends, "due at the end of today" is overdue at once.
+TUESDAY_10AM = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+
+
 @pytest.fixture
-def demo(db: Any) -> dict[str, int]:
+def demo(db: Any, time_machine: Any) -> dict[str, int]:
+    time_machine.move_to(TUESDAY_10AM, tick=True)
     return seed_demo()
 
 
