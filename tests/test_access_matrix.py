@@ -633,11 +633,11 @@ EXPECTED: dict[str, Expect] = {
     "safeguarding/shares/<int:pk>/links/<int:link>/revoke/": Expect(everyone(405), outside=405),
     "safeguarding/shares/<int:pk>/links/new/": Expect(everyone(405), outside=405),
     # A live link asks for the code (no case detail); its PDF, before the code, goes back
-    # to that page; acknowledging is a POST. A revoked link, or one never issued, is the
-    # plain "no longer available" page for everyone.
+    # to that page, as does the address acknowledging posts to, opened again. A revoked
+    # link, or one never issued, is the plain "no longer available" page for everyone.
     "received/<str:token>/": Expect(everyone(200), anonymous=200),
     "received/<str:token>/pdf/": Expect(everyone(302), anonymous=302),
-    "received/<str:token>/acknowledge/": Expect(everyone(405), anonymous=405),
+    "received/<str:token>/acknowledge/": Expect(everyone(302), anonymous=302),
     # Child protection files: the list (empty for anyone who neither sends nor receives
     # them), sending one from a child's page (the register's keepers of the child's
     # setting: its lead and deputy), and a file and its PDF, open to the sending and the

@@ -1,8 +1,8 @@
 """A child protection file sent to a setting outside the installation, by secure link.
 
 The email holds the link and nothing of the child; the code is shown once to the sender;
-the recipient opens the file with it, reads it, downloads it and confirms receipt, and the
-file's own status and history follow (sent, viewed, receipt confirmed). The sender can
+the recipient opens the file with it, reads it, downloads it and acknowledges receipt, and the
+file's own status and history follow (sent, viewed, receipt acknowledged). The sender can
 withdraw it (its link then opens nothing) or send a new link once none works; unconfirmed
 after five school days, the sending setting's leads hear.
 """
@@ -196,7 +196,7 @@ def test_the_recipient_opens_reads_downloads_and_confirms_and_the_file_follows(
     sender = Client()
     sender.force_login(lead)
     own = sender.get(reverse("safeguarding:child_file", args=[transfer.pk]))
-    assert b"Receipt confirmed" in own.content and b"Jo Bright" in own.content
+    assert b"Receipt acknowledged" in own.content and b"Jo Bright" in own.content
     assert delivery.email.encode() in own.content
 
 
@@ -234,7 +234,7 @@ def test_a_new_link_only_once_none_works_and_never_after_receipt(
     delivery_unlock(delivery=again.delivery, name="Jo Bright", code=again.code)
     delivery_acknowledge(delivery=again.delivery, name="Jo Bright", confirmed=True)
     delivery_revoke(delivery=again.delivery, user=lead)
-    with pytest.raises(RuleViolation, match="confirmed received"):
+    with pytest.raises(RuleViolation, match="acknowledged as received"):
         file_link_resend(transfer=sent.transfer, user=lead)
 
 
@@ -340,3 +340,12 @@ def test_no_link_to_a_withdrawn_file_opens_even_one_made_as_it_was_withdrawn(
         Client().get(reverse("secure_link_received", args=[link_token(late.delivery)])).status_code
         == 404
     )
+
+
+def test_sending_nowhere_says_both_places_a_file_can_go(clock: Any, case: Case, lead: Any) -> None:
+    browser = Client()
+    browser.force_login(lead)
+    page = reverse("safeguarding:send_child_file", args=[case.child.pk])
+    refused = browser.post(page, {"starts_on": "2026-03-04"})
+    assert refused.status_code == 400
+    assert "or a setting outside Safeshare below" in refused.content.decode()

@@ -502,3 +502,14 @@ def test_a_mistaken_acknowledgement_shows_the_release_again_as_a_view(sent: Any)
     refused = reader.post(received(sent.delivery, "acknowledge"), {"name": "Sam"})
     assert refused.status_code == 400 and ITEM_TEXT in refused.content.decode()
     assert kinds(sent.delivery) == ["opened", "viewed"]
+
+
+def test_a_wrong_code_is_cleared_and_the_acknowledge_address_opened_again_goes_to_the_page(
+    sent: Any,
+) -> None:
+    outside = Client()
+    wrong = outside.post(received(sent.delivery), {"name": "Sam Carter", "code": "12345678"})
+    page = wrong.content.decode()
+    assert 'value="Sam Carter"' in page and 'value="12345678"' not in page
+    again = outside.get(received(sent.delivery, "acknowledge"))
+    assert again.status_code == 302 and again["Location"] == received(sent.delivery)

@@ -41,4 +41,4 @@ class SettingClosure(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.first_day:%d %b %Y} to {self.last_day:%d %b %Y})"
+        return f"{self.name} ({self.first_day:%-d %b %Y} to {self.last_day:%-d %b %Y})"

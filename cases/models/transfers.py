@@ -30,13 +30,13 @@ class TransferStatus(models.TextChoices):
     VIEWED = "viewed", "Opened by the receiving lead"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
-    # A setting outside Safeshare confirmed receipt through the secure link.
-    RECEIVED = "received", "Receipt confirmed"
+    # A setting outside Safeshare acknowledged receipt through the secure link.
+    RECEIVED = "received", "Receipt acknowledged"
     WITHDRAWN = "withdrawn", "Withdrawn by the sender"
 
 
 _ANSWERED_AS: dict[str, str] = {
-    TransferStatus.RECEIVED: "confirmed received",
+    TransferStatus.RECEIVED: "acknowledged as received",
     TransferStatus.WITHDRAWN: "withdrawn",
 }
 
@@ -51,7 +51,7 @@ class TransferEventKind(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     REMINDED = "reminded", "Receiving lead reminded"
     ESCALATED = "escalated", "Past its five school days: leads and deputies told"
-    RECEIVED = "received", "Receipt confirmed through the secure link"
+    RECEIVED = "received", "Receipt acknowledged through the secure link"
     WITHDRAWN = "withdrawn", "Withdrawn by the sender"
 
 

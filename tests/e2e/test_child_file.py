@@ -205,7 +205,7 @@ def test_a_file_sent_outside_is_opened_with_its_code_and_its_receipt_confirmed(
     expect(new_school.get_by_text("Receipt was acknowledged by Jo Bright")).to_be_visible()
 
     lead.goto(file_page)
-    expect(lead.get_by_role("heading", level=1)).to_contain_text("Receipt confirmed")
+    expect(lead.get_by_role("heading", level=1)).to_contain_text("Receipt acknowledged")
     expect(lead.get_by_role("table", name="What happened to it")).to_contain_text("Jo Bright")
     shot(lead, "the sender sees the receipt confirmed")
 

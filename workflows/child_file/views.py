@@ -161,6 +161,7 @@ class SendChildFileView(View):
     def _send(self, request: HttpRequest, form: SendFileForm, child: Child) -> FileTransfer | None:
         user = signed_in(request)
         data = form.cleaned_data
+        chosen = data["to"] is not None or data["to_outside"] is not None
         common: dict[str, Any] = {
             "child": child,
             "starts_on": data["starts_on"],
@@ -183,6 +184,13 @@ class SendChildFileView(View):
                 notices.file_sent(transfer)
         except ValidationError as refused:
             apply_service_errors(refused, form)
+            if not chosen and "to" in form.errors:
+                form.errors["to"] = form.error_class(
+                    [
+                        "Choose where the file goes: a lead in Safeshare here, or a setting "
+                        "outside Safeshare below."
+                    ]
+                )
             return None
         messages.success(request, f"The file is sent to {transfer.receiver}.")
         return transfer
@@ -255,7 +263,10 @@ class RejectForm(forms.Form):
 class WithdrawForm(forms.Form):
     withdraw_reason = _note(
         "Why it is withdrawn",
-        help_text="The new setting reads this: it went to the wrong setting, say.",
+        help_text=(
+            "The new setting reads this, but no longer the file: say why (it went to the wrong "
+            "setting, say) without the child's details."
+        ),
     )
 
 
@@ -299,8 +310,8 @@ class ChildFileView(View):
         readable = can_read_file(user, transfer)
         if transfer.outside:
             forms_shown["withdraw"].fields["withdraw_reason"].help_text = (
-                "Kept in the file's history here. Its link opens nothing from now on: phone "
-                "the school to tell them why."
+                "Kept in the file's history here, without the child's details. Its link opens "
+                "nothing from now on: phone the school to tell them why."
             )
         context = {
             "transfer": transfer,

@@ -143,6 +143,10 @@ class ReceivedView(_LinkView):
         opened = after.events[-1]
         if opened.kind != DeliveryEventKind.OPENED:
             left = after.codes_left
+            # The name stays; the wrong code goes, so the next one is typed into an empty box.
+            cleared = request.POST.copy()
+            cleared["code"] = ""
+            form.data = cleared
             form.add_error(
                 "code",
                 f"That code is not right. {left} {'try' if left == 1 else 'tries'} left before "
@@ -190,7 +194,9 @@ class ReceivedPdfView(_LinkView):
 
 
 class AcknowledgeView(_LinkView):
-    http_method_names = ["post"]
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        # The address a refused acknowledgement was shown at, opened again: the link's page.
+        return redirect("secure_link_received", token=token)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         if self.opened_as is None:
