@@ -513,3 +513,22 @@ def test_a_wrong_code_is_cleared_and_the_acknowledge_address_opened_again_goes_t
     assert 'value="Sam Carter"' in page and 'value="12345678"' not in page
     again = outside.get(received(sent.delivery, "acknowledge"))
     assert again.status_code == 302 and again["Location"] == received(sent.delivery)
+
+
+def test_the_recipient_reads_which_child_it_is_about_and_the_release_records_it(
+    sent: Any, case: Any
+) -> None:
+    child = case.child
+    about = f"{child.first_name} {child.last_name}, born {child.date_of_birth:%-d %B %Y}"
+    release = sent.delivery.release
+    release.refresh_from_db()
+    assert release.about_child == about
+    outside = Client()
+    before = outside.get(received(sent.delivery)).content.decode()
+    assert child.last_name not in before
+    outside.post(received(sent.delivery), {"name": "Sam Carter", "code": sent.code})
+    assert about in outside.get(received(sent.delivery)).content.decode()
+    lead = Client()
+    lead.force_login(sent.delivery.sent_by)
+    record = lead.get(reverse("safeguarding:decision_record", args=[sent.share.pk]))
+    assert "The child, as the recipient read it" in record.content.decode()

@@ -460,7 +460,7 @@ def _release(
         against = (
             f"the decision of {when(decision.decided_at)} by {display_name(decision.decided_by)}"
         )
-    rows = (
+    rows: tuple[tuple[str, str], ...] = (
         ("Sent to (person, role, organisation)", to),
         ("How", release.get_sending_method_display()),
         ("When it was sent", when(release.sent_at)),
@@ -470,6 +470,8 @@ def _release(
         ("Released against", against),
         ("Note", _or(release.note, "None")),
     )
+    if release.about_child:
+        rows += (("The child, as the recipient read it", release.about_child),)
     blocks: list[Block] = [
         Fields("", rows),
         Text("", ("Below is exactly what was sent, word for word, as frozen when it was sent.",)),

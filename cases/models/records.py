@@ -112,6 +112,10 @@ class Release(AppendOnlyModel):
     sending_method = models.CharField(max_length=20, choices=choices.SendingMethod.choices)
     purpose = models.TextField()
     content = models.JSONField(help_text="The exact items sent, as they were sent.")
+    # Whom it is about, as the recipient of a secure link read it (their legal name and date
+    # of birth, so they can match their own records). Empty for a release sent another way,
+    # where what was said of the child is not known here.
+    about_child = models.CharField(max_length=300, blank=True)
     sent_at = models.DateTimeField()
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="releases"

@@ -11,10 +11,10 @@ from permissions.models import AuditAction
 from permissions.rules import can_edit_draft, can_record_release
 
 from .. import redaction, rules
-from ..choices import ConsentStatus, Outcome, ShareStatus, ThirdPartyHandling
+from ..choices import ConsentStatus, Outcome, SendingMethod, ShareStatus, ThirdPartyHandling
 from ..deadlines import escalation_times, retrospective_review_deadline
 from ..errors import RuleViolation, raise_if, refuse
-from ..models import Decision, Release, Share, ShareItem
+from ..models import Child, Decision, Release, Share, ShareItem
 from ..transactions import atomic_change
 from .openness import family_follow_up_open
 from .shares import locked
@@ -76,6 +76,12 @@ def release_record(
     """Record what was sent, to whom, how and when. Only the approved items are released."""
     share = locked(share)
     return release_approved(share, user, sent_at, third_party_handling, note, share.sending_method)
+
+
+def _about(child: Child) -> str:
+    """The child a secure link's release is about, as its recipient reads it."""
+    known = f" (known as {child.known_as})" if child.known_as else ""
+    return f"{child.first_name} {child.last_name}{known}, born {child.date_of_birth:%-d %B %Y}"
 
 
 def release_approved(
@@ -147,6 +153,7 @@ def _freeze(
             }
             for item in items
         ],
+        about_child=_about(share.case.child) if sending_method == SendingMethod.SECURE_LINK else "",
         sent_at=sent_at,
         released_by=user,
         note=note.strip(),

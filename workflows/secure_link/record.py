@@ -58,6 +58,7 @@ def received_sections(delivery: Delivery) -> tuple[Section, ...]:
             ("Sent by", display_name(release.released_by)),
             ("Sent on", when(release.sent_at)),
             ("To", to),
+            ("About", release.about_child or "The child named in the items below."),
             ("Purpose", release.purpose),
             ("Conditions on its use", conditions or "None were set."),
         ),
