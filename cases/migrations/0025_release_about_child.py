@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='release',
             name='about_child',
-            field=models.CharField(blank=True, max_length=300),
+            field=models.CharField(blank=True, max_length=400),
         ),
     ]

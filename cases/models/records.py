@@ -115,7 +115,7 @@ class Release(AppendOnlyModel):
     # Whom it is about, as the recipient of a secure link read it (their legal name and date
     # of birth, so they can match their own records). Empty for a release sent another way,
     # where what was said of the child is not known here.
-    about_child = models.CharField(max_length=300, blank=True)
+    about_child = models.CharField(max_length=400, blank=True)
     sent_at = models.DateTimeField()
     released_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="releases"

@@ -453,20 +453,6 @@ def delivery_revoke(*, delivery: Delivery, user: Person) -> DeliveryEvent:
     )
 
 
-def delivery_end(*, delivery: Delivery, user: Person) -> DeliveryEvent | None:
-    """End a link whose file its sender has withdrawn, if it still works. The caller holds
-    the link's row lock and has checked who may withdraw."""
-    state = link_state(delivery)
-    if not state.live:
-        return None
-    return _event(
-        delivery,
-        DeliveryEventKind.REVOKED,
-        by=user,
-        detail=f"the file was withdrawn by {display_name(user)}",
-    )
-
-
 @atomic_change()
 def delivery_note_not_opened(delivery: Delivery) -> DeliveryEvent | None:
     """Record, once, that the sender is being told the link has not been opened in time;

@@ -47,7 +47,6 @@ from ..transactions import atomic_change
 from .children import case_open, child_add
 from .deliveries import (
     SentLink,
-    delivery_end,
     file_link_send,
     link_state,
     secure_address_errors,
@@ -76,32 +75,29 @@ class SentFile:
 
 
 def transfer_due(setting: Any, starts_on: date, sent_at: datetime) -> tuple[datetime, datetime]:
-    """When the file must be answered by (five school days from the child's first day there,
-    or from sending if that is later) and when its lead is reminded (two school days in),
-    on ``setting``'s calendar: the receiving setting's, or the sender's own for a setting
-    outside the installation (whose calendar is not known here).
+    """When the file must be answered by, and when its lead is reminded (``_clock``)."""
+    due, remind, _ = _clock(setting, starts_on, sent_at)
+    return due, remind
+
+
+def _clock(setting: Any, starts_on: date, sent_at: datetime) -> tuple[datetime, datetime, bool]:
+    """A file's clock on ``setting``'s calendar (the receiving setting's, or the sender's
+    own for a setting outside the installation, whose calendar is not known here): due five
+    school days from the child's first day there, or from sending if that is later; its lead
+    reminded two school days in; and whether it was sent late, after the child's fifth
+    school day there, when the sender's own five days (Keeping Children Safe in Education)
+    had passed.
 
     School days, not working days: the setting's holidays (its closures) are skipped, so a
     file sent before half-term does not fall due in the holiday."""
-    start = max(_first_day(setting, starts_on), sent_at)
-    calendar = school_calendar_of(
-        setting, since=start.astimezone(ZoneInfo(setting.timezone)).date()
-    )
+    first_day = datetime.combine(starts_on, time(0, 0), tzinfo=ZoneInfo(setting.timezone))
+    start = max(first_day, sent_at)
+    calendar = school_calendar_of(setting, since=starts_on)
     return (
         calendar.add_working_days(start, SCHOOL_DAYS),
         calendar.add_working_days(start, SCHOOL_DAYS // 2),
+        sent_at > calendar.add_working_days(first_day, SCHOOL_DAYS),
     )
-
-
-def _first_day(setting: Any, starts_on: date) -> datetime:
-    return datetime.combine(starts_on, time(0, 0), tzinfo=ZoneInfo(setting.timezone))
-
-
-def sent_late(setting: Any, starts_on: date, sent_at: datetime) -> bool:
-    """Sent after the child's fifth school day at the new setting: the sender's own five
-    days (Keeping Children Safe in Education) had passed."""
-    calendar = school_calendar_of(setting, since=starts_on)
-    return sent_at > calendar.add_working_days(_first_day(setting, starts_on), SCHOOL_DAYS)
 
 
 def _receiving(member: Membership | None, from_setting: Any) -> Membership:
@@ -262,7 +258,7 @@ def _send(
     now = timezone.now()
     # Outside the installation the new setting's calendar is not known: the sender's own.
     clock_setting = from_setting if to is None else to.organisation
-    due, remind = transfer_due(clock_setting, starts_on, now)
+    due, remind, late = _clock(clock_setting, starts_on, now)
     transfer = FileTransfer.objects.create(
         child=child,
         from_setting=from_setting,
@@ -277,7 +273,7 @@ def _send(
         # Outside, nobody here is reminded: the link tells its sender when it has not been
         # opened, and the sender's leads hear when the five days have passed.
         remind_at=remind if to is not None else due,
-        sent_late=sent_late(clock_setting, starts_on, now),
+        sent_late=late,
         note=note.strip(),
         file=dict(file),
         request=request,
@@ -418,8 +414,7 @@ def _child_on_roll(transfer: FileTransfer, user: Person) -> Child:
             "is, correct their record, then accept.",
         )
     fields = {name: getattr(sent, name) for name in _CHILD_FIELDS}
-    assert transfer.to_setting is not None, "only a file sent here is accepted here"
-    return child_add(organisation=transfer.to_setting, by=user, fields=fields)
+    return child_add(organisation=_receiving_setting(transfer), by=user, fields=fields)
 
 
 @atomic_change()
@@ -517,8 +512,9 @@ def transfer_withdraw(*, transfer: FileTransfer, user: Person, reason: str) -> F
     wrong setting, say), with a reason the receiving lead reads. Its contents leave the
     receiving setting; a secure link that carries it opens nothing more."""
     # The links first, then the file: the order in which the recipient's acknowledgement
-    # takes them, so the two never wait on each other.
-    links = list(Delivery.objects.select_for_update().filter(transfer=transfer).order_by("pk"))
+    # takes them, so the two never wait on each other. Once it is withdrawn, no link to the
+    # file opens (``LinkState.withdrawn``): nothing is written on the links themselves.
+    list(Delivery.objects.select_for_update().filter(transfer=transfer).order_by("pk"))
     transfer = _locked(transfer)
     if not can_send_file(user, transfer.from_setting):
         raise refuse("__all__", "Only the sending setting's lead or a deputy withdraws a file.")
@@ -527,8 +523,6 @@ def transfer_withdraw(*, transfer: FileTransfer, user: Person, reason: str) -> F
     )
     _still_awaiting(transfer)
     _move(transfer, TransferStatus.WITHDRAWN, TransferEventKind.WITHDRAWN, user, reason)
-    for link in links:
-        delivery_end(delivery=link, user=user)
     reopened = _reopen_request(transfer)
     _in_both_chains(
         AuditAction.FILE_WITHDRAWN,
