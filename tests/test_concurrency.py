@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
@@ -82,6 +83,10 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
     for thread in threads:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads), "a request hung"
+    # Eager tasks run in two threads at once can leave Celery's process-wide "a join would
+    # block" flag set (each restores the value it found, which may be the other's), and a
+    # later test's ``.get()`` in this process would then be refused.
+    _set_task_join_will_block(False)
     for result in results:
         if isinstance(result, BaseException):
             raise result
